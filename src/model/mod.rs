@@ -1,0 +1,11 @@
+//! Tracery's own span model: what the store keeps and the query side reads.
+//!
+//! Nothing here knows about OTLP, sled, serde or HTTP; `from_otlp` is the single
+//! pure conversion from the wire types into this model.
+
+pub mod from_otlp;
+mod ids;
+mod span;
+
+pub use ids::{IdParseError, SpanId, TraceId};
+pub use span::{AttrValue, Attribute, Event, Link, Resource, Scope, Span, SpanKind, StatusCode};

@@ -1,0 +1,220 @@
+//! The span, its resource and scope, and typed attribute values.
+
+use std::sync::Arc;
+
+use super::{SpanId, TraceId};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Span {
+    pub trace_id: TraceId,
+    pub span_id: SpanId,
+    pub parent_span_id: Option<SpanId>,
+    pub trace_state: String,
+    pub flags: u32,
+    pub name: String,
+    pub kind: SpanKind,
+    pub start_unix_nanos: u64,
+    /// Never before `start_unix_nanos`; `from_otlp` clamps inverted spans.
+    pub end_unix_nanos: u64,
+    pub attributes: Vec<Attribute>,
+    pub events: Vec<Event>,
+    pub links: Vec<Link>,
+    pub status_code: StatusCode,
+    pub status_message: String,
+    /// Shared by every span of one OTLP `ResourceSpans`.
+    pub resource: Arc<Resource>,
+    /// Shared by every span of one OTLP `ScopeSpans`.
+    pub scope: Arc<Scope>,
+}
+
+impl Span {
+    pub fn duration_nanos(&self) -> u64 {
+        self.end_unix_nanos.saturating_sub(self.start_unix_nanos)
+    }
+
+    pub fn service_name(&self) -> &str {
+        &self.resource.service_name
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.status_code == StatusCode::Error
+            || self
+                .attributes
+                .iter()
+                .any(|attribute| attribute.key == "error" && attribute.value.is_truthy())
+    }
+}
+
+/// The process that emitted spans. `service.name` is lifted out of the attributes.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Resource {
+    pub service_name: String,
+    pub attributes: Vec<Attribute>,
+}
+
+/// The instrumentation scope (library) that created spans.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Scope {
+    pub name: String,
+    pub version: String,
+    pub attributes: Vec<Attribute>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attribute {
+    pub key: String,
+    pub value: AttrValue,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttrValue {
+    Str(String),
+    Bool(bool),
+    Int(i64),
+    Double(f64),
+    Bytes(Vec<u8>),
+    Array(Vec<AttrValue>),
+    KvList(Vec<Attribute>),
+    Empty,
+}
+
+impl AttrValue {
+    /// The value as Jaeger's tag search compares it: a plain string.
+    pub fn to_search_string(&self) -> String {
+        match self {
+            AttrValue::Str(text) => text.clone(),
+            AttrValue::Bool(value) => value.to_string(),
+            AttrValue::Int(value) => value.to_string(),
+            AttrValue::Double(value) => value.to_string(),
+            AttrValue::Bytes(bytes) => {
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD.encode(bytes)
+            }
+            AttrValue::Array(_) | AttrValue::KvList(_) => self.to_json_text(),
+            AttrValue::Empty => String::new(),
+        }
+    }
+
+    /// Whether the value equals `text` when written as a string, without allocating
+    /// for the common scalar cases.
+    pub fn matches_str(&self, text: &str) -> bool {
+        match self {
+            AttrValue::Str(value) => value == text,
+            AttrValue::Bool(value) => text == if *value { "true" } else { "false" },
+            AttrValue::Int(value) => text.parse::<i64>().ok() == Some(*value),
+            _ => self.to_search_string() == text,
+        }
+    }
+
+    fn is_truthy(&self) -> bool {
+        match self {
+            AttrValue::Bool(value) => *value,
+            AttrValue::Str(text) => text == "true",
+            _ => false,
+        }
+    }
+
+    /// Arrays and key-value lists are shown as JSON text, as Jaeger's translator does.
+    pub fn to_json_text(&self) -> String {
+        fn to_json(value: &AttrValue) -> serde_json::Value {
+            match value {
+                AttrValue::Str(text) => serde_json::Value::from(text.as_str()),
+                AttrValue::Bool(value) => serde_json::Value::from(*value),
+                AttrValue::Int(value) => serde_json::Value::from(*value),
+                AttrValue::Double(value) => serde_json::Value::from(*value),
+                AttrValue::Bytes(_) => serde_json::Value::from(value.to_search_string()),
+                AttrValue::Array(items) => items.iter().map(to_json).collect(),
+                AttrValue::KvList(entries) => entries
+                    .iter()
+                    .map(|entry| (entry.key.clone(), to_json(&entry.value)))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into(),
+                AttrValue::Empty => serde_json::Value::Null,
+            }
+        }
+        to_json(self).to_string()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub time_unix_nanos: u64,
+    pub name: String,
+    pub attributes: Vec<Attribute>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Link {
+    pub trace_id: TraceId,
+    pub span_id: SpanId,
+    pub trace_state: String,
+    pub attributes: Vec<Attribute>,
+}
+
+/// OTLP span kinds; the discriminants are OTLP's enum numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SpanKind {
+    Unspecified = 0,
+    Internal = 1,
+    Server = 2,
+    Client = 3,
+    Producer = 4,
+    Consumer = 5,
+}
+
+impl SpanKind {
+    pub fn from_number(number: i32) -> Option<SpanKind> {
+        Some(match number {
+            0 => SpanKind::Unspecified,
+            1 => SpanKind::Internal,
+            2 => SpanKind::Server,
+            3 => SpanKind::Client,
+            4 => SpanKind::Producer,
+            5 => SpanKind::Consumer,
+            _ => return None,
+        })
+    }
+
+    /// Jaeger's `span.kind` tag value; empty for unspecified.
+    pub fn jaeger_name(self) -> &'static str {
+        match self {
+            SpanKind::Unspecified => "",
+            SpanKind::Internal => "internal",
+            SpanKind::Server => "server",
+            SpanKind::Client => "client",
+            SpanKind::Producer => "producer",
+            SpanKind::Consumer => "consumer",
+        }
+    }
+
+    pub fn from_jaeger_name(name: &str) -> Option<SpanKind> {
+        Some(match name {
+            "" | "unspecified" => SpanKind::Unspecified,
+            "internal" => SpanKind::Internal,
+            "server" => SpanKind::Server,
+            "client" => SpanKind::Client,
+            "producer" => SpanKind::Producer,
+            "consumer" => SpanKind::Consumer,
+            _ => return None,
+        })
+    }
+}
+
+/// OTLP status codes; the discriminants are OTLP's enum numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StatusCode {
+    Unset = 0,
+    Ok = 1,
+    Error = 2,
+}
+
+impl StatusCode {
+    pub fn from_number(number: i32) -> Option<StatusCode> {
+        Some(match number {
+            0 => StatusCode::Unset,
+            1 => StatusCode::Ok,
+            2 => StatusCode::Error,
+            _ => return None,
+        })
+    }
+}
