@@ -7,5 +7,19 @@
 //! - `store`: compressed span blocks in sled, with trace and search indexes.
 //! - `query`: search and trace assembly over the store.
 //! - `api`: the axum query API (Jaeger v1, api_v3, the UI's own endpoints).
+//! - `app`: wiring, shutdown order; `config`: flags, environment and file.
+//!
+//! Data flows `receiver → ingest → store ← query ← api`; `model` depends on nothing
+//! of ours.
 
+pub mod api;
+mod app;
+pub mod config;
+pub mod ingest;
 pub mod model;
+pub mod query;
+pub(crate) mod receiver;
+pub mod store;
+pub mod telemetry;
+
+pub use app::{run, Listeners};
