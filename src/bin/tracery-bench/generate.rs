@@ -602,7 +602,10 @@ fn fill_route(rng: &mut StdRng, route: &str) -> String {
             .find('}')
             .map_or(rest.len(), |close| open + close);
         let name = &rest[open + 1..close];
-        if matches!(name, "cartId" | "orderId" | "paymentId" | "sessionId") {
+        if matches!(
+            name,
+            "cartId" | "orderId" | "paymentId" | "sessionId" | "userId" | "itemId"
+        ) {
             path.push_str(&uuid_v4(rng));
         } else if name.ends_with("Id") {
             path.push_str(&rng.random_range(10_000..100_000_000u64).to_string());

@@ -373,10 +373,13 @@ fn sample(sent: &[Sent], count: usize, rng: &mut StdRng) -> Vec<Sent> {
 
 fn phase_line(result: &PhaseResult) -> String {
     format!(
-        "  {:.0} spans/s over {:.1?}; server {:.2} cores, {:.0} spans per server CPU-second; RSS peak {} MiB; {} retries, {} failed",
+        "  {:.0} spans/s over {:.1?}; cores: server {:.2}, client {:.2}, others {:.2}; {:.0} spans per server CPU-second; RSS peak {} MiB; {} retries, {} failed",
         result.spans_per_second,
         result.window,
         result.server_cpu_seconds / result.window.as_secs_f64(),
+        result.client_cpu_seconds / result.window.as_secs_f64(),
+        (result.machine_cpu_seconds - result.server_cpu_seconds - result.client_cpu_seconds).max(0.0)
+            / result.window.as_secs_f64(),
         result.spans_per_server_cpu_second(),
         result.rss_peak >> 20,
         result.retries,

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::load::{Exporter, Load, Protocol, Sent, Source};
-use crate::server::{own_cpu_seconds, Server, Storage};
+use crate::server::{machine_busy_seconds, own_cpu_seconds, Server, Storage};
 
 /// How often server memory is sampled.
 const MEMORY_SAMPLE_INTERVAL: Duration = Duration::from_millis(250);
@@ -42,6 +42,8 @@ pub(crate) struct PhaseResult {
     pub(crate) spans_per_second: f64,
     pub(crate) server_cpu_seconds: f64,
     pub(crate) client_cpu_seconds: f64,
+    /// Busy CPU-seconds of the whole machine during the window.
+    pub(crate) machine_cpu_seconds: f64,
     /// Acknowledged spans in the first `duration` of the window (for a fill, the
     /// figure comparable with phases that ran for `duration` only).
     pub(crate) first_duration_spans_per_second: f64,
@@ -93,7 +95,11 @@ pub(crate) async fn ingest_phase(
     }
 
     let window_start = Instant::now();
-    let (server_cpu_start, client_cpu_start) = (server.cpu_seconds()?, own_cpu_seconds()?);
+    let (server_cpu_start, client_cpu_start, machine_cpu_start) = (
+        server.cpu_seconds()?,
+        own_cpu_seconds()?,
+        machine_busy_seconds()?,
+    );
     let acked_start = load.counters.acked_spans.load(Ordering::Relaxed);
     let mut acked_at_duration = None;
     let mut samples: Vec<(Instant, u64)> = Vec::new();
@@ -121,6 +127,7 @@ pub(crate) async fn ingest_phase(
     let window_spans = load.counters.acked_spans.load(Ordering::Relaxed) - acked_start;
     let server_cpu_seconds = server.cpu_seconds()? - server_cpu_start;
     let client_cpu_seconds = own_cpu_seconds()? - client_cpu_start;
+    let machine_cpu_seconds = machine_busy_seconds()? - machine_cpu_start;
     let window_end = Instant::now();
     let counters = Arc::clone(&load.counters);
     let finished = load.finish().await?;
@@ -150,6 +157,7 @@ pub(crate) async fn ingest_phase(
         spans_per_second: window_spans as f64 / window.as_secs_f64(),
         server_cpu_seconds,
         client_cpu_seconds,
+        machine_cpu_seconds,
         first_duration_spans_per_second: first_spans as f64 / first_elapsed.as_secs_f64(),
         rss_peak,
         rss_steady: steady.get(steady.len() / 2).copied().unwrap_or(rss_peak),

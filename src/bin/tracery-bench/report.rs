@@ -327,15 +327,19 @@ impl Report {
         writeln!(
             out,
             "Closed loop: each worker sends a request and waits for its acknowledgement. \
-             \"cores\" is CPU-seconds per second of the timed window; the client's share is \
-             the load generator itself. The last sled phase fills the store, so its figure is \
+             \"cores\" is CPU-seconds per second of the timed window; the client is the load \
+             generator itself, and \"others\" is what the rest of the machine (other tenants of \
+             a shared host) used meanwhile, so a phase that got less CPU shows it. The last sled phase fills the store, so its figure is \
              the average over the whole fill (the first window of the same length is shown too).\n"
         )?;
         writeln!(
             out,
-            "| server | protocol | workers | window | spans/s | server cores | spans per server CPU-s | client cores | export p50 / p99 | RSS peak / steady | retries | failed | rejected |"
+            "| server | protocol | workers | window | spans/s | server cores | spans per server CPU-s | client cores | others' cores | export p50 / p99 | RSS peak / steady | retries | failed | rejected |"
         )?;
-        writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")?;
+        writeln!(
+            out,
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        )?;
         for phase in self.discard.iter().chain(&self.sled) {
             let window = phase.window.as_secs_f64();
             let rate =
@@ -350,7 +354,7 @@ impl Report {
                 };
             writeln!(
                 out,
-                "| {} | {} | {} | {:.0} s | {rate} | {:.2} | {} | {:.2} | {} / {} | {} / {} MiB | {} | {} | {} |",
+                "| {} | {} | {} | {:.0} s | {rate} | {:.2} | {} | {:.2} | {:.2} | {} / {} | {} / {} MiB | {} | {} | {} |",
                 match phase.storage {
                     crate::server::Storage::Sled => "sled",
                     crate::server::Storage::Discard => "discard",
@@ -361,6 +365,8 @@ impl Report {
                 phase.server_cpu_seconds / window,
                 thousands(phase.spans_per_server_cpu_second()),
                 phase.client_cpu_seconds / window,
+                (phase.machine_cpu_seconds - phase.server_cpu_seconds - phase.client_cpu_seconds).max(0.0)
+                    / window,
                 millis(phase.export_p50),
                 millis(phase.export_p99),
                 phase.rss_peak / MIB,

@@ -183,6 +183,25 @@ pub(crate) fn own_cpu_seconds() -> anyhow::Result<f64> {
     )
 }
 
+/// CPU-seconds the whole machine has spent busy (all cores, every process), from the
+/// first line of `/proc/stat`. Subtracting server and client shows what other tenants
+/// of a shared machine took during a phase.
+pub(crate) fn machine_busy_seconds() -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    let line = stat.lines().next().context("empty /proc/stat")?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
+    // user nice system idle iowait irq softirq steal [guest guest_nice, already in user]
+    let busy: u64 = [0, 1, 2, 5, 6, 7]
+        .iter()
+        .filter_map(|index| ticks.get(*index))
+        .sum();
+    Ok(busy as f64 / rustix::param::clock_ticks_per_second() as f64)
+}
+
 fn cpu_seconds_of(path: &str, clock_ticks: f64) -> anyhow::Result<f64> {
     let stat = std::fs::read_to_string(path)?;
     // The command name may contain spaces; fields are counted after its closing paren.
