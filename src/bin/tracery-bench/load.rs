@@ -131,8 +131,13 @@ impl Exporter {
     ) -> anyhow::Result<Exporter> {
         match protocol {
             Protocol::Grpc => {
+                let connections = if connections == 0 {
+                    concurrency.max(1)
+                } else {
+                    connections
+                };
                 let mut channels = Vec::with_capacity(connections);
-                for _ in 0..connections.max(1) {
+                for _ in 0..connections {
                     let channel = tonic::transport::Endpoint::from_shared(format!(
                         "http://{}",
                         server.otlp_grpc

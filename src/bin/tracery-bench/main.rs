@@ -64,8 +64,9 @@ struct Cli {
     /// Concurrent export requests (workers) per phase
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
-    /// HTTP/2 connections the gRPC workers share
-    #[arg(long, default_value_t = 4)]
+    /// HTTP/2 connections the gRPC workers share; 0 gives each worker its own, as
+    /// OTLP/HTTP has (a few shared connections cap the rate per connection, see the report)
+    #[arg(long, default_value_t = 0)]
     grpc_connections: usize,
     /// Spans the sled store holds before queries are measured, e.g. 10M or 1M
     #[arg(long, default_value = "10M", value_parser = parse_count)]
@@ -87,15 +88,24 @@ struct Cli {
     /// Requests per query latency series
     #[arg(long, default_value_t = 500)]
     query_samples: usize,
+    /// Time per query series after which it stops early (it still takes at least 100 samples)
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    query_budget: Duration,
     /// Length of the time window of find-traces by service + operation
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     search_window: Duration,
     /// Pause between ack → queryable probes while the store fills
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     freshness_interval: Duration,
-    /// Skip the `--storage discard` run (quick checks only: no ratio)
-    #[arg(long)]
-    no_discard: bool,
+    /// Servers to run: `discard` (the ceiling) and `sled` (the store); leaving one out
+    /// is for quick experiments, the report then lacks the ratio or the store figures
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "discard,sled"
+    )]
+    servers: Vec<Storage>,
     /// Where data directories and server logs go
     #[arg(long, default_value = "target/tracery-bench")]
     work_dir: PathBuf,
@@ -164,8 +174,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     ));
     report.pool = Some(pool_stats);
     report.settings = format!(
-        "duration {:?} per phase after {:?} warm-up, concurrency {}, {} gRPC connections, {} spans/request, store filled to ≥ {} spans",
-        cli.duration, cli.warmup, cli.concurrency, cli.grpc_connections, cli.spans_per_request, cli.store_spans
+        "duration {:?} per phase after {:?} warm-up, concurrency {}, {} gRPC connections, {} spans/request, store filled to ≥ {} spans, up to {} samples or {:?} per query series",
+        cli.duration,
+        cli.warmup,
+        cli.concurrency,
+        if cli.grpc_connections == 0 { cli.concurrency } else { cli.grpc_connections },
+        cli.spans_per_request,
+        cli.store_spans,
+        cli.query_samples,
+        cli.query_budget
     );
     let source = Arc::new(Source::new(pool));
     let query_http = reqwest::Client::builder().tcp_nodelay(true).build()?;
@@ -193,7 +210,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     };
 
     // 1. The ceiling: the same binary decoding and dropping.
-    if !cli.no_discard {
+    if cli.servers.contains(&Storage::Discard) {
         let (server, _) = Server::start(&spec(Storage::Discard, "discard"), &query_http).await?;
         for protocol in &cli.protocols {
             progress(&format!(
@@ -212,6 +229,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             report.discard.push(result);
         }
         server.stop().await?;
+    }
+
+    if !cli.servers.contains(&Storage::Sled) {
+        return finish(&cli, &mut report, started, &run_dir);
     }
 
     // 2. The sled store with durable acks: every protocol, the last one filling the store.
@@ -290,6 +311,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         &sent,
         QueryPlan {
             num_samples: cli.query_samples,
+            budget: cli.query_budget,
             search_window: cli.search_window,
             range: DataRange {
                 start_unix_nanos: data_start,
@@ -361,6 +383,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             spot_check.missing_traces,
             spot_check.traces_expected
         );
+    }
+    Ok(())
+}
+
+/// Prints and writes the report and removes the data unless asked to keep it.
+fn finish(
+    cli: &Cli,
+    report: &mut Report,
+    started: Instant,
+    run_dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    report.total = started.elapsed();
+    report.load_at_end = report::load_average();
+    let markdown = report.render();
+    println!("{markdown}");
+    if let Some(out) = &cli.out {
+        std::fs::write(out, &markdown)
+            .with_context(|| format!("failed to write {}", out.display()))?;
+        progress(&format!("report written to {}", out.display()));
+    }
+    if !cli.keep_data {
+        std::fs::remove_dir_all(run_dir)
+            .with_context(|| format!("failed to remove {}", run_dir.display()))?;
     }
     Ok(())
 }

@@ -21,6 +21,8 @@ use crate::measure::percentile;
 
 /// get-trace is measured on traces of at least this many spans (issue 3: 10–50).
 pub(crate) const MIN_GET_TRACE_SPANS: u16 = 10;
+/// Samples a series takes even past its time budget, so p99 still means something.
+const MIN_SAMPLES: usize = 100;
 /// Unrecorded requests before each latency series.
 const WARMUP_QUERIES: usize = 10;
 /// Longest the freshness probe polls for one trace.
@@ -162,6 +164,8 @@ pub(crate) struct DataRange {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct QueryPlan {
     pub(crate) num_samples: usize,
+    /// Time after which a series stops early (once it has `MIN_SAMPLES`).
+    pub(crate) budget: Duration,
     pub(crate) search_window: Duration,
     pub(crate) range: DataRange,
 }
@@ -176,9 +180,11 @@ pub(crate) async fn query_latencies(
 ) -> anyhow::Result<QueryLatencies> {
     let QueryPlan {
         num_samples,
+        budget,
         search_window,
         range,
     } = plan;
+    let count = WARMUP_QUERIES + num_samples;
     let candidates: Vec<(u64, u16)> = sent
         .iter()
         .filter(|sent| !sent.partial)
@@ -194,29 +200,17 @@ pub(crate) async fn query_latencies(
     if candidates.is_empty() {
         bail!("no stored trace has {MIN_GET_TRACE_SPANS} spans or more");
     }
-    let salt = source.pool.salt;
 
     // get-trace over random known traces of 10–30 spans.
-    let mut timings = Vec::new();
-    let (mut failures, mut items) = (0, 0);
-    for i in 0..WARMUP_QUERIES + num_samples {
-        let (counter, size) = candidates[rng.random_range(0..candidates.len())];
-        let url = format!(
-            "{query_base}/api/traces/{}",
-            hex::encode(trace_id_for(salt, counter))
-        );
-        let started = Instant::now();
-        let count = trace_span_count(http, &url).await;
-        let elapsed = started.elapsed();
-        if i >= WARMUP_QUERIES {
-            timings.push(elapsed);
-            match count {
-                Ok(Some(count)) if count == usize::from(size) => items += count,
-                _ => failures += 1,
-            }
-        }
-    }
-    let get_trace = LatencyStats::from_samples(timings, failures, items);
+    let probes = (0..count)
+        .map(|_| {
+            let (counter, size) = candidates[rng.random_range(0..candidates.len())];
+            let trace_id = hex::encode(trace_id_for(source.pool.salt, counter));
+            let url = format!("{query_base}/api/traces/{trace_id}");
+            Ok(Probe::new(url, Expect::Spans(usize::from(size))))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let get_trace = series(http, probes, budget).await;
 
     // find-traces by service + operation in a random window of the stored data.
     let operations: Vec<(&str, String)> = SERVICES
@@ -225,69 +219,64 @@ pub(crate) async fn query_latencies(
         .collect();
     let span = range.end_unix_nanos.saturating_sub(range.start_unix_nanos);
     let window_nanos = (search_window.as_nanos() as u64).min(span.max(1));
-    let mut timings = Vec::new();
-    let (mut failures, mut items) = (0, 0);
-    for i in 0..WARMUP_QUERIES + num_samples {
-        let (service, operation) = &operations[rng.random_range(0..operations.len())];
-        let start = range.start_unix_nanos + rng.random_range(0..=span - window_nanos);
-        let params = vec![
-            ("service", (*service).to_owned()),
-            ("operation", operation.clone()),
-            ("start", (start / 1000).to_string()),
-            ("end", ((start + window_nanos) / 1000).to_string()),
-            ("limit", SEARCH_LIMIT.to_string()),
-        ];
-        let (elapsed, found) = timed_search(http, query_base, &params).await;
-        if i >= WARMUP_QUERIES {
-            timings.push(elapsed);
-            match found {
-                Ok(found) if found > 0 => items += found,
-                _ => failures += 1,
-            }
-        }
-    }
-    let find_traces = LatencyStats::from_samples(timings, failures, items);
+    let search_url = format!("{query_base}/api/traces");
+    let probes = (0..count)
+        .map(|_| {
+            let (service, operation) = &operations[rng.random_range(0..operations.len())];
+            let start = range.start_unix_nanos + rng.random_range(0..=span - window_nanos);
+            let url = reqwest::Url::parse_with_params(
+                &search_url,
+                [
+                    ("service", (*service).to_owned()),
+                    ("operation", operation.clone()),
+                    ("start", (start / 1000).to_string()),
+                    ("end", ((start + window_nanos) / 1000).to_string()),
+                    ("limit", SEARCH_LIMIT.to_string()),
+                ],
+            )?;
+            Ok(Probe::new(url.into(), Expect::Traces))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let find_traces = series(http, probes, budget).await;
 
     // find-traces with a tag filter, over everything stored, per service.
-    let mut timings = Vec::new();
-    let (mut failures, mut items) = (0, 0);
-    for i in 0..WARMUP_QUERIES + num_samples {
-        let service = SERVICES[rng.random_range(0..SERVICES.len())].name;
-        let params = vec![
-            ("service", service.to_owned()),
-            ("tags", r#"{"http.response.status_code":"500"}"#.to_owned()),
-            ("start", (range.start_unix_nanos / 1000).to_string()),
-            ("end", (range.end_unix_nanos / 1000 + 1).to_string()),
-            ("limit", SEARCH_LIMIT.to_string()),
-        ];
-        let (elapsed, found) = timed_search(http, query_base, &params).await;
-        if i >= WARMUP_QUERIES {
-            timings.push(elapsed);
-            match found {
-                Ok(found) if found > 0 => items += found,
-                _ => failures += 1,
-            }
-        }
-    }
-    let find_traces_tag = LatencyStats::from_samples(timings, failures, items);
+    let probes = (0..count)
+        .map(|_| {
+            let service = SERVICES[rng.random_range(0..SERVICES.len())].name;
+            let url = reqwest::Url::parse_with_params(
+                &search_url,
+                [
+                    ("service", service.to_owned()),
+                    ("tags", r#"{"http.response.status_code":"500"}"#.to_owned()),
+                    ("start", (range.start_unix_nanos / 1000).to_string()),
+                    ("end", (range.end_unix_nanos / 1000 + 1).to_string()),
+                    ("limit", SEARCH_LIMIT.to_string()),
+                ],
+            )?;
+            Ok(Probe::new(url.into(), Expect::Traces))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let find_traces_tag = series(http, probes, budget).await;
 
-    let services = list_latency(
-        http,
-        num_samples,
-        |_| format!("{query_base}/api/services"),
-        SERVICES.len(),
-    )
-    .await;
-    let operations = list_latency(
-        http,
-        num_samples,
-        |i| {
+    let probes = (0..count)
+        .map(|_| {
+            Probe::new(
+                format!("{query_base}/api/services"),
+                Expect::List(SERVICES.len()),
+            )
+        })
+        .collect();
+    let services = series(http, probes, budget).await;
+    let probes = (0..count)
+        .map(|i| {
             let service = SERVICES[i % SERVICES.len()].name;
-            format!("{query_base}/api/services/{service}/operations")
-        },
-        1,
-    )
-    .await;
+            Probe::new(
+                format!("{query_base}/api/services/{service}/operations"),
+                Expect::List(1),
+            )
+        })
+        .collect();
+    let operations = series(http, probes, budget).await;
     Ok(QueryLatencies {
         get_trace,
         find_traces,
@@ -298,54 +287,88 @@ pub(crate) async fn query_latencies(
     })
 }
 
-/// Runs one search; returns its latency and the number of traces found.
-async fn timed_search(
-    http: &reqwest::Client,
-    query_base: &str,
-    params: &[(&str, String)],
-) -> (Duration, anyhow::Result<usize>) {
-    let started = Instant::now();
-    let result = async {
-        let response = http
-            .get(format!("{query_base}/api/traces"))
-            .query(params)
-            .send()
-            .await?
-            .error_for_status()?;
-        let envelope: TracesEnvelope = serde_json::from_slice(&response.bytes().await?)?;
-        anyhow::Ok(envelope.data.map_or(0, |data| data.len()))
-    }
-    .await;
-    (started.elapsed(), result)
+/// What a correct answer holds.
+#[derive(Debug, Clone, Copy)]
+enum Expect {
+    /// One trace with exactly this many spans.
+    Spans(usize),
+    /// At least one trace.
+    Traces,
+    /// A list (`data`) of at least this many entries.
+    List(usize),
 }
 
-/// Latency of a list endpoint; an answer with fewer than `min_items` entries fails.
-async fn list_latency(
-    http: &reqwest::Client,
-    num_samples: usize,
-    url: impl Fn(usize) -> String,
-    min_items: usize,
-) -> LatencyStats {
+/// One query of a latency series, prepared before timing starts.
+#[derive(Debug)]
+struct Probe {
+    url: String,
+    expect: Expect,
+}
+
+impl Probe {
+    fn new(url: String, expect: Expect) -> Probe {
+        Probe { url, expect }
+    }
+}
+
+/// Runs probes one at a time: the first `WARMUP_QUERIES` unrecorded, then until the
+/// probes or the time budget run out (slow endpoints get fewer samples, not hours).
+async fn series(http: &reqwest::Client, probes: Vec<Probe>, budget: Duration) -> LatencyStats {
     let mut timings = Vec::new();
     let (mut failures, mut items) = (0, 0);
-    for i in 0..WARMUP_QUERIES + num_samples {
-        let started = Instant::now();
-        let result = async {
-            let response = http.get(url(i)).send().await?.error_for_status()?;
-            let envelope: ListEnvelope = serde_json::from_slice(&response.bytes().await?)?;
-            anyhow::Ok(envelope.data.map_or(0, |data| data.len()))
+    let started = Instant::now();
+    for (i, probe) in probes.into_iter().enumerate() {
+        let recorded = i >= WARMUP_QUERIES;
+        if recorded && timings.len() >= MIN_SAMPLES && started.elapsed() > budget {
+            break;
         }
-        .await;
-        let elapsed = started.elapsed();
-        if i >= WARMUP_QUERIES {
+        let sent_at = Instant::now();
+        let answer = fetch_items(http, &probe).await;
+        let elapsed = sent_at.elapsed();
+        if recorded {
             timings.push(elapsed);
-            match result {
-                Ok(found) if found >= min_items => items += found,
+            match answer {
+                Ok(found) if found > 0 => items += found,
                 _ => failures += 1,
             }
         }
     }
     LatencyStats::from_samples(timings, failures, items)
+}
+
+/// Items in a correct answer (spans, traces or list entries); 0 if it is not one.
+async fn fetch_items(http: &reqwest::Client, probe: &Probe) -> anyhow::Result<usize> {
+    let response = http.get(&probe.url).send().await?.error_for_status()?;
+    let body = response.bytes().await?;
+    Ok(match probe.expect {
+        Expect::Spans(expected) => {
+            let envelope: TracesEnvelope = serde_json::from_slice(&body)?;
+            let spans: usize = envelope
+                .data
+                .unwrap_or_default()
+                .iter()
+                .map(|t| t.spans.len())
+                .sum();
+            if spans == expected {
+                spans
+            } else {
+                0
+            }
+        }
+        Expect::Traces => {
+            let envelope: TracesEnvelope = serde_json::from_slice(&body)?;
+            envelope.data.map_or(0, |data| data.len())
+        }
+        Expect::List(minimum) => {
+            let envelope: ListEnvelope = serde_json::from_slice(&body)?;
+            let found = envelope.data.map_or(0, |data| data.len());
+            if found >= minimum {
+                found
+            } else {
+                0
+            }
+        }
+    })
 }
 
 /// The outcome of counting every acknowledged span back.
