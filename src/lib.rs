@@ -9,3 +9,4 @@
 //! - `api`: the axum query API (Jaeger v1, api_v3, the UI's own endpoints).
 
 pub mod model;
+mod query;
