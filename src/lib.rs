@@ -7,6 +7,21 @@
 //! - `store`: compressed span blocks in sled, with trace and search indexes.
 //! - `query`: search and trace assembly over the store.
 //! - `api`: the axum query API (Jaeger v1, api_v3, the UI's own endpoints).
+//! - `ui`: the web UI's files from `ui/`, embedded at compile time.
+//! - `app`: wiring, shutdown order; `config`: flags, environment and file.
+//!
+//! Data flows `receiver → ingest → store ← query ← api`; `model` depends on nothing
+//! of ours.
 
+pub mod api;
+mod app;
+pub mod config;
+pub mod ingest;
 pub mod model;
-mod query;
+pub mod query;
+pub(crate) mod receiver;
+pub mod store;
+pub mod telemetry;
+mod ui;
+
+pub use app::{run, Listeners};

@@ -1,5 +1,136 @@
-//! Search and trace assembly over the store.
+//! Search and trace assembly over the store, with Jaeger's semantics.
 //!
-//! Stub until the query service lands on main; only the tree builder lives here so far.
+//! Owns the meaning of a query (every filter met by one span, `limit` counts traces,
+//! newest first, whole traces returned) and nothing about HTTP or JSON. Store reads
+//! block, so each call runs them on the blocking pool.
 
+mod search;
 pub(crate) mod tree;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+pub use search::TraceQuery;
+
+use crate::model::{Span, SpanKind, TraceId};
+use crate::store::{Operation, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("trace {0} not found")]
+    TraceNotFound(TraceId),
+    #[error("store read failed")]
+    Store(#[from] StoreError),
+    #[error("query task failed")]
+    Panicked,
+}
+
+/// A service-to-service call count, from parent/child spans.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependency {
+    pub parent: String,
+    pub child: String,
+    pub call_count: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct QueryService {
+    store: Store,
+}
+
+impl QueryService {
+    pub fn new(store: Store) -> QueryService {
+        QueryService { store }
+    }
+
+    /// One whole trace, spans ordered by start time; `TraceNotFound` when unknown.
+    pub async fn trace(&self, trace_id: TraceId) -> Result<Vec<Span>, QueryError> {
+        let mut found = self.traces(vec![trace_id]).await?;
+        found
+            .pop()
+            .and_then(|(_, spans)| spans)
+            .ok_or(QueryError::TraceNotFound(trace_id))
+    }
+
+    /// Several whole traces, in the order asked; `None` for unknown IDs.
+    pub async fn traces(
+        &self,
+        trace_ids: Vec<TraceId>,
+    ) -> Result<Vec<(TraceId, Option<Vec<Span>>)>, QueryError> {
+        let store = self.store.clone();
+        blocking(move || {
+            let mut found = store.read_traces(&trace_ids)?;
+            Ok(trace_ids
+                .into_iter()
+                .map(|trace_id| (trace_id, found.remove(&trace_id).map(normalize_trace)))
+                .collect())
+        })
+        .await
+    }
+
+    /// Whole traces with at least one span that meets every filter, newest first.
+    pub async fn find_traces(&self, query: TraceQuery) -> Result<Vec<Vec<Span>>, QueryError> {
+        let store = self.store.clone();
+        blocking(move || {
+            let trace_ids = search::matching_trace_ids(&store, &query)?;
+            let mut found = store.read_traces(&trace_ids)?;
+            Ok(trace_ids
+                .iter()
+                .filter_map(|trace_id| found.remove(trace_id))
+                .map(normalize_trace)
+                .collect())
+        })
+        .await
+    }
+
+    pub fn services(&self) -> Vec<String> {
+        self.store.services()
+    }
+
+    pub fn operations(&self, service: &str, kind: Option<SpanKind>) -> Vec<Operation> {
+        self.store.operations(service, kind)
+    }
+
+    /// Service call counts for spans that started within `lookback` before `end_unix_nanos`.
+    pub fn dependencies(&self, end_unix_nanos: u64, lookback: Duration) -> Vec<Dependency> {
+        let start =
+            end_unix_nanos.saturating_sub(lookback.as_nanos().min(u128::from(u64::MAX)) as u64);
+        let mut counts: HashMap<(u32, u32), u64> = HashMap::new();
+        for meta in self.store.blocks() {
+            if meta.max_start_unix_nanos < start || meta.min_start_unix_nanos > end_unix_nanos {
+                continue;
+            }
+            for (parent, child, calls) in &meta.edges {
+                *counts.entry((*parent, *child)).or_default() += u64::from(*calls);
+            }
+        }
+        let mut dependencies: Vec<Dependency> = counts
+            .into_iter()
+            .filter_map(|((parent, child), call_count)| {
+                Some(Dependency {
+                    parent: self.store.service_name(parent)?,
+                    child: self.store.service_name(child)?,
+                    call_count,
+                })
+            })
+            .collect();
+        dependencies.sort_by(|a, b| (&a.parent, &a.child).cmp(&(&b.parent, &b.child)));
+        dependencies
+    }
+}
+
+/// Orders a trace's spans by start time and drops exact duplicates (an exporter
+/// that retried after a lost acknowledgement sends the same span twice).
+fn normalize_trace(mut spans: Vec<Span>) -> Vec<Span> {
+    spans.sort_by(|a, b| (a.start_unix_nanos, a.span_id).cmp(&(b.start_unix_nanos, b.span_id)));
+    spans.dedup();
+    spans
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, QueryError> + Send + 'static,
+) -> Result<T, QueryError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| QueryError::Panicked)?
+}

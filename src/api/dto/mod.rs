@@ -1,0 +1,131 @@
+//! The JSON the query API sends, and the pure rendering of model spans into it.
+//!
+//! This is the only place in `api/` that derives `serde::Serialize`. It owns three
+//! wire formats:
+//! - `jaeger_v1`: the internal `/api/*` envelope and Jaeger's UI trace model,
+//!   including the query-time adjusters that Jaeger applies before rendering;
+//! - `otlp_json`: OTLP `TracesData` in the OTLP/JSON mapping, for api_v3;
+//! - `api_v3`: api_v3's envelope, errors and trace summaries.
+//!
+//! Everything here is a pure function of the spans it is given: no I/O, no axum
+//! types, no store access. Callers pass the spans of whole traces; the DTOs borrow
+//! from those spans, so rendering allocates little beyond the hex IDs.
+
+mod api_v3;
+mod jaeger_v1;
+mod otlp_json;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::model::Span;
+
+pub(crate) use api_v3::{
+    trace_summary, v3_error, ServicesDto, TraceSummariesDto, TraceSummaryDto, V3Error, V3ErrorBody,
+    V3Operations, V3Result,
+};
+pub(crate) use jaeger_v1::{jaeger_trace, Envelope, EnvelopeError, JaegerTrace};
+pub(crate) use otlp_json::{otlp_traces_data, TracesData};
+
+/// One operation of a service: v1 `/api/operations` and api_v3 `/api/v3/operations`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct OperationDto {
+    pub(crate) name: String,
+    /// Jaeger's kind name (`server`, `client`, …).
+    pub(crate) span_kind: String,
+}
+
+/// One edge of the service dependency graph: v1 `/api/dependencies`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DependencyDto {
+    pub(crate) parent: String,
+    pub(crate) child: String,
+    pub(crate) call_count: u64,
+}
+
+/// The spans of one trace ordered by start time, then span ID, with exact
+/// duplicates removed.
+///
+/// This is Jaeger's dedupe adjuster: a span stored twice (an exporter retry, or two
+/// collectors forwarding the same batch) is shown once. Duplicates share their
+/// start time and span ID, so after sorting they sit in one run and only that run
+/// is compared.
+fn ordered_unique(spans: &[Span]) -> Vec<&Span> {
+    let mut ordered: Vec<&Span> = spans.iter().collect();
+    ordered.sort_by_key(|span| (span.start_unix_nanos, span.span_id));
+    let mut unique: Vec<&Span> = Vec::with_capacity(ordered.len());
+    let mut run_start = 0;
+    for span in ordered {
+        let same_run = unique.last().is_some_and(|last| {
+            (last.start_unix_nanos, last.span_id) == (span.start_unix_nanos, span.span_id)
+        });
+        if !same_run {
+            run_start = unique.len();
+        }
+        if !unique[run_start..].iter().any(|kept| *kept == span) {
+            unique.push(span);
+        }
+    }
+    unique
+}
+
+/// Numbers the distinct values behind `Arc`-shared model parts (resources, scopes)
+/// in order of first appearance.
+///
+/// Spans from one OTLP batch share an `Arc`, so the pointer answers most look-ups.
+/// Equal values behind different `Arc`s, such as one process exporting twice, still
+/// get one number; that fallback compares values, which is fine because a trace
+/// has few distinct resources and scopes.
+#[derive(Debug)]
+struct Distinct<'a, T> {
+    values: Vec<&'a T>,
+    by_pointer: HashMap<*const T, usize>,
+}
+
+impl<'a, T: PartialEq> Distinct<'a, T> {
+    fn new() -> Self {
+        Distinct {
+            values: Vec::new(),
+            by_pointer: HashMap::new(),
+        }
+    }
+
+    /// The number of `value`; a new value gets the next one, `self.len() - 1`.
+    fn index_of(&mut self, value: &'a Arc<T>) -> usize {
+        let pointer = Arc::as_ptr(value);
+        if let Some(&index) = self.by_pointer.get(&pointer) {
+            return index;
+        }
+        let index = match self.values.iter().position(|known| **known == **value) {
+            Some(index) => index,
+            None => {
+                self.values.push(&**value);
+                self.values.len() - 1
+            }
+        };
+        self.by_pointer.insert(pointer, index);
+        index
+    }
+
+    fn values(&self) -> &[&'a T] {
+        &self.values
+    }
+}
+
+/// Writes a non-finite double the way protobuf's JSON mapping does ("NaN",
+/// "Infinity", "-Infinity"); `serde_json` would otherwise write `null`.
+fn serialize_f64<S: serde::Serializer>(value: f64, serializer: S) -> Result<S::Ok, S::Error> {
+    if value.is_finite() {
+        serializer.serialize_f64(value)
+    } else if value.is_nan() {
+        serializer.serialize_str("NaN")
+    } else if value > 0.0 {
+        serializer.serialize_str("Infinity")
+    } else {
+        serializer.serialize_str("-Infinity")
+    }
+}

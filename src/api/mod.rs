@@ -1,0 +1,84 @@
+//! The query API on the query port: Jaeger's v1 (`/api/*`) and api_v3
+//! (`/api/v3/*`) compatibility surfaces, the UI's own endpoints, and the UI itself.
+//!
+//! Handlers parse parameters, call `QueryService`, and render through `dto`; they
+//! hold no query logic. `error` is the single place failures become responses.
+
+pub(crate) mod dto;
+mod error;
+mod jaeger_v1;
+mod jaeger_v3;
+mod params;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::compression::CompressionLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::query::QueryService;
+
+/// Longest a query may run before the client gets 408.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where clients should send spans; shown by the UI's empty state.
+#[derive(Debug, Clone)]
+pub struct UiEndpoints {
+    pub otlp_grpc: String,
+    pub otlp_http: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub(crate) query: QueryService,
+    #[allow(
+        dead_code,
+        reason = "read by the web UI's routes, which land separately"
+    )]
+    pub(crate) ui_dir: Option<PathBuf>,
+    #[allow(
+        dead_code,
+        reason = "read by the web UI's routes, which land separately"
+    )]
+    pub(crate) endpoints: UiEndpoints,
+}
+
+impl AppState {
+    pub fn new(query: QueryService, ui_dir: Option<PathBuf>, endpoints: UiEndpoints) -> AppState {
+        AppState {
+            query,
+            ui_dir,
+            endpoints,
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .nest("/api/v3", jaeger_v3::routes())
+        .nest("/api", jaeger_v1::routes())
+        // .nest("/internal/ui", ui_api::routes())  -- lands with the web UI
+        // .fallback_service(crate::ui::router(state.ui_dir.clone()))
+        .layer((
+            TraceLayer::new_for_http(),
+            CompressionLayer::new(),
+            TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT),
+        ))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` is cancelled, then finishes in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+}

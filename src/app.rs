@@ -1,0 +1,152 @@
+//! Wiring and shutdown: opens the store, starts every long-lived task, and stops
+//! them in order.
+//!
+//! Stop order: cancel → receivers and the API stop accepting and drain in-flight
+//! requests → the last `IngestHandle` drops → the batcher writes what is queued and
+//! exits → the store is synced. The first task to fail cancels the rest, and its
+//! error is returned once everything has drained.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{self, AppState, UiEndpoints};
+use crate::config::Config;
+use crate::query::QueryService;
+use crate::store::Store;
+use crate::{ingest, receiver};
+
+/// How often expired partitions are looked for.
+const RETENTION_INTERVAL: Duration = Duration::from_secs(300);
+
+/// Sockets bound by the caller, so tests can pass port-0 listeners.
+#[derive(Debug)]
+pub struct Listeners {
+    pub otlp_grpc: TcpListener,
+    pub otlp_http: TcpListener,
+    pub api: TcpListener,
+}
+
+impl Listeners {
+    pub async fn bind(config: &Config) -> anyhow::Result<Listeners> {
+        let bind = |addr| async move {
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("failed to listen on {addr}"))
+        };
+        Ok(Listeners {
+            otlp_grpc: bind(config.otlp_grpc_addr).await?,
+            otlp_http: bind(config.otlp_http_addr).await?,
+            api: bind(config.query_addr).await?,
+        })
+    }
+}
+
+pub async fn run(
+    config: Config,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let store_config = config.store.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open(&store_config)).await??;
+    let endpoints = UiEndpoints {
+        otlp_grpc: format!("http://{}", listeners.otlp_grpc.local_addr()?),
+        otlp_http: format!("http://{}", listeners.otlp_http.local_addr()?),
+    };
+    tracing::info!(
+        otlp_grpc = %listeners.otlp_grpc.local_addr()?,
+        otlp_http = %listeners.otlp_http.local_addr()?,
+        query = %listeners.api.local_addr()?,
+        "tracery listening"
+    );
+    let (ingest_handle, batcher) = ingest::channel(&config.ingest, store.clone());
+    let mut tasks: JoinSet<anyhow::Result<()>> = JoinSet::new();
+    tasks.spawn(async move {
+        batcher.run().await;
+        Ok(())
+    });
+    let grpc_ingest = ingest_handle.clone();
+    let (receiver_config, grpc_shutdown) = (config.receiver.clone(), shutdown.clone());
+    tasks.spawn(async move {
+        receiver::grpc::serve(
+            listeners.otlp_grpc,
+            grpc_ingest,
+            &receiver_config,
+            grpc_shutdown,
+        )
+        .await
+        .context("OTLP/gRPC receiver failed")
+    });
+    let (receiver_config, http_shutdown) = (config.receiver.clone(), shutdown.clone());
+    tasks.spawn(async move {
+        receiver::http::serve(
+            listeners.otlp_http,
+            ingest_handle,
+            &receiver_config,
+            http_shutdown,
+        )
+        .await
+        .context("OTLP/HTTP receiver failed")
+    });
+    let state = AppState::new(
+        QueryService::new(store.clone()),
+        config.ui.ui_dir.clone(),
+        endpoints,
+    );
+    let api_shutdown = shutdown.clone();
+    tasks.spawn(async move {
+        api::serve(listeners.api, state, api_shutdown)
+            .await
+            .context("query API failed")
+    });
+    if let Some(retention) = config.store.retention {
+        tasks.spawn(run_retention(store.clone(), retention, shutdown.clone()));
+    }
+
+    let mut first_error = None;
+    while let Some(joined) = tasks.join_next().await {
+        if let Err(error) = joined
+            .map_err(anyhow::Error::from)
+            .and_then(|result| result)
+        {
+            tracing::error!(error = format!("{error:#}"), "task failed; shutting down");
+            shutdown.cancel();
+            first_error.get_or_insert(error);
+        }
+    }
+    tokio::task::spawn_blocking(move || store.sync())
+        .await?
+        .context("failed to sync the store on shutdown")?;
+    tracing::info!("tracery stopped");
+    first_error.map_or(Ok(()), Err)
+}
+
+async fn run_retention(
+    store: Store,
+    retention: Duration,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(RETENTION_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            _ = tick.tick() => {}
+        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_secs());
+        let cutoff = now.saturating_sub(retention.as_secs());
+        let store = store.clone();
+        let expired = tokio::task::spawn_blocking(move || store.expire_before(cutoff)).await?;
+        if let Err(error) = expired {
+            // Not fatal: the next round retries, and ingest and queries go on.
+            tracing::error!(
+                error = format!("{:#}", anyhow::Error::from(error)),
+                "retention failed"
+            );
+        }
+    }
+}

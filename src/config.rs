@@ -1,0 +1,374 @@
+//! Configuration: raw input (flags, `TRACERY_*` environment, TOML file) → validated `Config`.
+//!
+//! The only place that reads the environment (besides `RUST_LOG` in `telemetry`).
+//! Every default is a named const here and is repeated in `--help`; a unit test keeps
+//! the two in step.
+
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub const DEFAULT_DATA_DIR: &str = "./tracery-data";
+pub const DEFAULT_OTLP_GRPC_ADDR: &str = "0.0.0.0:4317";
+pub const DEFAULT_OTLP_HTTP_ADDR: &str = "0.0.0.0:4318";
+pub const DEFAULT_QUERY_ADDR: &str = "0.0.0.0:16686";
+pub const DEFAULT_MAX_MESSAGE_MIB: usize = 16;
+pub const DEFAULT_CORS_ORIGINS: &str = "*";
+pub const DEFAULT_ACK: AckMode = AckMode::Durable;
+pub const DEFAULT_MAX_BATCH_SPANS: usize = 8192;
+pub const DEFAULT_FLUSH_INTERVAL_MS: u64 = 200;
+pub const DEFAULT_MAX_QUEUED_SPANS: usize = 65_536;
+pub const DEFAULT_QUEUE_WAIT_MS: u64 = 500;
+pub const DEFAULT_CACHE_MIB: u64 = 64;
+pub const DEFAULT_RETENTION_HOURS: u64 = 72;
+pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
+/// sled's background fsync interval for writes not already synced by a durable ack.
+pub const DEFAULT_SLED_FLUSH_EVERY_MS: u64 = 500;
+
+/// When an export is acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum AckMode {
+    /// After the spans are written to the store and fsynced.
+    Durable,
+    /// As soon as the spans are queued; durable within flush interval + 500 ms.
+    Enqueued,
+}
+
+/// What the ingester does with batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageMode {
+    /// Store spans in sled under --data-dir.
+    Sled,
+    /// Decode, convert and drop every span: the benchmark's null sink.
+    Discard,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid value for `{field}`: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    #[error("failed to read config file {path}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("failed to parse config file {path}")]
+    Parse {
+        path: String,
+        source: toml::de::Error,
+    },
+}
+
+/// Every setting, as it arrives: all optional. Field names are the TOML keys.
+#[derive(Debug, Default, Clone, Deserialize, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Where the sled store lives [default: ./tracery-data]
+    #[arg(long, env = "TRACERY_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// OTLP/gRPC listen address [default: 0.0.0.0:4317]
+    #[arg(long, env = "TRACERY_OTLP_GRPC_ADDR")]
+    pub otlp_grpc_addr: Option<String>,
+    /// OTLP/HTTP listen address [default: 0.0.0.0:4318]
+    #[arg(long, env = "TRACERY_OTLP_HTTP_ADDR")]
+    pub otlp_http_addr: Option<String>,
+    /// Query API and web UI listen address [default: 0.0.0.0:16686]
+    #[arg(long, env = "TRACERY_QUERY_ADDR")]
+    pub query_addr: Option<String>,
+    /// Largest accepted OTLP message (gRPC) or body after decompression (HTTP), in MiB [default: 16]
+    #[arg(long, env = "TRACERY_MAX_MESSAGE_MIB")]
+    pub max_message_mib: Option<usize>,
+    /// Comma-separated origins allowed to POST /v1/traces from a browser, or `*` [default: *]
+    #[arg(long, env = "TRACERY_CORS_ORIGINS")]
+    pub cors_origins: Option<String>,
+    /// When exports are acknowledged: after fsync (durable) or once queued (enqueued) [default: durable]
+    #[arg(long, env = "TRACERY_ACK", value_enum)]
+    pub ack: Option<AckMode>,
+    /// Spans per stored block; larger compresses better [default: 8192]
+    #[arg(long, env = "TRACERY_MAX_BATCH_SPANS")]
+    pub max_batch_spans: Option<usize>,
+    /// Longest a span waits in the queue before it is written, in ms [default: 200]
+    #[arg(long, env = "TRACERY_FLUSH_INTERVAL_MS")]
+    pub flush_interval_ms: Option<u64>,
+    /// Spans the ingest queue holds before exports are refused with a retryable error [default: 65536]
+    #[arg(long, env = "TRACERY_MAX_QUEUED_SPANS")]
+    pub max_queued_spans: Option<usize>,
+    /// How long an export waits for queue space before it is refused, in ms [default: 500]
+    #[arg(long, env = "TRACERY_QUEUE_WAIT_MS")]
+    pub queue_wait_ms: Option<u64>,
+    /// sled page cache size in MiB [default: 64]
+    #[arg(long, env = "TRACERY_CACHE_MIB")]
+    pub cache_mib: Option<u64>,
+    /// Hours to keep spans; 0 keeps them forever [default: 72]
+    #[arg(long, env = "TRACERY_RETENTION_HOURS")]
+    pub retention_hours: Option<u64>,
+    /// zstd level for span blocks, 1 to 19 [default: 3]
+    #[arg(long, env = "TRACERY_ZSTD_LEVEL")]
+    pub zstd_level: Option<i32>,
+    /// sled storage, or discard (decode and drop; for benchmarks) [default: sled]
+    #[arg(long, env = "TRACERY_STORAGE", value_enum)]
+    pub storage: Option<StorageMode>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub receiver: ReceiverConfig,
+    pub ingest: IngestConfig,
+    pub store: StoreConfig,
+    pub query: QueryConfig,
+    pub ui: UiConfig,
+    pub otlp_grpc_addr: SocketAddr,
+    pub otlp_http_addr: SocketAddr,
+    pub query_addr: SocketAddr,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReceiverConfig {
+    pub max_message_bytes: usize,
+    /// `None` allows any origin.
+    pub cors_origins: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    pub ack: AckMode,
+    pub storage: StorageMode,
+    pub max_batch_spans: NonZeroUsize,
+    pub flush_interval: Duration,
+    pub max_queued_spans: NonZeroUsize,
+    pub queue_wait: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub data_dir: PathBuf,
+    pub cache_capacity_bytes: u64,
+    pub max_block_spans: NonZeroUsize,
+    pub zstd_level: i32,
+    pub flush_every_ms: u64,
+    /// `None` keeps data forever.
+    pub retention: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct QueryConfig {}
+
+#[derive(Debug, Clone, Default)]
+pub struct UiConfig {
+    /// Serve ui/ from this directory instead of the embedded copy (development).
+    pub ui_dir: Option<PathBuf>,
+}
+
+impl RawConfig {
+    pub fn from_toml_file(path: &Path) -> Result<RawConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    /// Fields set in `self` win over those in `lower`.
+    pub fn or(self, lower: RawConfig) -> RawConfig {
+        RawConfig {
+            data_dir: self.data_dir.or(lower.data_dir),
+            otlp_grpc_addr: self.otlp_grpc_addr.or(lower.otlp_grpc_addr),
+            otlp_http_addr: self.otlp_http_addr.or(lower.otlp_http_addr),
+            query_addr: self.query_addr.or(lower.query_addr),
+            max_message_mib: self.max_message_mib.or(lower.max_message_mib),
+            cors_origins: self.cors_origins.or(lower.cors_origins),
+            ack: self.ack.or(lower.ack),
+            max_batch_spans: self.max_batch_spans.or(lower.max_batch_spans),
+            flush_interval_ms: self.flush_interval_ms.or(lower.flush_interval_ms),
+            max_queued_spans: self.max_queued_spans.or(lower.max_queued_spans),
+            queue_wait_ms: self.queue_wait_ms.or(lower.queue_wait_ms),
+            cache_mib: self.cache_mib.or(lower.cache_mib),
+            retention_hours: self.retention_hours.or(lower.retention_hours),
+            zstd_level: self.zstd_level.or(lower.zstd_level),
+            storage: self.storage.or(lower.storage),
+        }
+    }
+}
+
+impl Config {
+    pub fn from_raw(raw: RawConfig) -> Result<Config, ConfigError> {
+        let max_batch_spans = non_zero(
+            "max_batch_spans",
+            raw.max_batch_spans.unwrap_or(DEFAULT_MAX_BATCH_SPANS),
+        )?;
+        let flush_interval =
+            Duration::from_millis(raw.flush_interval_ms.unwrap_or(DEFAULT_FLUSH_INTERVAL_MS));
+        if flush_interval.is_zero() {
+            return Err(invalid("flush_interval_ms", "must be greater than 0"));
+        }
+        let max_message_mib = raw.max_message_mib.unwrap_or(DEFAULT_MAX_MESSAGE_MIB);
+        if max_message_mib == 0 || max_message_mib > 1024 {
+            return Err(invalid("max_message_mib", "must be between 1 and 1024"));
+        }
+        let zstd_level = raw.zstd_level.unwrap_or(DEFAULT_ZSTD_LEVEL);
+        if !(1..=19).contains(&zstd_level) {
+            return Err(invalid("zstd_level", "must be between 1 and 19"));
+        }
+        let cors_origins = raw
+            .cors_origins
+            .unwrap_or_else(|| DEFAULT_CORS_ORIGINS.to_owned());
+        let cors_origins = match cors_origins.trim() {
+            "*" => None,
+            list => Some(
+                list.split(',')
+                    .map(|origin| origin.trim().to_owned())
+                    .filter(|o| !o.is_empty())
+                    .collect(),
+            ),
+        };
+        let retention_hours = raw.retention_hours.unwrap_or(DEFAULT_RETENTION_HOURS);
+        Ok(Config {
+            receiver: ReceiverConfig {
+                max_message_bytes: max_message_mib * 1024 * 1024,
+                cors_origins,
+            },
+            ingest: IngestConfig {
+                ack: raw.ack.unwrap_or(DEFAULT_ACK),
+                storage: raw.storage.unwrap_or(StorageMode::Sled),
+                max_batch_spans,
+                flush_interval,
+                max_queued_spans: non_zero(
+                    "max_queued_spans",
+                    raw.max_queued_spans.unwrap_or(DEFAULT_MAX_QUEUED_SPANS),
+                )?,
+                queue_wait: Duration::from_millis(
+                    raw.queue_wait_ms.unwrap_or(DEFAULT_QUEUE_WAIT_MS),
+                ),
+            },
+            store: StoreConfig {
+                data_dir: raw
+                    .data_dir
+                    .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+                cache_capacity_bytes: raw.cache_mib.unwrap_or(DEFAULT_CACHE_MIB) * 1024 * 1024,
+                max_block_spans: max_batch_spans,
+                zstd_level,
+                flush_every_ms: DEFAULT_SLED_FLUSH_EVERY_MS,
+                retention: (retention_hours > 0)
+                    .then(|| Duration::from_secs(retention_hours * 3600)),
+            },
+            query: QueryConfig::default(),
+            ui: UiConfig::default(),
+            otlp_grpc_addr: addr(
+                "otlp_grpc_addr",
+                raw.otlp_grpc_addr
+                    .as_deref()
+                    .unwrap_or(DEFAULT_OTLP_GRPC_ADDR),
+            )?,
+            otlp_http_addr: addr(
+                "otlp_http_addr",
+                raw.otlp_http_addr
+                    .as_deref()
+                    .unwrap_or(DEFAULT_OTLP_HTTP_ADDR),
+            )?,
+            query_addr: addr(
+                "query_addr",
+                raw.query_addr.as_deref().unwrap_or(DEFAULT_QUERY_ADDR),
+            )?,
+        })
+    }
+
+    /// Settings for tests and embedding: everything default under `data_dir`, durable
+    /// acks and a short flush interval.
+    pub fn for_data_dir(data_dir: &Path) -> Config {
+        let raw = RawConfig {
+            data_dir: Some(data_dir.to_owned()),
+            flush_interval_ms: Some(10),
+            ..RawConfig::default()
+        };
+        Config::from_raw(raw).expect("the defaults are valid")
+    }
+}
+
+fn invalid(field: &'static str, reason: &str) -> ConfigError {
+    ConfigError::Invalid {
+        field,
+        reason: reason.to_owned(),
+    }
+}
+
+fn non_zero(field: &'static str, value: usize) -> Result<NonZeroUsize, ConfigError> {
+    NonZeroUsize::new(value).ok_or_else(|| invalid(field, "must be greater than 0"))
+}
+
+fn addr(field: &'static str, text: &str) -> Result<SocketAddr, ConfigError> {
+    text.parse().map_err(|error| ConfigError::Invalid {
+        field,
+        reason: format!("`{text}` is not host:port ({error})"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        raw: RawConfig,
+    }
+
+    #[test]
+    fn help_shows_every_default() {
+        use clap::CommandFactory;
+        let help = Cli::command().render_long_help().to_string();
+        for default in [
+            DEFAULT_DATA_DIR.to_owned(),
+            DEFAULT_OTLP_GRPC_ADDR.to_owned(),
+            DEFAULT_OTLP_HTTP_ADDR.to_owned(),
+            DEFAULT_QUERY_ADDR.to_owned(),
+            format!("[default: {DEFAULT_MAX_MESSAGE_MIB}]"),
+            format!("[default: {DEFAULT_MAX_BATCH_SPANS}]"),
+            format!("[default: {DEFAULT_FLUSH_INTERVAL_MS}]"),
+            format!("[default: {DEFAULT_MAX_QUEUED_SPANS}]"),
+            format!("[default: {DEFAULT_QUEUE_WAIT_MS}]"),
+            format!("[default: {DEFAULT_CACHE_MIB}]"),
+            format!("[default: {DEFAULT_RETENTION_HOURS}]"),
+            format!("[default: {DEFAULT_ZSTD_LEVEL}]"),
+        ] {
+            assert!(help.contains(&default), "--help lacks {default}");
+        }
+    }
+
+    #[test]
+    fn flags_win_over_file_and_validation_names_the_field() {
+        let file: RawConfig =
+            toml::from_str("query_addr = \"127.0.0.1:1\"\nzstd_level = 5").unwrap();
+        let cli = Cli::parse_from(["tracery", "--query-addr", "127.0.0.1:2"]).raw;
+        let config = Config::from_raw(cli.or(file)).unwrap();
+        assert_eq!(config.query_addr.port(), 2);
+        assert_eq!(config.store.zstd_level, 5);
+        let error = Config::from_raw(RawConfig {
+            zstd_level: Some(40),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid value for `zstd_level`: must be between 1 and 19"
+        );
+        let error = Config::from_raw(RawConfig {
+            query_addr: Some("nope".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(error
+            .to_string()
+            .starts_with("invalid value for `query_addr`: `nope` is not host:port"));
+        assert!(toml::from_str::<RawConfig>("bogus = 1").is_err());
+    }
+}

@@ -1,0 +1,134 @@
+//! Drains the ingest queue into store blocks: flushes on size, on time, and, when
+//! exporters wait for durable acks, as soon as the queue is momentarily empty
+//! (group commit: under load, batches grow while the previous write runs).
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio::time::MissedTickBehavior;
+
+use super::{IngestError, Submit};
+use crate::config::{IngestConfig, StorageMode};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug)]
+pub struct Batcher {
+    config: IngestConfig,
+    store: Store,
+    rx: mpsc::Receiver<Submit>,
+    pending: Vec<Submit>,
+    num_pending_spans: usize,
+}
+
+impl Batcher {
+    pub(super) fn new(config: &IngestConfig, store: Store, rx: mpsc::Receiver<Submit>) -> Batcher {
+        Batcher {
+            config: config.clone(),
+            store,
+            rx,
+            pending: Vec::new(),
+            num_pending_spans: 0,
+        }
+    }
+
+    /// Runs until every `IngestHandle` is dropped, then writes what is left.
+    pub async fn run(mut self) {
+        let mut tick = tokio::time::interval(self.config.flush_interval);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                submit = self.rx.recv() => match submit {
+                    Some(submit) => {
+                        self.push(submit);
+                        // Take everything already waiting, up to one block.
+                        while self.num_pending_spans < self.config.max_batch_spans.get() {
+                            match self.rx.try_recv() {
+                                Ok(submit) => self.push(submit),
+                                Err(_) => break,
+                            }
+                        }
+                        let someone_waits = self.pending.iter().any(|submit| submit.ack.is_some());
+                        if someone_waits || self.num_pending_spans >= self.config.max_batch_spans.get() {
+                            self.flush().await;
+                        }
+                    }
+                    None => break,
+                },
+                _ = tick.tick() => self.flush().await,
+            }
+        }
+        self.flush().await;
+        if !self.pending.is_empty() {
+            tracing::error!(
+                num_spans = self.num_pending_spans,
+                "could not write queued spans before shutdown"
+            );
+        }
+    }
+
+    fn push(&mut self, submit: Submit) {
+        self.num_pending_spans += submit.spans.len();
+        self.pending.push(submit);
+    }
+
+    async fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.pending);
+        let num_spans = std::mem::take(&mut self.num_pending_spans);
+        let durable = batch.iter().any(|submit| submit.ack.is_some());
+        let (store, storage) = (self.store.clone(), self.config.storage);
+        let (outcome, batch) = tokio::task::spawn_blocking(move || {
+            let outcome = match storage {
+                StorageMode::Discard => Ok(()),
+                StorageMode::Sled => write(&store, &batch, durable),
+            };
+            (outcome, batch)
+        })
+        .await
+        .unwrap_or_else(|_join_error| (Err(StoreError::WriterPanicked), Vec::new()));
+        let outcome = outcome.map_err(|error| IngestError::Store(Arc::new(error)));
+        if let Err(error) = &outcome {
+            tracing::error!(num_spans, error = %error_chain(error), "failed to write batch");
+        }
+        for submit in batch {
+            match (submit.ack, &outcome) {
+                (Some(ack), _) => {
+                    // The exporter may have gone away; it will retry if it cares.
+                    let _ = ack.send(outcome.clone());
+                }
+                // Enqueued spans were already acknowledged: keep them for the next flush
+                // rather than lose them. Their permits stay held, so the queue pushes back.
+                (None, Err(_)) => self.push(Submit {
+                    ack: None,
+                    ..submit
+                }),
+                (None, Ok(())) => {}
+            }
+        }
+    }
+}
+
+fn write(store: &Store, batch: &[Submit], durable: bool) -> Result<(), StoreError> {
+    let spans: Vec<&crate::model::Span> = batch
+        .iter()
+        .flat_map(|submit| submit.spans.iter())
+        .collect();
+    store.write_spans(&spans)?;
+    if durable {
+        store.sync()?;
+    }
+    Ok(())
+}
+
+fn error_chain(error: &IngestError) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

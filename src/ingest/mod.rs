@@ -1,0 +1,107 @@
+//! The bounded queue between receivers and the store.
+//!
+//! Receivers call `IngestHandle::submit`; one `Batcher` task drains the queue and
+//! writes blocks. The queue is bounded in spans by a semaphore whose permits travel
+//! with the spans until they are written, so memory stays bounded even while the
+//! store is slow, and a full queue is reported as `IngestError::QueueFull`, which the
+//! receivers turn into a retryable OTLP error. Nothing here knows about transports.
+
+mod batcher;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use batcher::Batcher;
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+
+use crate::config::{AckMode, IngestConfig};
+use crate::model::Span;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum IngestError {
+    #[error("ingest queue is full; retry later")]
+    QueueFull,
+    #[error("server is shutting down")]
+    ShuttingDown,
+    #[error("failed to write spans to the store")]
+    Store(#[source] Arc<StoreError>),
+}
+
+/// Cheap to clone; the batcher finishes once every handle is dropped.
+#[derive(Debug, Clone)]
+pub struct IngestHandle {
+    tx: mpsc::Sender<Submit>,
+    permits: Arc<Semaphore>,
+    max_queued_spans: usize,
+    queue_wait: Duration,
+    ack: AckMode,
+}
+
+#[derive(Debug)]
+struct Submit {
+    spans: Vec<Span>,
+    /// `Some` in `AckMode::Durable`: answered once the spans are on disk.
+    ack: Option<oneshot::Sender<Result<(), IngestError>>>,
+    /// Released when the spans have been written (or dropped).
+    _permit: OwnedSemaphorePermit,
+}
+
+pub fn channel(config: &IngestConfig, store: Store) -> (IngestHandle, Batcher) {
+    let max_queued_spans = config.max_queued_spans.get();
+    // Every message carries at least one span permit, so this bound is never the binding one.
+    let (tx, rx) = mpsc::channel(max_queued_spans);
+    let handle = IngestHandle {
+        tx,
+        permits: Arc::new(Semaphore::new(max_queued_spans)),
+        max_queued_spans,
+        queue_wait: config.queue_wait,
+        ack: config.ack,
+    };
+    (handle, Batcher::new(config, store, rx))
+}
+
+impl IngestHandle {
+    /// Queues spans; in durable mode, returns once they are written and synced.
+    pub async fn submit(&self, spans: Vec<Span>) -> Result<(), IngestError> {
+        if spans.is_empty() {
+            return Ok(());
+        }
+        // A request larger than the whole queue takes every permit rather than waiting forever.
+        let wanted = spans.len().min(self.max_queued_spans) as u32;
+        let permit = match tokio::time::timeout(
+            self.queue_wait,
+            Arc::clone(&self.permits).acquire_many_owned(wanted),
+        )
+        .await
+        {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_closed)) => return Err(IngestError::ShuttingDown),
+            Err(_elapsed) => return Err(IngestError::QueueFull),
+        };
+        let (ack, done) = match self.ack {
+            AckMode::Durable => {
+                let (tx, rx) = oneshot::channel();
+                (Some(tx), Some(rx))
+            }
+            AckMode::Enqueued => (None, None),
+        };
+        self.tx
+            .send(Submit {
+                spans,
+                ack,
+                _permit: permit,
+            })
+            .await
+            .map_err(|_| IngestError::ShuttingDown)?;
+        match done {
+            Some(done) => done.await.map_err(|_| IngestError::ShuttingDown)?,
+            None => Ok(()),
+        }
+    }
+
+    /// Spans currently queued or being written.
+    pub fn queued_spans(&self) -> usize {
+        self.max_queued_spans - self.permits.available_permits()
+    }
+}

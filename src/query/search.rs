@@ -1,0 +1,311 @@
+//! Finding the traces that match a query: plan over block metadata, then scan the
+//! candidate blocks newest first and stop as soon as the newest `limit` traces are
+//! certain.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::model::{Attribute, Span, StatusCode, TraceId};
+use crate::store::{BlockMeta, Store, StoreError};
+
+/// A search, already validated by the API layer. Every filter applies to one span.
+#[derive(Debug, Clone, Default)]
+pub struct TraceQuery {
+    /// `None` searches every service.
+    pub service: Option<String>,
+    pub operation: Option<String>,
+    /// (key, value) pairs compared as strings; all must hold for the same span.
+    pub tags: Vec<(String, String)>,
+    /// Inclusive bounds on span start.
+    pub start_min_unix_nanos: u64,
+    pub start_max_unix_nanos: u64,
+    /// Inclusive bounds on span duration.
+    pub duration_min: Option<Duration>,
+    pub duration_max: Option<Duration>,
+    /// How many traces to return.
+    pub limit: usize,
+}
+
+/// IDs of the newest `limit` matching traces, newest first.
+pub(super) fn matching_trace_ids(
+    store: &Store,
+    query: &TraceQuery,
+) -> Result<Vec<TraceId>, StoreError> {
+    if query.limit == 0 {
+        return Ok(Vec::new());
+    }
+    let Some(plan) = Plan::new(store, query) else {
+        return Ok(Vec::new());
+    };
+    let mut candidates: Vec<std::sync::Arc<BlockMeta>> = store
+        .blocks()
+        .into_iter()
+        .filter(|meta| plan.may_match(meta))
+        .collect();
+    candidates.sort_by(|a, b| b.max_start_unix_nanos.cmp(&a.max_start_unix_nanos));
+
+    // Newest matching span start per trace.
+    let mut newest: HashMap<TraceId, u64> = HashMap::new();
+    for meta in candidates {
+        if newest.len() >= query.limit
+            && meta.max_start_unix_nanos < kth_newest(&newest, query.limit)
+        {
+            break; // nothing in this or any later block can displace the current top `limit`
+        }
+        for span in store.read_block(&meta)? {
+            if span_matches(&span, query) {
+                let entry = newest.entry(span.trace_id).or_insert(span.start_unix_nanos);
+                *entry = (*entry).max(span.start_unix_nanos);
+            }
+        }
+    }
+    let mut ranked: Vec<(TraceId, u64)> = newest.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    ranked.truncate(query.limit);
+    Ok(ranked.into_iter().map(|(trace_id, _)| trace_id).collect())
+}
+
+fn kth_newest(newest: &HashMap<TraceId, u64>, k: usize) -> u64 {
+    let mut starts: Vec<u64> = newest.values().copied().collect();
+    starts.sort_unstable_by(|a, b| b.cmp(a));
+    starts.get(k - 1).copied().unwrap_or(0)
+}
+
+/// What block metadata can rule out without reading a block.
+struct Plan {
+    service_id: Option<u32>,
+    operation_ids: Option<Vec<u32>>,
+    start_min: u64,
+    start_max: u64,
+    duration_min_nanos: u64,
+}
+
+impl Plan {
+    /// `None` when the query can match nothing (unknown service or operation).
+    fn new(store: &Store, query: &TraceQuery) -> Option<Plan> {
+        let service_id = match &query.service {
+            Some(service) => Some(store.service_id(service)?),
+            None => None,
+        };
+        let operation_ids = match (&query.operation, service_id) {
+            (Some(operation), Some(service_id)) => {
+                let ids = store.operation_ids_named(service_id, operation);
+                if ids.is_empty() {
+                    return None;
+                }
+                Some(ids)
+            }
+            _ => None,
+        };
+        Some(Plan {
+            service_id,
+            operation_ids,
+            start_min: query.start_min_unix_nanos,
+            start_max: query.start_max_unix_nanos,
+            duration_min_nanos: query
+                .duration_min
+                .map_or(0, |min| min.as_nanos().min(u128::from(u64::MAX)) as u64),
+        })
+    }
+
+    fn may_match(&self, meta: &BlockMeta) -> bool {
+        meta.max_start_unix_nanos >= self.start_min
+            && meta.min_start_unix_nanos <= self.start_max
+            && meta.max_duration_nanos >= self.duration_min_nanos
+            && self
+                .service_id
+                .is_none_or(|id| meta.services.binary_search(&id).is_ok())
+            && self.operation_ids.as_ref().is_none_or(|ids| {
+                ids.iter()
+                    .any(|id| meta.operations.binary_search(id).is_ok())
+            })
+    }
+}
+
+pub(super) fn span_matches(span: &Span, query: &TraceQuery) -> bool {
+    let duration = Duration::from_nanos(span.duration_nanos());
+    query
+        .service
+        .as_ref()
+        .is_none_or(|service| span.service_name() == service)
+        && query
+            .operation
+            .as_ref()
+            .is_none_or(|operation| &span.name == operation)
+        && (query.start_min_unix_nanos..=query.start_max_unix_nanos)
+            .contains(&span.start_unix_nanos)
+        && query.duration_min.is_none_or(|min| duration >= min)
+        && query.duration_max.is_none_or(|max| duration <= max)
+        && query
+            .tags
+            .iter()
+            .all(|(key, value)| tag_matches(span, key, value))
+}
+
+/// Jaeger's tag semantics: a key is looked up in the span's, resource's, scope's and
+/// events' attributes, plus the synthetic tags the OTLP → Jaeger translation adds.
+pub(super) fn tag_matches(span: &Span, key: &str, value: &str) -> bool {
+    let synthetic = match key {
+        "error" => match value {
+            "true" => Some(span.is_error()),
+            "false" => Some(span.status_code == StatusCode::Ok),
+            _ => None,
+        },
+        "span.kind" => Some(span.kind.jaeger_name() == value && !value.is_empty()),
+        "otel.status_code" => Some(match span.status_code {
+            StatusCode::Ok => value == "OK",
+            StatusCode::Error => value == "ERROR",
+            StatusCode::Unset => false,
+        }),
+        "otel.status_description" => {
+            Some(!span.status_message.is_empty() && span.status_message == value)
+        }
+        "otel.scope.name" | "scope.name" => Some(span.scope.name == value),
+        "otel.scope.version" | "scope.version" => Some(span.scope.version == value),
+        "w3c.tracestate" => Some(!span.trace_state.is_empty() && span.trace_state == value),
+        "service.name" => Some(span.service_name() == value),
+        _ => None,
+    };
+    if synthetic == Some(true) {
+        return true;
+    }
+    if let Some(resource_key) = key.strip_prefix("resource.") {
+        return any_matches(&span.resource.attributes, resource_key, value);
+    }
+    any_matches(&span.attributes, key, value)
+        || any_matches(&span.resource.attributes, key, value)
+        || any_matches(&span.scope.attributes, key, value)
+        || span
+            .events
+            .iter()
+            .any(|event| any_matches(&event.attributes, key, value))
+}
+
+fn any_matches(attributes: &[Attribute], key: &str, value: &str) -> bool {
+    attributes
+        .iter()
+        .any(|attribute| attribute.key == key && attribute.value.matches_str(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::model::{AttrValue, Event, Resource, Scope, SpanId, SpanKind};
+
+    fn span() -> Span {
+        Span {
+            trace_id: TraceId([1; 16]),
+            span_id: SpanId([2; 8]),
+            parent_span_id: None,
+            trace_state: String::new(),
+            flags: 0,
+            name: "GET /cart".into(),
+            kind: SpanKind::Server,
+            start_unix_nanos: 1_000_000,
+            end_unix_nanos: 3_000_000,
+            attributes: vec![
+                Attribute {
+                    key: "http.status_code".into(),
+                    value: AttrValue::Int(500),
+                },
+                Attribute {
+                    key: "cache.hit".into(),
+                    value: AttrValue::Bool(false),
+                },
+            ],
+            events: vec![Event {
+                time_unix_nanos: 1_500_000,
+                name: "exception".into(),
+                attributes: vec![Attribute {
+                    key: "exception.type".into(),
+                    value: AttrValue::Str("Boom".into()),
+                }],
+            }],
+            links: vec![],
+            status_code: StatusCode::Error,
+            status_message: String::new(),
+            resource: Arc::new(Resource {
+                service_name: "cart".into(),
+                attributes: vec![Attribute {
+                    key: "host.name".into(),
+                    value: AttrValue::Str("node-7".into()),
+                }],
+            }),
+            scope: Arc::new(Scope {
+                name: "io.otel.http".into(),
+                version: "1.2".into(),
+                attributes: vec![],
+            }),
+        }
+    }
+
+    #[track_caller]
+    fn check(key: &str, value: &str, expected: bool) {
+        assert_eq!(tag_matches(&span(), key, value), expected, "{key}={value}");
+    }
+
+    #[test]
+    fn tags_match_like_jaeger() {
+        check("http.status_code", "500", true);
+        check("http.status_code", "404", false);
+        check("cache.hit", "false", true);
+        check("host.name", "node-7", true);
+        check("resource.host.name", "node-7", true);
+        check("resource.http.status_code", "500", false);
+        check("exception.type", "Boom", true);
+        check("error", "true", true);
+        check("error", "false", false);
+        check("span.kind", "server", true);
+        check("span.kind", "client", false);
+        check("otel.status_code", "ERROR", true);
+        check("otel.scope.name", "io.otel.http", true);
+        check("missing", "", false);
+    }
+
+    #[test]
+    fn every_filter_applies_to_one_span() {
+        let base = TraceQuery {
+            service: Some("cart".into()),
+            start_min_unix_nanos: 1_000_000,
+            start_max_unix_nanos: 1_000_000,
+            limit: 20,
+            ..TraceQuery::default()
+        };
+        assert!(span_matches(&span(), &base));
+        let exact = TraceQuery {
+            duration_min: Some(Duration::from_millis(2)),
+            duration_max: Some(Duration::from_millis(2)),
+            ..base.clone()
+        };
+        assert!(
+            span_matches(&span(), &exact),
+            "duration bounds are inclusive"
+        );
+        let too_long = TraceQuery {
+            duration_min: Some(Duration::from_nanos(2_000_001)),
+            ..base.clone()
+        };
+        assert!(!span_matches(&span(), &too_long));
+        let other_op = TraceQuery {
+            operation: Some("GET /".into()),
+            ..base.clone()
+        };
+        assert!(!span_matches(&span(), &other_op));
+        let tags = TraceQuery {
+            tags: vec![
+                ("http.status_code".into(), "500".into()),
+                ("error".into(), "true".into()),
+            ],
+            ..base.clone()
+        };
+        assert!(span_matches(&span(), &tags));
+        let late = TraceQuery {
+            start_min_unix_nanos: 1_000_001,
+            start_max_unix_nanos: 2_000_000,
+            ..base
+        };
+        assert!(!span_matches(&span(), &late));
+    }
+}

@@ -1,0 +1,75 @@
+//! OTLP/gRPC: `opentelemetry.proto.collector.trace.v1.TraceService/Export`.
+//!
+//! The only module that names `tonic::Status`.
+
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest as OtlpExportRequest,
+    ExportTraceServiceResponse as OtlpExportResponse,
+};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::codec::CompressionEncoding;
+use tonic::{Code, Request, Response, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use super::AcceptError;
+use crate::config::ReceiverConfig;
+use crate::ingest::{IngestError, IngestHandle};
+
+/// How long OTLP clients are told to wait before retrying a refused export.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+#[derive(Debug)]
+struct OtlpTraces {
+    ingest: IngestHandle,
+}
+
+#[tonic::async_trait]
+impl TraceService for OtlpTraces {
+    async fn export(
+        &self,
+        request: Request<OtlpExportRequest>,
+    ) -> Result<Response<OtlpExportResponse>, Status> {
+        match super::accept(&self.ingest, request.into_inner()).await {
+            Ok(partial_success) => Ok(Response::new(OtlpExportResponse { partial_success })),
+            Err(error) => Err(status_from(error)),
+        }
+    }
+}
+
+/// Serves until `shutdown` is cancelled, then drains in-flight exports.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    ingest: IngestHandle,
+    config: &ReceiverConfig,
+    shutdown: CancellationToken,
+) -> Result<(), tonic::transport::Error> {
+    let service = TraceServiceServer::new(OtlpTraces { ingest })
+        .max_decoding_message_size(config.max_message_bytes)
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip);
+    tonic::transport::Server::builder()
+        .add_service(service)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled_owned())
+        .await
+}
+
+fn status_from(error: AcceptError) -> Status {
+    let retry = || ErrorDetails::with_retry_info(Some(RETRY_AFTER));
+    match error {
+        AcceptError::Invalid(message) => Status::invalid_argument(message),
+        AcceptError::Ingest(error @ (IngestError::QueueFull | IngestError::ShuttingDown)) => {
+            Status::with_error_details(Code::Unavailable, error.to_string(), retry())
+        }
+        AcceptError::Ingest(error @ IngestError::Store(_)) => {
+            // Logged once by the batcher with the full chain; the client only learns to retry.
+            Status::with_error_details(Code::Unavailable, error.to_string(), retry())
+        }
+    }
+}

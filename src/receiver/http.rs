@@ -1,0 +1,236 @@
+//! OTLP/HTTP: `POST /v1/traces` with `application/x-protobuf` or `application/json`,
+//! optionally gzip-compressed, chunked or not. Responses are encoded like the request,
+//! as the OTLP specification requires.
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest as OtlpExportRequest,
+    ExportTraceServiceResponse as OtlpExportResponse,
+};
+use prost::Message;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::decompression::RequestDecompressionLayer;
+
+use super::{otlp_json, AcceptError, DecodeError};
+use crate::config::ReceiverConfig;
+use crate::ingest::{IngestError, IngestHandle};
+
+/// Seconds a client is told to wait before retrying a refused export.
+const RETRY_AFTER_SECS: &str = "1";
+/// gRPC status codes used in OTLP `Status` bodies.
+const GRPC_INVALID_ARGUMENT: i32 = 3;
+const GRPC_RESOURCE_EXHAUSTED: i32 = 8;
+const GRPC_UNAVAILABLE: i32 = 14;
+
+#[derive(Debug, Clone)]
+struct HttpState {
+    ingest: IngestHandle,
+    max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Protobuf,
+    Json,
+}
+
+/// `google.rpc.Status`, the body of OTLP/HTTP error responses.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+}
+
+pub(crate) fn router(ingest: IngestHandle, config: &ReceiverConfig) -> Router {
+    let allow_origin = match &config.cors_origins {
+        None => AllowOrigin::any(),
+        Some(origins) => AllowOrigin::list(
+            origins
+                .iter()
+                .filter_map(|origin| HeaderValue::from_str(origin).ok()),
+        ),
+    };
+    let cors = CorsLayer::new()
+        .allow_origin(allow_origin)
+        .allow_methods([Method::POST, Method::OPTIONS])
+        .allow_headers([header::CONTENT_TYPE, header::CONTENT_ENCODING])
+        .max_age(std::time::Duration::from_secs(3600));
+    Router::new()
+        .route("/v1/traces", post(export))
+        .with_state(HttpState {
+            ingest,
+            max_body_bytes: config.max_message_bytes,
+        })
+        // Decompression is outside the size check, so the limit bounds the inflated body.
+        .layer(RequestDecompressionLayer::new())
+        .layer(cors)
+}
+
+pub(crate) async fn serve(
+    listener: TcpListener,
+    ingest: IngestHandle,
+    config: &ReceiverConfig,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(ingest, config))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+}
+
+async fn export(State(state): State<HttpState>, headers: HeaderMap, body: Body) -> Response {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    let encoding = match content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "application/x-protobuf" | "application/protobuf" => Encoding::Protobuf,
+        "application/json" => Encoding::Json,
+        other => {
+            let message = format!(
+                "unsupported content type `{other}`; send application/x-protobuf or application/json"
+            );
+            return (StatusCode::UNSUPPORTED_MEDIA_TYPE, message).into_response();
+        }
+    };
+    let bytes = match axum::body::to_bytes(body, state.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(error) if is_length_limit(&error) => {
+            let message = format!(
+                "request body exceeds the limit of {} bytes",
+                state.max_body_bytes
+            );
+            return status_response(
+                encoding,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                GRPC_RESOURCE_EXHAUSTED,
+                &message,
+                false,
+            );
+        }
+        Err(error) => {
+            let message = format!("failed to read request body: {error}");
+            return status_response(
+                encoding,
+                StatusCode::BAD_REQUEST,
+                GRPC_INVALID_ARGUMENT,
+                &message,
+                false,
+            );
+        }
+    };
+    let request = match decode(encoding, &bytes) {
+        Ok(request) => request,
+        Err(error) => {
+            tracing::debug!(%error, "rejected malformed export");
+            return status_response(
+                encoding,
+                StatusCode::BAD_REQUEST,
+                GRPC_INVALID_ARGUMENT,
+                &error.to_string(),
+                false,
+            );
+        }
+    };
+    match super::accept(&state.ingest, request).await {
+        Ok(partial_success) => {
+            let response = OtlpExportResponse { partial_success };
+            let body = match encoding {
+                Encoding::Protobuf => response.encode_to_vec(),
+                Encoding::Json => otlp_json::encode_export_response(&response),
+            };
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, content_type_of(encoding))],
+                body,
+            )
+                .into_response()
+        }
+        Err(AcceptError::Invalid(message)) => status_response(
+            encoding,
+            StatusCode::BAD_REQUEST,
+            GRPC_INVALID_ARGUMENT,
+            &message,
+            false,
+        ),
+        Err(AcceptError::Ingest(error)) => {
+            let status = match error {
+                IngestError::QueueFull => StatusCode::TOO_MANY_REQUESTS,
+                IngestError::ShuttingDown | IngestError::Store(_) => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+            };
+            status_response(encoding, status, GRPC_UNAVAILABLE, &error.to_string(), true)
+        }
+    }
+}
+
+fn decode(encoding: Encoding, bytes: &Bytes) -> Result<OtlpExportRequest, DecodeError> {
+    match encoding {
+        Encoding::Protobuf => Ok(OtlpExportRequest::decode(bytes.as_ref())?),
+        Encoding::Json => otlp_json::decode_export_request(bytes),
+    }
+}
+
+fn status_response(
+    encoding: Encoding,
+    status: StatusCode,
+    grpc_code: i32,
+    message: &str,
+    retry: bool,
+) -> Response {
+    let body = match encoding {
+        Encoding::Protobuf => RpcStatus {
+            code: grpc_code,
+            message: message.to_owned(),
+        }
+        .encode_to_vec(),
+        Encoding::Json => otlp_json::encode_status(grpc_code, message),
+    };
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, content_type_of(encoding))],
+        body,
+    )
+        .into_response();
+    if retry {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECS),
+        );
+    }
+    response
+}
+
+fn content_type_of(encoding: Encoding) -> &'static str {
+    match encoding {
+        Encoding::Protobuf => "application/x-protobuf",
+        Encoding::Json => "application/json",
+    }
+}
+
+fn is_length_limit(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = source {
+        if cause.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}

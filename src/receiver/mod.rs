@@ -1,0 +1,69 @@
+//! OTLP receivers: gRPC (`grpc`) and HTTP with protobuf or JSON bodies (`http`).
+//!
+//! Transport adapters only: decode, convert with `model::from_otlp`, hand the spans
+//! to the ingester, and map the outcome to the transport's status codes. Malformed
+//! data is never retried by clients; a full queue or a failing store is.
+
+pub(crate) mod grpc;
+pub(crate) mod http;
+pub(crate) mod otlp_json;
+
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess as OtlpPartialSuccess, ExportTraceServiceRequest as OtlpExportRequest,
+};
+
+use crate::ingest::{IngestError, IngestHandle};
+use crate::model::from_otlp;
+
+/// A request body that is not valid OTLP.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum DecodeError {
+    /// serde_json's text says what is wrong and where (line and column).
+    #[error("invalid OTLP/JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("invalid OTLP protobuf: {0}")]
+    Protobuf(#[from] prost::DecodeError),
+}
+
+/// Why an export was not (fully) accepted.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum AcceptError {
+    /// Every span was malformed: the client must not retry.
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+}
+
+/// Requests with more spans than this are converted on the blocking pool, so one big
+/// export can't stall the async workers.
+const INLINE_CONVERSION_MAX_SPANS: usize = 512;
+
+/// Converts and submits one export request. `Ok(Some(..))` reports rejected spans.
+pub(crate) async fn accept(
+    ingest: &IngestHandle,
+    request: OtlpExportRequest,
+) -> Result<Option<OtlpPartialSuccess>, AcceptError> {
+    let num_spans: usize = request
+        .resource_spans
+        .iter()
+        .flat_map(|resource| &resource.scope_spans)
+        .map(|scope| scope.spans.len())
+        .sum();
+    let converted = if num_spans > INLINE_CONVERSION_MAX_SPANS {
+        tokio::task::spawn_blocking(move || from_otlp::convert(request))
+            .await
+            .map_err(|_| AcceptError::Invalid("request could not be converted".to_owned()))?
+    } else {
+        from_otlp::convert(request)
+    };
+    if converted.spans.is_empty() && converted.num_rejected > 0 {
+        return Err(AcceptError::Invalid(converted.first_error_message()));
+    }
+    let partial_success = (converted.num_rejected > 0).then(|| OtlpPartialSuccess {
+        rejected_spans: converted.num_rejected as i64,
+        error_message: converted.first_error_message(),
+    });
+    ingest.submit(converted.spans).await?;
+    Ok(partial_success)
+}

@@ -1,0 +1,893 @@
+//! OTLP/JSON for traces: the "JSON Protobuf Encoding" of the OTLP specification.
+//!
+//! Decodes `/v1/traces` JSON bodies into the same prost types the gRPC and
+//! protobuf receivers produce, so everything after the transport is shared, and
+//! encodes the JSON response bodies. This module owns only the wire mapping:
+//! OTLP's deviations from proto3 JSON (trace and span IDs are hex, not base64)
+//! and proto3 JSON's leniency (lowerCamelCase or original field names, 64-bit
+//! integers as strings or numbers, enums by name or number, `null` meaning the
+//! default, unknown fields ignored). It must not judge the data: semantic checks
+//! such as all-zero IDs belong to `model::from_otlp`.
+//!
+//! Bodies are parsed straight from the byte slice into private DTOs, and each DTO
+//! is moved into its prost type as soon as it is complete (see `repeated`), so no
+//! `serde_json::Value` tree and no second pass over the spans is needed.
+//! serde_json's recursion limit (128 levels) stays on: deeply nested
+//! `arrayValue`/`kvlistValue` bodies fail with an error instead of overflowing
+//! the stack. Each nested `arrayValue` costs three levels, so about 38 levels of
+//! attribute nesting fit inside a span, in line with prost's limit of 100 nested
+//! messages for protobuf bodies.
+
+use std::fmt;
+use std::io::Write as _;
+use std::marker::PhantomData;
+
+use base64::alphabet;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
+use base64::Engine as _;
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest as OtlpExportRequest,
+    ExportTraceServiceResponse as OtlpExportResponse,
+};
+use opentelemetry_proto::tonic::common::v1::any_value::Value as OtlpValue;
+use opentelemetry_proto::tonic::common::v1::{
+    AnyValue as OtlpAnyValue, ArrayValue as OtlpArrayValue, InstrumentationScope as OtlpScope,
+    KeyValue as OtlpKeyValue, KeyValueList as OtlpKeyValueList,
+};
+use opentelemetry_proto::tonic::resource::v1::Resource as OtlpResource;
+use opentelemetry_proto::tonic::trace::v1::span::{
+    Event as OtlpEvent, Link as OtlpLink, SpanKind as OtlpSpanKind,
+};
+use opentelemetry_proto::tonic::trace::v1::status::StatusCode as OtlpStatusCode;
+use opentelemetry_proto::tonic::trace::v1::{
+    ResourceSpans as OtlpResourceSpans, ScopeSpans as OtlpScopeSpans, Span as OtlpSpan,
+    Status as OtlpStatus,
+};
+use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+
+use super::DecodeError;
+
+/// Decodes an OTLP/JSON `ExportTraceServiceRequest`.
+///
+/// An empty (or all-whitespace) body is an empty request, as an empty protobuf
+/// body is. Errors carry serde_json's line and column.
+pub(crate) fn decode_export_request(body: &[u8]) -> Result<OtlpExportRequest, DecodeError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(OtlpExportRequest::default());
+    }
+    let request: ExportRequestDto = serde_json::from_slice(body)?;
+    Ok(OtlpExportRequest {
+        resource_spans: request.resource_spans,
+    })
+}
+
+/// Encodes an ExportTraceServiceResponse as OTLP/JSON: `{}` when partial_success is None, else
+/// `{"partialSuccess":{"rejectedSpans":"3","errorMessage":"..."}}` (int64 as string per proto3 JSON).
+pub(crate) fn encode_export_response(response: &OtlpExportResponse) -> Vec<u8> {
+    let Some(partial_success) = &response.partial_success else {
+        return b"{}".to_vec();
+    };
+    let mut out = Vec::with_capacity(64 + partial_success.error_message.len());
+    write!(
+        out,
+        r#"{{"partialSuccess":{{"rejectedSpans":"{}","errorMessage":"#,
+        partial_success.rejected_spans
+    )
+    .expect("writing to a Vec cannot fail");
+    write_json_string(&mut out, &partial_success.error_message);
+    out.extend_from_slice(b"}}");
+    out
+}
+
+/// Encodes a google.rpc.Status as JSON: {"code": <grpc code int>, "message": "...", "details": []}.
+pub(crate) fn encode_status(grpc_code: i32, message: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(48 + message.len());
+    write!(out, r#"{{"code":{grpc_code},"message":"#).expect("writing to a Vec cannot fail");
+    write_json_string(&mut out, message);
+    out.extend_from_slice(br#","details":[]}"#);
+    out
+}
+
+// The DTOs below mirror the proto messages field for field. Fields already hold
+// their prost types, filled in by the `deserialize_with` helpers further down;
+// `#[serde(default)]` supplies proto defaults for missing fields, and fields not
+// listed here are ignored. Only the original field names that differ from their
+// lowerCamelCase form need an alias.
+
+#[derive(Default, Deserialize)]
+#[serde(
+    default,
+    rename_all = "camelCase",
+    expecting = "an ExportTraceServiceRequest object"
+)]
+struct ExportRequestDto {
+    #[serde(alias = "resource_spans", deserialize_with = "repeated")]
+    resource_spans: Vec<OtlpResourceSpans>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(
+    default,
+    rename_all = "camelCase",
+    expecting = "a ResourceSpans object"
+)]
+struct ResourceSpansDto {
+    #[serde(deserialize_with = "optional")]
+    resource: Option<OtlpResource>,
+    #[serde(alias = "scope_spans", deserialize_with = "repeated")]
+    scope_spans: Vec<OtlpScopeSpans>,
+    #[serde(alias = "schema_url", deserialize_with = "string")]
+    schema_url: String,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default, rename_all = "camelCase", expecting = "a Resource object")]
+struct ResourceDto {
+    #[serde(deserialize_with = "repeated")]
+    attributes: Vec<OtlpKeyValue>,
+    #[serde(alias = "dropped_attributes_count", deserialize_with = "integer")]
+    dropped_attributes_count: u32,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default, rename_all = "camelCase", expecting = "a ScopeSpans object")]
+struct ScopeSpansDto {
+    #[serde(deserialize_with = "optional")]
+    scope: Option<OtlpScope>,
+    #[serde(deserialize_with = "repeated")]
+    spans: Vec<OtlpSpan>,
+    #[serde(alias = "schema_url", deserialize_with = "string")]
+    schema_url: String,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(
+    default,
+    rename_all = "camelCase",
+    expecting = "an InstrumentationScope object"
+)]
+struct ScopeDto {
+    #[serde(deserialize_with = "string")]
+    name: String,
+    #[serde(deserialize_with = "string")]
+    version: String,
+    #[serde(deserialize_with = "repeated")]
+    attributes: Vec<OtlpKeyValue>,
+    #[serde(alias = "dropped_attributes_count", deserialize_with = "integer")]
+    dropped_attributes_count: u32,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default, rename_all = "camelCase", expecting = "a Span object")]
+struct SpanDto {
+    #[serde(alias = "trace_id", deserialize_with = "trace_id")]
+    trace_id: Vec<u8>,
+    #[serde(alias = "span_id", deserialize_with = "span_id")]
+    span_id: Vec<u8>,
+    #[serde(alias = "trace_state", deserialize_with = "string")]
+    trace_state: String,
+    #[serde(alias = "parent_span_id", deserialize_with = "parent_span_id")]
+    parent_span_id: Vec<u8>,
+    #[serde(deserialize_with = "integer")]
+    flags: u32,
+    #[serde(deserialize_with = "string")]
+    name: String,
+    #[serde(deserialize_with = "span_kind")]
+    kind: i32,
+    #[serde(alias = "start_time_unix_nano", deserialize_with = "integer")]
+    start_time_unix_nano: u64,
+    #[serde(alias = "end_time_unix_nano", deserialize_with = "integer")]
+    end_time_unix_nano: u64,
+    #[serde(deserialize_with = "repeated")]
+    attributes: Vec<OtlpKeyValue>,
+    #[serde(alias = "dropped_attributes_count", deserialize_with = "integer")]
+    dropped_attributes_count: u32,
+    #[serde(deserialize_with = "repeated")]
+    events: Vec<OtlpEvent>,
+    #[serde(alias = "dropped_events_count", deserialize_with = "integer")]
+    dropped_events_count: u32,
+    #[serde(deserialize_with = "repeated")]
+    links: Vec<OtlpLink>,
+    #[serde(alias = "dropped_links_count", deserialize_with = "integer")]
+    dropped_links_count: u32,
+    #[serde(deserialize_with = "optional")]
+    status: Option<OtlpStatus>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default, rename_all = "camelCase", expecting = "a Span.Event object")]
+struct EventDto {
+    #[serde(alias = "time_unix_nano", deserialize_with = "integer")]
+    time_unix_nano: u64,
+    #[serde(deserialize_with = "string")]
+    name: String,
+    #[serde(deserialize_with = "repeated")]
+    attributes: Vec<OtlpKeyValue>,
+    #[serde(alias = "dropped_attributes_count", deserialize_with = "integer")]
+    dropped_attributes_count: u32,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default, rename_all = "camelCase", expecting = "a Span.Link object")]
+struct LinkDto {
+    #[serde(alias = "trace_id", deserialize_with = "trace_id")]
+    trace_id: Vec<u8>,
+    #[serde(alias = "span_id", deserialize_with = "span_id")]
+    span_id: Vec<u8>,
+    #[serde(alias = "trace_state", deserialize_with = "string")]
+    trace_state: String,
+    #[serde(deserialize_with = "repeated")]
+    attributes: Vec<OtlpKeyValue>,
+    #[serde(alias = "dropped_attributes_count", deserialize_with = "integer")]
+    dropped_attributes_count: u32,
+    #[serde(deserialize_with = "integer")]
+    flags: u32,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default, rename_all = "camelCase", expecting = "a Status object")]
+struct StatusDto {
+    #[serde(deserialize_with = "string")]
+    message: String,
+    #[serde(deserialize_with = "status_code")]
+    code: i32,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default, rename_all = "camelCase", expecting = "a KeyValue object")]
+struct KeyValueDto {
+    #[serde(deserialize_with = "string")]
+    key: String,
+    #[serde(deserialize_with = "optional")]
+    value: Option<OtlpAnyValue>,
+}
+
+/// AnyValue's `value` is a oneof, which derive cannot express: see its
+/// hand-written `Deserialize` impl.
+struct AnyValueDto(OtlpAnyValue);
+
+#[derive(Default, Deserialize)]
+#[serde(default, rename_all = "camelCase", expecting = "an ArrayValue object")]
+struct ArrayValueDto {
+    #[serde(deserialize_with = "repeated")]
+    values: Vec<OtlpAnyValue>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default, rename_all = "camelCase", expecting = "a KeyValueList object")]
+struct KeyValueListDto {
+    #[serde(deserialize_with = "repeated")]
+    values: Vec<OtlpKeyValue>,
+}
+
+/// The members of AnyValue's `value` oneof.
+#[derive(Clone, Copy, Deserialize)]
+#[serde(field_identifier, rename_all = "camelCase")]
+enum AnyValueField {
+    #[serde(alias = "string_value")]
+    StringValue,
+    #[serde(alias = "bool_value")]
+    BoolValue,
+    #[serde(alias = "int_value")]
+    IntValue,
+    #[serde(alias = "double_value")]
+    DoubleValue,
+    #[serde(alias = "array_value")]
+    ArrayValue,
+    #[serde(alias = "kvlist_value")]
+    KvlistValue,
+    #[serde(alias = "bytes_value")]
+    BytesValue,
+    #[serde(other)]
+    Unknown,
+}
+
+/// A prost message and the DTO it is decoded through, so that `repeated` and
+/// `optional` can convert each element as soon as it has been parsed.
+trait HasDto: Sized {
+    type Dto: DeserializeOwned + Into<Self>;
+}
+
+impl HasDto for OtlpResourceSpans {
+    type Dto = ResourceSpansDto;
+}
+
+impl HasDto for OtlpResource {
+    type Dto = ResourceDto;
+}
+
+impl HasDto for OtlpScopeSpans {
+    type Dto = ScopeSpansDto;
+}
+
+impl HasDto for OtlpScope {
+    type Dto = ScopeDto;
+}
+
+impl HasDto for OtlpSpan {
+    type Dto = SpanDto;
+}
+
+impl HasDto for OtlpEvent {
+    type Dto = EventDto;
+}
+
+impl HasDto for OtlpLink {
+    type Dto = LinkDto;
+}
+
+impl HasDto for OtlpStatus {
+    type Dto = StatusDto;
+}
+
+impl HasDto for OtlpKeyValue {
+    type Dto = KeyValueDto;
+}
+
+impl HasDto for OtlpAnyValue {
+    type Dto = AnyValueDto;
+}
+
+impl From<ResourceSpansDto> for OtlpResourceSpans {
+    fn from(dto: ResourceSpansDto) -> Self {
+        OtlpResourceSpans {
+            resource: dto.resource,
+            scope_spans: dto.scope_spans,
+            schema_url: dto.schema_url,
+        }
+    }
+}
+
+impl From<ResourceDto> for OtlpResource {
+    fn from(dto: ResourceDto) -> Self {
+        // `entity_refs` is still in development in the spec and not decoded.
+        OtlpResource {
+            attributes: dto.attributes,
+            dropped_attributes_count: dto.dropped_attributes_count,
+            ..Default::default()
+        }
+    }
+}
+
+impl From<ScopeSpansDto> for OtlpScopeSpans {
+    fn from(dto: ScopeSpansDto) -> Self {
+        OtlpScopeSpans {
+            scope: dto.scope,
+            spans: dto.spans,
+            schema_url: dto.schema_url,
+        }
+    }
+}
+
+impl From<ScopeDto> for OtlpScope {
+    fn from(dto: ScopeDto) -> Self {
+        OtlpScope {
+            name: dto.name,
+            version: dto.version,
+            attributes: dto.attributes,
+            dropped_attributes_count: dto.dropped_attributes_count,
+        }
+    }
+}
+
+impl From<SpanDto> for OtlpSpan {
+    fn from(dto: SpanDto) -> Self {
+        OtlpSpan {
+            trace_id: dto.trace_id,
+            span_id: dto.span_id,
+            trace_state: dto.trace_state,
+            parent_span_id: dto.parent_span_id,
+            flags: dto.flags,
+            name: dto.name,
+            kind: dto.kind,
+            start_time_unix_nano: dto.start_time_unix_nano,
+            end_time_unix_nano: dto.end_time_unix_nano,
+            attributes: dto.attributes,
+            dropped_attributes_count: dto.dropped_attributes_count,
+            events: dto.events,
+            dropped_events_count: dto.dropped_events_count,
+            links: dto.links,
+            dropped_links_count: dto.dropped_links_count,
+            status: dto.status,
+        }
+    }
+}
+
+impl From<EventDto> for OtlpEvent {
+    fn from(dto: EventDto) -> Self {
+        OtlpEvent {
+            time_unix_nano: dto.time_unix_nano,
+            name: dto.name,
+            attributes: dto.attributes,
+            dropped_attributes_count: dto.dropped_attributes_count,
+        }
+    }
+}
+
+impl From<LinkDto> for OtlpLink {
+    fn from(dto: LinkDto) -> Self {
+        OtlpLink {
+            trace_id: dto.trace_id,
+            span_id: dto.span_id,
+            trace_state: dto.trace_state,
+            attributes: dto.attributes,
+            dropped_attributes_count: dto.dropped_attributes_count,
+            flags: dto.flags,
+        }
+    }
+}
+
+impl From<StatusDto> for OtlpStatus {
+    fn from(dto: StatusDto) -> Self {
+        OtlpStatus {
+            message: dto.message,
+            code: dto.code,
+        }
+    }
+}
+
+impl From<KeyValueDto> for OtlpKeyValue {
+    fn from(dto: KeyValueDto) -> Self {
+        // `key_strindex` is only used by the profiles signal.
+        OtlpKeyValue {
+            key: dto.key,
+            value: dto.value,
+            ..Default::default()
+        }
+    }
+}
+
+impl From<AnyValueDto> for OtlpAnyValue {
+    fn from(dto: AnyValueDto) -> Self {
+        dto.0
+    }
+}
+
+impl<'de> Deserialize<'de> for AnyValueDto {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(AnyValueVisitor)
+    }
+}
+
+struct AnyValueVisitor;
+
+impl<'de> Visitor<'de> for AnyValueVisitor {
+    type Value = AnyValueDto;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("an AnyValue object")
+    }
+
+    /// `{}` (or only `null` members) leaves the value unset; setting two
+    /// members of the oneof is an error, as in other proto3 JSON parsers.
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AnyValueDto, A::Error> {
+        let mut value = None;
+        let mut value_field = None;
+        while let Some(field) = map.next_key::<AnyValueField>()? {
+            let next = match field {
+                AnyValueField::StringValue => map
+                    .next_value::<Option<String>>()?
+                    .map(OtlpValue::StringValue),
+                AnyValueField::BoolValue => {
+                    map.next_value::<Option<bool>>()?.map(OtlpValue::BoolValue)
+                }
+                AnyValueField::IntValue => map
+                    .next_value::<Option<Int64>>()?
+                    .map(|Int64(number)| OtlpValue::IntValue(number)),
+                AnyValueField::DoubleValue => map
+                    .next_value::<Option<Double>>()?
+                    .map(|Double(number)| OtlpValue::DoubleValue(number)),
+                AnyValueField::ArrayValue => {
+                    map.next_value::<Option<ArrayValueDto>>()?.map(|array| {
+                        OtlpValue::ArrayValue(OtlpArrayValue {
+                            values: array.values,
+                        })
+                    })
+                }
+                AnyValueField::KvlistValue => {
+                    map.next_value::<Option<KeyValueListDto>>()?.map(|list| {
+                        OtlpValue::KvlistValue(OtlpKeyValueList {
+                            values: list.values,
+                        })
+                    })
+                }
+                AnyValueField::BytesValue => map
+                    .next_value::<Option<Base64Bytes>>()?
+                    .map(|Base64Bytes(bytes)| OtlpValue::BytesValue(bytes)),
+                AnyValueField::Unknown => {
+                    map.next_value::<IgnoredAny>()?;
+                    None
+                }
+            };
+            if next.is_none() {
+                continue;
+            }
+            if let Some(earlier) = value_field {
+                return Err(de::Error::custom(format_args!(
+                    "AnyValue sets both {} and {}, but may set only one value",
+                    AnyValueField::name(earlier),
+                    field.name()
+                )));
+            }
+            value = next;
+            value_field = Some(field);
+        }
+        Ok(AnyValueDto(OtlpAnyValue { value }))
+    }
+}
+
+impl AnyValueField {
+    fn name(self) -> &'static str {
+        match self {
+            AnyValueField::StringValue => "stringValue",
+            AnyValueField::BoolValue => "boolValue",
+            AnyValueField::IntValue => "intValue",
+            AnyValueField::DoubleValue => "doubleValue",
+            AnyValueField::ArrayValue => "arrayValue",
+            AnyValueField::KvlistValue => "kvlistValue",
+            AnyValueField::BytesValue => "bytesValue",
+            AnyValueField::Unknown => "an unknown field",
+        }
+    }
+}
+
+// Field helpers for `deserialize_with`. Every one of them maps `null` to the
+// proto default, as proto3 JSON requires.
+
+/// A string field.
+fn string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// A singular message field.
+fn optional<'de, D: Deserializer<'de>, T: HasDto>(deserializer: D) -> Result<Option<T>, D::Error> {
+    Ok(Option::<T::Dto>::deserialize(deserializer)?.map(Into::into))
+}
+
+/// A repeated message field, converted element by element.
+fn repeated<'de, D: Deserializer<'de>, T: HasDto>(deserializer: D) -> Result<Vec<T>, D::Error> {
+    deserializer.deserialize_any(RepeatedVisitor(PhantomData))
+}
+
+struct RepeatedVisitor<T>(PhantomData<T>);
+
+impl<'de, T: HasDto> Visitor<'de> for RepeatedVisitor<T> {
+    type Value = Vec<T>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("an array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+        let mut items = Vec::new();
+        while let Some(dto) = seq.next_element::<T::Dto>()? {
+            items.push(dto.into());
+        }
+        Ok(items)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Vec<T>, E> {
+        Ok(Vec::new())
+    }
+}
+
+/// Trace IDs are 32 hex digits in OTLP/JSON (not base64, unlike proto3 JSON).
+fn trace_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+    deserializer.deserialize_any(HexIdVisitor {
+        what: "trace id",
+        num_bytes: 16,
+    })
+}
+
+fn span_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+    deserializer.deserialize_any(HexIdVisitor {
+        what: "span id",
+        num_bytes: 8,
+    })
+}
+
+fn parent_span_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+    deserializer.deserialize_any(HexIdVisitor {
+        what: "parent span id",
+        num_bytes: 8,
+    })
+}
+
+/// Decodes a hex ID of exactly `num_bytes` bytes, or the empty string as no bytes.
+struct HexIdVisitor {
+    what: &'static str,
+    num_bytes: usize,
+}
+
+impl<'de> Visitor<'de> for HexIdVisitor {
+    type Value = Vec<u8>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            formatter,
+            "a {} of {} hex digits",
+            self.what,
+            2 * self.num_bytes
+        )
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Vec<u8>, E> {
+        let mut bytes = vec![0; self.num_bytes];
+        if text.is_empty() {
+            bytes.clear();
+            return Ok(bytes);
+        }
+        if hex::decode_to_slice(text, &mut bytes).is_ok() {
+            return Ok(bytes);
+        }
+        // proto3 JSON would use base64 for bytes, so some encoders get this wrong.
+        let hint = if decode_base64(text).is_ok_and(|decoded| decoded.len() == self.num_bytes) {
+            ", not base64"
+        } else {
+            ""
+        };
+        Err(E::custom(format_args!(
+            "invalid {} {} (expected {} hex digits{hint})",
+            self.what,
+            quoted(text),
+            2 * self.num_bytes
+        )))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Vec<u8>, E> {
+        Ok(Vec::new())
+    }
+}
+
+fn span_kind<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i32, D::Error> {
+    deserializer.deserialize_any(EnumVisitor {
+        what: "span kind",
+        name_prefix: "SPAN_KIND_",
+        from_name: |name| OtlpSpanKind::from_str_name(name).map(|kind| kind as i32),
+    })
+}
+
+fn status_code<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i32, D::Error> {
+    deserializer.deserialize_any(EnumVisitor {
+        what: "status code",
+        name_prefix: "STATUS_CODE_",
+        from_name: |name| OtlpStatusCode::from_str_name(name).map(|code| code as i32),
+    })
+}
+
+/// An enum by its proto name or by number. Unknown numbers are kept, as proto3
+/// enums are open; unknown names are an error.
+struct EnumVisitor {
+    what: &'static str,
+    name_prefix: &'static str,
+    from_name: fn(&str) -> Option<i32>,
+}
+
+impl<'de> Visitor<'de> for EnumVisitor {
+    type Value = i32;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            formatter,
+            "a {} as a {}* name or a number",
+            self.what, self.name_prefix
+        )
+    }
+
+    fn visit_i64<E: de::Error>(self, number: i64) -> Result<i32, E> {
+        i32::try_from(number)
+            .map_err(|_| E::custom(format_args!("{} {number} is out of range", self.what)))
+    }
+
+    fn visit_u64<E: de::Error>(self, number: u64) -> Result<i32, E> {
+        i32::try_from(number)
+            .map_err(|_| E::custom(format_args!("{} {number} is out of range", self.what)))
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<i32, E> {
+        // A number in a string is not standard, but harmless to accept.
+        (self.from_name)(text)
+            .or_else(|| text.parse().ok())
+            .ok_or_else(|| {
+                E::custom(format_args!(
+                    "unknown {} {} (expected a {}* name or a number)",
+                    self.what,
+                    quoted(text),
+                    self.name_prefix
+                ))
+            })
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<i32, E> {
+        Ok(0)
+    }
+}
+
+/// An integer field: a JSON number or a string holding one. Exponents and a
+/// zero fraction (`1e3`, `"5.0"`) are accepted, as proto3 JSON allows.
+fn integer<'de, D: Deserializer<'de>, T: ProtoInteger>(deserializer: D) -> Result<T, D::Error> {
+    deserializer.deserialize_any(IntegerVisitor(PhantomData))
+}
+
+trait ProtoInteger: Default + TryFrom<i128> {
+    /// The proto type, for error messages.
+    const PROTO_TYPE: &'static str;
+}
+
+impl ProtoInteger for u32 {
+    const PROTO_TYPE: &'static str = "uint32";
+}
+
+impl ProtoInteger for u64 {
+    const PROTO_TYPE: &'static str = "uint64";
+}
+
+impl ProtoInteger for i64 {
+    const PROTO_TYPE: &'static str = "int64";
+}
+
+struct IntegerVisitor<T>(PhantomData<T>);
+
+impl<T: ProtoInteger> IntegerVisitor<T> {
+    fn in_range<E: de::Error>(number: i128) -> Result<T, E> {
+        T::try_from(number).map_err(|_| {
+            E::custom(format_args!(
+                "{number} is out of range for {}",
+                T::PROTO_TYPE
+            ))
+        })
+    }
+}
+
+impl<'de, T: ProtoInteger> Visitor<'de> for IntegerVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "a {} as a number or a string", T::PROTO_TYPE)
+    }
+
+    fn visit_i64<E: de::Error>(self, number: i64) -> Result<T, E> {
+        Self::in_range(i128::from(number))
+    }
+
+    fn visit_u64<E: de::Error>(self, number: u64) -> Result<T, E> {
+        Self::in_range(i128::from(number))
+    }
+
+    fn visit_f64<E: de::Error>(self, number: f64) -> Result<T, E> {
+        let integer = integral(number)
+            .ok_or_else(|| E::custom(format_args!("invalid {} {number}", T::PROTO_TYPE)))?;
+        Self::in_range(integer)
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<T, E> {
+        let integer = text
+            .parse::<i128>()
+            .ok()
+            .or_else(|| text.parse::<f64>().ok().and_then(integral))
+            .ok_or_else(|| E::custom(format_args!("invalid {} {}", T::PROTO_TYPE, quoted(text))))?;
+        Self::in_range(integer)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<T, E> {
+        Ok(T::default())
+    }
+}
+
+/// The integer a whole, finite float stands for; out-of-range values saturate
+/// and are then rejected by the range check.
+fn integral(number: f64) -> Option<i128> {
+    (number.is_finite() && number.trunc() == number).then_some(number as i128)
+}
+
+/// AnyValue's `intValue`.
+struct Int64(i64);
+
+impl<'de> Deserialize<'de> for Int64 {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        integer(deserializer).map(Int64)
+    }
+}
+
+/// AnyValue's `doubleValue`: a number, or "NaN", "Infinity", "-Infinity".
+struct Double(f64);
+
+impl<'de> Deserialize<'de> for Double {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(DoubleVisitor).map(Double)
+    }
+}
+
+struct DoubleVisitor;
+
+impl<'de> Visitor<'de> for DoubleVisitor {
+    type Value = f64;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(r#"a double as a number, "NaN", "Infinity" or "-Infinity""#)
+    }
+
+    fn visit_f64<E: de::Error>(self, number: f64) -> Result<f64, E> {
+        Ok(number)
+    }
+
+    fn visit_i64<E: de::Error>(self, number: i64) -> Result<f64, E> {
+        Ok(number as f64)
+    }
+
+    fn visit_u64<E: de::Error>(self, number: u64) -> Result<f64, E> {
+        Ok(number as f64)
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<f64, E> {
+        match text {
+            "NaN" => Ok(f64::NAN),
+            "Infinity" => Ok(f64::INFINITY),
+            "-Infinity" => Ok(f64::NEG_INFINITY),
+            // Rust would also read "inf" and "nan"; proto3 JSON only has the names above.
+            _ => text
+                .parse::<f64>()
+                .ok()
+                .filter(|number| number.is_finite())
+                .ok_or_else(|| E::custom(format_args!("invalid double {}", quoted(text)))),
+        }
+    }
+}
+
+/// AnyValue's `bytesValue`, in base64.
+struct Base64Bytes(Vec<u8>);
+
+impl<'de> Deserialize<'de> for Base64Bytes {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(Base64Visitor).map(Base64Bytes)
+    }
+}
+
+struct Base64Visitor;
+
+impl<'de> Visitor<'de> for Base64Visitor {
+    type Value = Vec<u8>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("base64 bytes")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Vec<u8>, E> {
+        decode_base64(text)
+            .map_err(|_| E::custom(format_args!("invalid base64 bytes {}", quoted(text))))
+    }
+}
+
+/// Decodes the standard or the URL-safe alphabet, with or without padding, like
+/// the Go and C++ protobuf JSON parsers.
+fn decode_base64(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    const LENIENT: GeneralPurposeConfig = GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true);
+    const STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIENT);
+    const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
+    if text.contains(['-', '_']) {
+        URL_SAFE.decode(text)
+    } else {
+        STANDARD.decode(text)
+    }
+}
+
+/// Quotes client text for an error message, cut short so that a huge bad value
+/// does not become a huge error.
+fn quoted(text: &str) -> String {
+    const MAX_CHARS: usize = 64;
+    match text.char_indices().nth(MAX_CHARS) {
+        Some((end, _)) => format!("{:?}...", &text[..end]),
+        None => format!("{text:?}"),
+    }
+}
+
+fn write_json_string(out: &mut Vec<u8>, text: &str) {
+    serde_json::to_writer(out, text).expect("writing a string to a Vec cannot fail");
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,559 @@
+//! Versioned, compressed span blocks and their metadata.
+//!
+//! A block value is one version byte followed by a zstd frame. Inside the frame:
+//!
+//! ```text
+//! base_start_ns            varint   every start time is stored as a delta from this
+//! strings                  count, then (len, utf-8 bytes)…   every string in the block, once
+//! resources                count, then (service: str, attrs)…
+//! scopes                   count, then (name: str, version: str, attrs)…
+//! traces                   count, then (trace_id[16], num_spans, section_len)…   sorted by trace id
+//! span sections            one per trace, in directory order; each span:
+//!     span_id[8] has_parent:u8 [parent_id[8]] trace_state:str flags name:str kind:u8
+//!     start_delta:zigzag duration status:u8 status_message:str resource scope attrs events links
+//! ```
+//!
+//! Interning strings and resources per block removes most repetition before zstd
+//! sees the data, and the trace directory lets `get-trace` decode only its own spans.
+//! `str` is a varint index into the string table. Metadata (`BlockMeta`) is stored
+//! beside the block, uncompressed, and is small enough to keep in memory.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::varint::{put_bytes, put_i64, put_u64, Reader};
+use super::CodecError;
+use crate::model::{
+    AttrValue, Attribute, Event, Link, Resource, Scope, Span, SpanId, SpanKind, StatusCode, TraceId,
+};
+
+/// Bumped whenever the block layout changes; readers reject versions they don't know.
+pub(crate) const BLOCK_VERSION: u8 = 1;
+const META_VERSION: u8 = 1;
+
+/// What the store needs besides the bytes: the traces in the block.
+#[derive(Debug)]
+pub(crate) struct EncodedBlock {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) trace_ids: Vec<TraceId>,
+}
+
+pub(crate) fn encode_block(spans: &[&Span], zstd_level: i32) -> Result<EncodedBlock, CodecError> {
+    let mut order: Vec<usize> = (0..spans.len()).collect();
+    order.sort_by(|&a, &b| {
+        (spans[a].trace_id, spans[a].start_unix_nanos)
+            .cmp(&(spans[b].trace_id, spans[b].start_unix_nanos))
+    });
+    let base_start = spans
+        .iter()
+        .map(|span| span.start_unix_nanos)
+        .min()
+        .unwrap_or(0);
+
+    let mut interner = Interner::default();
+    let mut resources: Vec<&Arc<Resource>> = Vec::new();
+    let mut resource_index: HashMap<*const Resource, u64> = HashMap::new();
+    let mut scopes: Vec<&Arc<Scope>> = Vec::new();
+    let mut scope_index: HashMap<*const Scope, u64> = HashMap::new();
+
+    // Spans first (into a scratch buffer) so the string table is complete afterwards.
+    let mut sections = Vec::with_capacity(spans.len() * 96);
+    let mut directory: Vec<(TraceId, u64, u64)> = Vec::new();
+    for &position in &order {
+        let span = spans[position];
+        let section_start = sections.len();
+        let resource = *resource_index
+            .entry(Arc::as_ptr(&span.resource))
+            .or_insert_with(|| {
+                resources.push(&span.resource);
+                resources.len() as u64 - 1
+            });
+        let scope = *scope_index
+            .entry(Arc::as_ptr(&span.scope))
+            .or_insert_with(|| {
+                scopes.push(&span.scope);
+                scopes.len() as u64 - 1
+            });
+        encode_span(
+            &mut sections,
+            &mut interner,
+            span,
+            base_start,
+            resource,
+            scope,
+        );
+        let len = (sections.len() - section_start) as u64;
+        match directory.last_mut() {
+            Some((trace_id, count, section_len)) if *trace_id == span.trace_id => {
+                *count += 1;
+                *section_len += len;
+            }
+            _ => directory.push((span.trace_id, 1, len)),
+        }
+    }
+
+    let mut header = Vec::with_capacity(4096);
+    let mut resource_bytes = Vec::new();
+    for resource in &resources {
+        let service = interner.index(&resource.service_name);
+        put_u64(&mut resource_bytes, service);
+        encode_attributes(&mut resource_bytes, &mut interner, &resource.attributes);
+    }
+    let mut scope_bytes = Vec::new();
+    for scope in &scopes {
+        let (name, version) = (interner.index(&scope.name), interner.index(&scope.version));
+        put_u64(&mut scope_bytes, name);
+        put_u64(&mut scope_bytes, version);
+        encode_attributes(&mut scope_bytes, &mut interner, &scope.attributes);
+    }
+    put_u64(&mut header, base_start);
+    put_u64(&mut header, interner.strings.len() as u64);
+    for text in &interner.strings {
+        put_bytes(&mut header, text.as_bytes());
+    }
+    put_u64(&mut header, resources.len() as u64);
+    header.extend_from_slice(&resource_bytes);
+    put_u64(&mut header, scopes.len() as u64);
+    header.extend_from_slice(&scope_bytes);
+    put_u64(&mut header, directory.len() as u64);
+    for (trace_id, count, section_len) in &directory {
+        header.extend_from_slice(trace_id.as_bytes());
+        put_u64(&mut header, *count);
+        put_u64(&mut header, *section_len);
+    }
+    header.extend_from_slice(&sections);
+
+    let mut bytes = Vec::with_capacity(header.len() / 6 + 16);
+    bytes.push(BLOCK_VERSION);
+    let mut encoder =
+        zstd::stream::Encoder::new(bytes, zstd_level).map_err(CodecError::Compression)?;
+    std::io::Write::write_all(&mut encoder, &header).map_err(CodecError::Compression)?;
+    let bytes = encoder.finish().map_err(CodecError::Compression)?;
+    Ok(EncodedBlock {
+        bytes,
+        trace_ids: directory
+            .into_iter()
+            .map(|(trace_id, _, _)| trace_id)
+            .collect(),
+    })
+}
+
+/// Decodes the spans of the traces that `wanted` selects; the others are skipped
+/// without being parsed.
+pub(crate) fn decode_block(
+    bytes: &[u8],
+    wanted: impl Fn(&TraceId) -> bool,
+) -> Result<Vec<Span>, CodecError> {
+    let (&version, compressed) = bytes.split_first().ok_or(CodecError::Truncated)?;
+    if version != BLOCK_VERSION {
+        return Err(CodecError::UnknownVersion(version));
+    }
+    let raw = zstd::stream::decode_all(compressed).map_err(CodecError::Compression)?;
+    let mut reader = Reader::new(&raw);
+    let base_start = reader.u64()?;
+    let num_strings = reader.count()?;
+    let mut strings = Vec::with_capacity(num_strings);
+    for _ in 0..num_strings {
+        strings.push(
+            std::str::from_utf8(reader.bytes()?)
+                .map_err(|_| CodecError::Corrupt("string is not utf-8"))?,
+        );
+    }
+    let table = StringTable(&strings);
+    let num_resources = reader.count()?;
+    let mut resources = Vec::with_capacity(num_resources);
+    for _ in 0..num_resources {
+        let service_name = table.get(reader.u64()?)?.to_owned();
+        let attributes = decode_attributes(&mut reader, &table, 0)?;
+        resources.push(Arc::new(Resource {
+            service_name,
+            attributes,
+        }));
+    }
+    let num_scopes = reader.count()?;
+    let mut scopes = Vec::with_capacity(num_scopes);
+    for _ in 0..num_scopes {
+        let name = table.get(reader.u64()?)?.to_owned();
+        let version = table.get(reader.u64()?)?.to_owned();
+        let attributes = decode_attributes(&mut reader, &table, 0)?;
+        scopes.push(Arc::new(Scope {
+            name,
+            version,
+            attributes,
+        }));
+    }
+    let num_traces = reader.count()?;
+    let mut directory = Vec::with_capacity(num_traces);
+    for _ in 0..num_traces {
+        let trace_id = TraceId(reader.array()?);
+        directory.push((trace_id, reader.usize()?, reader.usize()?));
+    }
+    let context = SpanContext {
+        table,
+        resources: &resources,
+        scopes: &scopes,
+        base_start,
+    };
+    let mut spans = Vec::new();
+    let mut section_start = reader.position();
+    for (trace_id, count, section_len) in directory {
+        if wanted(&trace_id) {
+            reader.seek(section_start)?;
+            for _ in 0..count {
+                spans.push(decode_span(&mut reader, &context, trace_id)?);
+            }
+        }
+        section_start = section_start
+            .checked_add(section_len)
+            .ok_or(CodecError::Truncated)?;
+    }
+    Ok(spans)
+}
+
+/// Per-block metadata: kept in memory to plan searches without reading blocks.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct BlockMeta {
+    pub(crate) seq: u64,
+    pub(crate) partition: u32,
+    pub(crate) min_start_unix_nanos: u64,
+    pub(crate) max_start_unix_nanos: u64,
+    pub(crate) max_duration_nanos: u64,
+    pub(crate) num_spans: u32,
+    pub(crate) num_bytes: u32,
+    /// Catalog operation ids present in the block, sorted.
+    pub(crate) operations: Vec<u32>,
+    /// Catalog service ids present in the block, sorted.
+    pub(crate) services: Vec<u32>,
+    /// (parent service, child service, calls) for parent links resolved within the block.
+    pub(crate) edges: Vec<(u32, u32, u32)>,
+}
+
+impl BlockMeta {
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut out = vec![META_VERSION];
+        for value in [
+            self.seq,
+            u64::from(self.partition),
+            self.min_start_unix_nanos,
+            self.max_start_unix_nanos,
+            self.max_duration_nanos,
+            u64::from(self.num_spans),
+            u64::from(self.num_bytes),
+        ] {
+            put_u64(&mut out, value);
+        }
+        for ids in [&self.operations, &self.services] {
+            put_u64(&mut out, ids.len() as u64);
+            ids.iter().for_each(|id| put_u64(&mut out, u64::from(*id)));
+        }
+        put_u64(&mut out, self.edges.len() as u64);
+        for (parent, child, calls) in &self.edges {
+            put_u64(&mut out, u64::from(*parent));
+            put_u64(&mut out, u64::from(*child));
+            put_u64(&mut out, u64::from(*calls));
+        }
+        out
+    }
+
+    pub(crate) fn decode(bytes: &[u8]) -> Result<BlockMeta, CodecError> {
+        let mut reader = Reader::new(bytes);
+        let version = reader.u8()?;
+        if version != META_VERSION {
+            return Err(CodecError::UnknownVersion(version));
+        }
+        let seq = reader.u64()?;
+        let partition = reader.u32()?;
+        let (min_start, max_start, max_duration) = (reader.u64()?, reader.u64()?, reader.u64()?);
+        let (num_spans, num_bytes) = (reader.u32()?, reader.u32()?);
+        let mut id_lists = [Vec::new(), Vec::new()];
+        for list in &mut id_lists {
+            let count = reader.count()?;
+            for _ in 0..count {
+                list.push(reader.u32()?);
+            }
+        }
+        let count = reader.count()?;
+        let mut edges = Vec::with_capacity(count);
+        for _ in 0..count {
+            edges.push((reader.u32()?, reader.u32()?, reader.u32()?));
+        }
+        let [operations, services] = id_lists;
+        Ok(BlockMeta {
+            seq,
+            partition,
+            min_start_unix_nanos: min_start,
+            max_start_unix_nanos: max_start,
+            max_duration_nanos: max_duration,
+            num_spans,
+            num_bytes,
+            operations,
+            services,
+            edges,
+        })
+    }
+}
+
+#[derive(Default)]
+struct Interner<'a> {
+    strings: Vec<&'a str>,
+    index: HashMap<&'a str, u64>,
+}
+
+impl<'a> Interner<'a> {
+    fn index(&mut self, text: &'a str) -> u64 {
+        if let Some(index) = self.index.get(text) {
+            return *index;
+        }
+        let index = self.strings.len() as u64;
+        self.strings.push(text);
+        self.index.insert(text, index);
+        index
+    }
+}
+
+fn encode_span<'a>(
+    out: &mut Vec<u8>,
+    interner: &mut Interner<'a>,
+    span: &'a Span,
+    base_start: u64,
+    resource: u64,
+    scope: u64,
+) {
+    out.extend_from_slice(&span.span_id.0);
+    match span.parent_span_id {
+        Some(parent) => {
+            out.push(1);
+            out.extend_from_slice(&parent.0);
+        }
+        None => out.push(0),
+    }
+    put_u64(out, interner.index(&span.trace_state));
+    put_u64(out, u64::from(span.flags));
+    put_u64(out, interner.index(&span.name));
+    out.push(span.kind as u8);
+    put_u64(out, span.start_unix_nanos - base_start);
+    put_u64(out, span.duration_nanos());
+    out.push(span.status_code as u8);
+    put_u64(out, interner.index(&span.status_message));
+    put_u64(out, resource);
+    put_u64(out, scope);
+    encode_attributes(out, interner, &span.attributes);
+    put_u64(out, span.events.len() as u64);
+    for event in &span.events {
+        put_i64(
+            out,
+            event.time_unix_nanos.wrapping_sub(span.start_unix_nanos) as i64,
+        );
+        put_u64(out, interner.index(&event.name));
+        encode_attributes(out, interner, &event.attributes);
+    }
+    put_u64(out, span.links.len() as u64);
+    for link in &span.links {
+        out.extend_from_slice(link.trace_id.as_bytes());
+        out.extend_from_slice(&link.span_id.0);
+        put_u64(out, interner.index(&link.trace_state));
+        encode_attributes(out, interner, &link.attributes);
+    }
+}
+
+const TAG_EMPTY: u8 = 0;
+const TAG_STR: u8 = 1;
+const TAG_FALSE: u8 = 2;
+const TAG_TRUE: u8 = 3;
+const TAG_INT: u8 = 4;
+const TAG_DOUBLE: u8 = 5;
+const TAG_BYTES: u8 = 6;
+const TAG_ARRAY: u8 = 7;
+const TAG_KVLIST: u8 = 8;
+/// Nesting allowed when decoding; prost already caps decoding depth at 100 on ingest.
+const MAX_VALUE_DEPTH: usize = 128;
+
+fn encode_attributes<'a>(
+    out: &mut Vec<u8>,
+    interner: &mut Interner<'a>,
+    attributes: &'a [Attribute],
+) {
+    put_u64(out, attributes.len() as u64);
+    for attribute in attributes {
+        put_u64(out, interner.index(&attribute.key));
+        encode_value(out, interner, &attribute.value);
+    }
+}
+
+fn encode_value<'a>(out: &mut Vec<u8>, interner: &mut Interner<'a>, value: &'a AttrValue) {
+    match value {
+        AttrValue::Empty => out.push(TAG_EMPTY),
+        AttrValue::Str(text) => {
+            out.push(TAG_STR);
+            put_u64(out, interner.index(text));
+        }
+        AttrValue::Bool(false) => out.push(TAG_FALSE),
+        AttrValue::Bool(true) => out.push(TAG_TRUE),
+        AttrValue::Int(number) => {
+            out.push(TAG_INT);
+            put_i64(out, *number);
+        }
+        AttrValue::Double(number) => {
+            out.push(TAG_DOUBLE);
+            out.extend_from_slice(&number.to_le_bytes());
+        }
+        AttrValue::Bytes(bytes) => {
+            out.push(TAG_BYTES);
+            put_bytes(out, bytes);
+        }
+        AttrValue::Array(items) => {
+            out.push(TAG_ARRAY);
+            put_u64(out, items.len() as u64);
+            items
+                .iter()
+                .for_each(|item| encode_value(out, interner, item));
+        }
+        AttrValue::KvList(entries) => {
+            out.push(TAG_KVLIST);
+            encode_attributes(out, interner, entries);
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct StringTable<'t, 'a>(&'t [&'a str]);
+
+impl StringTable<'_, '_> {
+    fn get(&self, index: u64) -> Result<&str, CodecError> {
+        usize::try_from(index)
+            .ok()
+            .and_then(|index| self.0.get(index))
+            .copied()
+            .ok_or(CodecError::Corrupt("string index out of range"))
+    }
+}
+
+struct SpanContext<'t, 'a> {
+    table: StringTable<'t, 'a>,
+    resources: &'t [Arc<Resource>],
+    scopes: &'t [Arc<Scope>],
+    base_start: u64,
+}
+
+fn decode_span(
+    reader: &mut Reader<'_>,
+    context: &SpanContext<'_, '_>,
+    trace_id: TraceId,
+) -> Result<Span, CodecError> {
+    let table = context.table;
+    let span_id = SpanId(reader.array()?);
+    let parent_span_id = match reader.u8()? {
+        0 => None,
+        _ => Some(SpanId(reader.array()?)),
+    };
+    let trace_state = table.get(reader.u64()?)?.to_owned();
+    let flags = reader.u32()?;
+    let name = table.get(reader.u64()?)?.to_owned();
+    let kind = SpanKind::from_number(i32::from(reader.u8()?))
+        .ok_or(CodecError::Corrupt("unknown span kind"))?;
+    let start_unix_nanos = context.base_start.wrapping_add(reader.u64()?);
+    let end_unix_nanos = start_unix_nanos.wrapping_add(reader.u64()?);
+    let status_code = StatusCode::from_number(i32::from(reader.u8()?))
+        .ok_or(CodecError::Corrupt("unknown status code"))?;
+    let status_message = table.get(reader.u64()?)?.to_owned();
+    let resource = context
+        .resources
+        .get(reader.usize()?)
+        .ok_or(CodecError::Corrupt("resource index out of range"))?;
+    let scope = context
+        .scopes
+        .get(reader.usize()?)
+        .ok_or(CodecError::Corrupt("scope index out of range"))?;
+    let attributes = decode_attributes(reader, &table, 0)?;
+    let num_events = reader.count()?;
+    let mut events = Vec::with_capacity(num_events);
+    for _ in 0..num_events {
+        let time_unix_nanos = start_unix_nanos.wrapping_add(reader.i64()? as u64);
+        let name = table.get(reader.u64()?)?.to_owned();
+        events.push(Event {
+            time_unix_nanos,
+            name,
+            attributes: decode_attributes(reader, &table, 0)?,
+        });
+    }
+    let num_links = reader.count()?;
+    let mut links = Vec::with_capacity(num_links);
+    for _ in 0..num_links {
+        let trace_id = TraceId(reader.array()?);
+        let span_id = SpanId(reader.array()?);
+        let trace_state = table.get(reader.u64()?)?.to_owned();
+        links.push(Link {
+            trace_id,
+            span_id,
+            trace_state,
+            attributes: decode_attributes(reader, &table, 0)?,
+        });
+    }
+    Ok(Span {
+        trace_id,
+        span_id,
+        parent_span_id,
+        trace_state,
+        flags,
+        name,
+        kind,
+        start_unix_nanos,
+        end_unix_nanos,
+        attributes,
+        events,
+        links,
+        status_code,
+        status_message,
+        resource: Arc::clone(resource),
+        scope: Arc::clone(scope),
+    })
+}
+
+fn decode_attributes(
+    reader: &mut Reader<'_>,
+    table: &StringTable<'_, '_>,
+    depth: usize,
+) -> Result<Vec<Attribute>, CodecError> {
+    let count = reader.count()?;
+    let mut attributes = Vec::with_capacity(count);
+    for _ in 0..count {
+        let key = table.get(reader.u64()?)?.to_owned();
+        attributes.push(Attribute {
+            key,
+            value: decode_value(reader, table, depth)?,
+        });
+    }
+    Ok(attributes)
+}
+
+fn decode_value(
+    reader: &mut Reader<'_>,
+    table: &StringTable<'_, '_>,
+    depth: usize,
+) -> Result<AttrValue, CodecError> {
+    if depth > MAX_VALUE_DEPTH {
+        return Err(CodecError::Corrupt("attribute value nested too deeply"));
+    }
+    Ok(match reader.u8()? {
+        TAG_EMPTY => AttrValue::Empty,
+        TAG_STR => AttrValue::Str(table.get(reader.u64()?)?.to_owned()),
+        TAG_FALSE => AttrValue::Bool(false),
+        TAG_TRUE => AttrValue::Bool(true),
+        TAG_INT => AttrValue::Int(reader.i64()?),
+        TAG_DOUBLE => AttrValue::Double(f64::from_le_bytes(reader.array()?)),
+        TAG_BYTES => AttrValue::Bytes(reader.bytes()?.to_vec()),
+        TAG_ARRAY => {
+            let count = reader.count()?;
+            let mut items = Vec::with_capacity(count);
+            for _ in 0..count {
+                items.push(decode_value(reader, table, depth + 1)?);
+            }
+            AttrValue::Array(items)
+        }
+        TAG_KVLIST => AttrValue::KvList(decode_attributes(reader, table, depth + 1)?),
+        _ => return Err(CodecError::Corrupt("unknown attribute tag")),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,442 @@
+//! The embedded store: compressed span blocks in sled, partitioned by ingest hour.
+//!
+//! Owns every `sled` type; nothing outside this module sees one. The layout is
+//! documented in `keys`, the value formats in `codec`. Writes come from one batcher
+//! at a time; reads may run concurrently from any thread. Every call here blocks,
+//! so async callers use `spawn_blocking`.
+
+mod catalog;
+pub(crate) mod codec;
+mod keys;
+mod varint;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use catalog::Catalog;
+pub(crate) use codec::BlockMeta;
+
+use crate::config::StoreConfig;
+use crate::model::{Span, SpanKind, TraceId};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("failed to open store at {path}")]
+    Open { path: String, source: sled::Error },
+    #[error("storage engine error")]
+    Sled(#[from] sled::Error),
+    #[error("stored data is unreadable")]
+    Codec(#[from] CodecError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(&'static str),
+    #[error("the store writer panicked")]
+    WriterPanicked,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    #[error("value ends early")]
+    Truncated,
+    #[error("value is corrupt: {0}")]
+    Corrupt(&'static str),
+    #[error("unknown format version {0}")]
+    UnknownVersion(u8),
+    #[error("zstd failed")]
+    Compression(#[source] std::io::Error),
+}
+
+/// Cheap to clone; every clone shares one database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    db: sled::Db,
+    catalog_tree: sled::Tree,
+    catalog: RwLock<Catalog>,
+    partitions: RwLock<BTreeMap<u32, sled::Tree>>,
+    /// Metadata of every live block, in sequence order.
+    blocks: RwLock<Vec<Arc<BlockMeta>>>,
+    next_seq: AtomicU64,
+    /// Serialises writers so catalog ids and sequence numbers are assigned in order.
+    write_lock: Mutex<()>,
+    config: StoreConfig,
+}
+
+/// An operation as the query API lists it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Operation {
+    pub name: String,
+    pub kind: SpanKind,
+}
+
+/// Counters the benchmark and logs report.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StoreStats {
+    pub num_blocks: u64,
+    pub num_spans: u64,
+    pub block_bytes: u64,
+    pub size_on_disk: u64,
+}
+
+impl Store {
+    pub fn open(config: &StoreConfig) -> Result<Store, StoreError> {
+        let path = config.data_dir.join("sled");
+        let db = sled::Config::new()
+            .path(&path)
+            .cache_capacity(config.cache_capacity_bytes)
+            .flush_every_ms(Some(config.flush_every_ms))
+            .mode(sled::Mode::HighThroughput)
+            .open()
+            .map_err(|source| StoreError::Open {
+                path: path.display().to_string(),
+                source,
+            })?;
+        let catalog_tree = db.open_tree(keys::CATALOG_TREE)?;
+        let catalog = Catalog::load(&catalog_tree)?;
+        let mut partitions = BTreeMap::new();
+        let mut blocks = Vec::new();
+        for name in db.tree_names() {
+            let Some(hour) = keys::parse_partition_tree_name(&name) else {
+                continue;
+            };
+            let tree = db.open_tree(&name)?;
+            for entry in tree.scan_prefix([keys::META]) {
+                let (_, value) = entry?;
+                blocks.push(Arc::new(BlockMeta::decode(&value)?));
+            }
+            partitions.insert(hour, tree);
+        }
+        blocks.sort_by_key(|meta| meta.seq);
+        let next_seq = blocks.last().map_or(0, |meta| meta.seq + 1);
+        tracing::info!(path = %path.display(), num_blocks = blocks.len(), num_partitions = partitions.len(), "store opened");
+        Ok(Store {
+            inner: Arc::new(Inner {
+                db,
+                catalog_tree,
+                catalog: RwLock::new(catalog),
+                partitions: RwLock::new(partitions),
+                blocks: RwLock::new(blocks),
+                next_seq: AtomicU64::new(next_seq),
+                write_lock: Mutex::new(()),
+                config: config.clone(),
+            }),
+        })
+    }
+
+    /// Writes spans as one or more blocks. Each block is atomic; call `sync` to make
+    /// the writes durable.
+    pub fn write_spans(&self, spans: &[&Span]) -> Result<(), StoreError> {
+        let inner = &self.inner;
+        let _writer = inner
+            .write_lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let hour = unix_hour_now();
+        let tree = self.partition(hour)?;
+        for refs in spans.chunks(inner.config.max_block_spans.get()) {
+            let (operation_ids, service_ids) = self.catalog_ids(refs)?;
+            let encoded = codec::encode_block(refs, inner.config.zstd_level)?;
+            let seq = inner.next_seq.fetch_add(1, Ordering::SeqCst);
+            let meta = block_meta(
+                seq,
+                hour,
+                refs,
+                &operation_ids,
+                &service_ids,
+                encoded.bytes.len(),
+            );
+            let mut batch = sled::Batch::default();
+            batch.insert(&keys::block_key(keys::BLOCK, seq), encoded.bytes);
+            batch.insert(&keys::block_key(keys::META, seq), meta.encode());
+            for trace_id in &encoded.trace_ids {
+                batch.insert(&keys::trace_key(trace_id.as_bytes(), seq), &[]);
+            }
+            tree.apply_batch(batch)?;
+            inner
+                .blocks
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .push(Arc::new(meta));
+        }
+        Ok(())
+    }
+
+    /// Flushes everything written so far to disk (fsync).
+    pub fn sync(&self) -> Result<(), StoreError> {
+        self.inner.db.flush()?;
+        Ok(())
+    }
+
+    /// Every stored span of each trace, in no particular order; unknown traces are
+    /// absent from the map. Each block is decompressed once however many of the
+    /// traces it holds.
+    pub fn read_traces(
+        &self,
+        trace_ids: &[TraceId],
+    ) -> Result<HashMap<TraceId, Vec<Span>>, StoreError> {
+        let partitions: Vec<sled::Tree> = self.read_partitions().values().rev().cloned().collect();
+        let wanted: HashSet<TraceId> = trace_ids.iter().copied().collect();
+        let mut found: HashMap<TraceId, Vec<Span>> = HashMap::new();
+        for tree in partitions {
+            let mut seqs: BTreeMap<u64, ()> = BTreeMap::new();
+            for trace_id in &wanted {
+                for entry in tree.scan_prefix(keys::trace_prefix(trace_id.as_bytes())) {
+                    let (key, _) = entry?;
+                    seqs.insert(
+                        keys::seq_from_key(&key).ok_or(StoreError::Corrupt("trace key"))?,
+                        (),
+                    );
+                }
+            }
+            for seq in seqs.keys() {
+                // A block can vanish between index scan and read when retention drops its hour.
+                if let Some(block) = tree.get(keys::block_key(keys::BLOCK, *seq))? {
+                    for span in codec::decode_block(&block, |trace_id| wanted.contains(trace_id))? {
+                        found.entry(span.trace_id).or_default().push(span);
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Metadata of every live block, oldest first.
+    pub(crate) fn blocks(&self) -> Vec<Arc<BlockMeta>> {
+        self.inner
+            .blocks
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Every span of one block; empty if retention dropped it meanwhile.
+    pub(crate) fn read_block(&self, meta: &BlockMeta) -> Result<Vec<Span>, StoreError> {
+        let Some(tree) = self.read_partitions().get(&meta.partition).cloned() else {
+            return Ok(Vec::new());
+        };
+        match tree.get(keys::block_key(keys::BLOCK, meta.seq))? {
+            Some(block) => Ok(codec::decode_block(&block, |_| true)?),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Service names, sorted.
+    pub fn services(&self) -> Vec<String> {
+        let mut services = self.read_catalog().services().to_vec();
+        services.sort();
+        services
+    }
+
+    /// Operations of a service, sorted by name then kind; `kind` filters when given.
+    pub fn operations(&self, service: &str, kind: Option<SpanKind>) -> Vec<Operation> {
+        let catalog = self.read_catalog();
+        let Some(service_id) = catalog.service_id(service) else {
+            return Vec::new();
+        };
+        let mut operations: Vec<Operation> = catalog
+            .operations_of(service_id)
+            .filter(|(op_kind, _)| kind.is_none_or(|kind| kind == *op_kind))
+            .map(|(kind, name)| Operation {
+                name: name.to_owned(),
+                kind,
+            })
+            .collect();
+        operations.sort();
+        operations
+    }
+
+    pub(crate) fn service_id(&self, service: &str) -> Option<u32> {
+        self.read_catalog().service_id(service)
+    }
+
+    pub(crate) fn operation_ids_named(&self, service_id: u32, name: &str) -> Vec<u32> {
+        self.read_catalog().operation_ids_named(service_id, name)
+    }
+
+    /// Resolves catalog ids in block metadata back to service names.
+    pub(crate) fn service_name(&self, service_id: u32) -> Option<String> {
+        self.read_catalog()
+            .service_name(service_id)
+            .map(str::to_owned)
+    }
+
+    /// Drops every partition whose hour ended before `cutoff_unix_secs`. Returns how many.
+    pub fn expire_before(&self, cutoff_unix_secs: u64) -> Result<usize, StoreError> {
+        let cutoff_hour = (cutoff_unix_secs / 3600) as u32;
+        let expired: Vec<u32> = self
+            .read_partitions()
+            .range(..cutoff_hour)
+            .map(|(hour, _)| *hour)
+            .collect();
+        for hour in &expired {
+            // Forget the blocks first so searches stop planning reads of them.
+            self.inner
+                .blocks
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .retain(|meta| meta.partition != *hour);
+            self.inner
+                .partitions
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .remove(hour);
+            self.inner.db.drop_tree(keys::partition_tree_name(*hour))?;
+            tracing::info!(hour, "expired partition");
+        }
+        Ok(expired.len())
+    }
+
+    pub fn stats(&self) -> StoreStats {
+        let blocks = self.blocks();
+        StoreStats {
+            num_blocks: blocks.len() as u64,
+            num_spans: blocks.iter().map(|meta| u64::from(meta.num_spans)).sum(),
+            block_bytes: blocks.iter().map(|meta| u64::from(meta.num_bytes)).sum(),
+            size_on_disk: self.inner.db.size_on_disk().unwrap_or(0),
+        }
+    }
+
+    fn partition(&self, hour: u32) -> Result<sled::Tree, StoreError> {
+        if let Some(tree) = self.read_partitions().get(&hour) {
+            return Ok(tree.clone());
+        }
+        let tree = self.inner.db.open_tree(keys::partition_tree_name(hour))?;
+        self.inner
+            .partitions
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(hour, tree.clone());
+        Ok(tree)
+    }
+
+    fn read_partitions(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<u32, sled::Tree>> {
+        self.inner
+            .partitions
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn read_catalog(&self) -> std::sync::RwLockReadGuard<'_, Catalog> {
+        self.inner
+            .catalog
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Catalog ids for each span (operation, service), adding and persisting new names
+    /// before the block that refers to them is written.
+    fn catalog_ids(&self, spans: &[&Span]) -> Result<(Vec<u32>, Vec<u32>), StoreError> {
+        let mut catalog = self
+            .inner
+            .catalog
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut batch: Option<sled::Batch> = None;
+        let mut operation_ids = Vec::with_capacity(spans.len());
+        let mut service_ids = Vec::with_capacity(spans.len());
+        for span in spans {
+            let service_id = match catalog.service_id(span.service_name()) {
+                Some(id) => id,
+                None => {
+                    let (id, key, value) = catalog.add_service(span.service_name());
+                    batch
+                        .get_or_insert_with(sled::Batch::default)
+                        .insert(key, &value);
+                    id
+                }
+            };
+            let operation_id = match catalog.operation_id(service_id, span.kind, &span.name) {
+                Some(id) => id,
+                None => {
+                    let (id, key, value) = catalog.add_operation(service_id, span.kind, &span.name);
+                    batch
+                        .get_or_insert_with(sled::Batch::default)
+                        .insert(key, &value);
+                    id
+                }
+            };
+            operation_ids.push(operation_id);
+            service_ids.push(service_id);
+        }
+        if let Some(batch) = batch {
+            self.inner.catalog_tree.apply_batch(batch)?;
+        }
+        Ok((operation_ids, service_ids))
+    }
+}
+
+fn block_meta(
+    seq: u64,
+    partition: u32,
+    spans: &[&Span],
+    operation_ids: &[u32],
+    service_ids: &[u32],
+    num_bytes: usize,
+) -> BlockMeta {
+    let service_of_span: HashMap<(TraceId, crate::model::SpanId), u32> = spans
+        .iter()
+        .zip(service_ids)
+        .map(|(span, service)| ((span.trace_id, span.span_id), *service))
+        .collect();
+    let mut edges: HashMap<(u32, u32), u32> = HashMap::new();
+    for (span, child_service) in spans.iter().zip(service_ids) {
+        if let Some(parent_service) = span
+            .parent_span_id
+            .and_then(|parent| service_of_span.get(&(span.trace_id, parent)))
+        {
+            *edges.entry((*parent_service, *child_service)).or_default() += 1;
+        }
+    }
+    let sorted_unique = |ids: &[u32]| {
+        let mut ids: Vec<u32> = ids
+            .iter()
+            .copied()
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        ids.sort_unstable();
+        ids
+    };
+    BlockMeta {
+        seq,
+        partition,
+        min_start_unix_nanos: spans
+            .iter()
+            .map(|span| span.start_unix_nanos)
+            .min()
+            .unwrap_or(0),
+        max_start_unix_nanos: spans
+            .iter()
+            .map(|span| span.start_unix_nanos)
+            .max()
+            .unwrap_or(0),
+        max_duration_nanos: spans
+            .iter()
+            .map(|span| span.duration_nanos())
+            .max()
+            .unwrap_or(0),
+        num_spans: spans.len() as u32,
+        num_bytes: num_bytes as u32,
+        operations: sorted_unique(operation_ids),
+        services: sorted_unique(service_ids),
+        edges: edges
+            .into_iter()
+            .map(|((parent, child), calls)| (parent, child, calls))
+            .collect(),
+    }
+}
+
+fn unix_hour_now() -> u32 {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs());
+    (secs / 3600) as u32
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,120 @@
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+
+use super::*;
+use crate::model::{Resource, Scope, SpanId, StatusCode};
+
+fn config(dir: &std::path::Path) -> StoreConfig {
+    StoreConfig {
+        data_dir: dir.to_owned(),
+        cache_capacity_bytes: 8 << 20,
+        max_block_spans: NonZeroUsize::new(3).unwrap(),
+        zstd_level: 3,
+        flush_every_ms: 500,
+        retention: None,
+    }
+}
+
+fn span(trace: u8, id: u8, service: &str, parent: Option<u8>) -> Span {
+    Span {
+        trace_id: TraceId([trace; 16]),
+        span_id: SpanId([id; 8]),
+        parent_span_id: parent.map(|parent| SpanId([parent; 8])),
+        trace_state: String::new(),
+        flags: 0,
+        name: format!("op-{id}"),
+        kind: SpanKind::Server,
+        start_unix_nanos: 1_000 * u64::from(id),
+        end_unix_nanos: 1_000 * u64::from(id) + 10,
+        attributes: vec![],
+        events: vec![],
+        links: vec![],
+        status_code: StatusCode::Unset,
+        status_message: String::new(),
+        resource: Arc::new(Resource {
+            service_name: service.to_owned(),
+            attributes: vec![],
+        }),
+        scope: Arc::new(Scope::default()),
+    }
+}
+
+#[test]
+fn writes_survive_reopen_with_catalog_and_edges() {
+    let dir = tempfile::tempdir().unwrap();
+    let spans = vec![
+        span(1, 1, "front", None),
+        span(1, 2, "cart", Some(1)),
+        span(2, 3, "front", None),
+        span(1, 4, "db", Some(2)),
+    ];
+    {
+        let store = Store::open(&config(dir.path())).unwrap();
+        store
+            .write_spans(&spans.iter().collect::<Vec<_>>())
+            .unwrap();
+        store.sync().unwrap();
+        assert_eq!(
+            store.blocks().len(),
+            2,
+            "max_block_spans = 3 splits four spans into two blocks"
+        );
+    }
+    let store = Store::open(&config(dir.path())).unwrap();
+    assert_eq!(store.services(), ["cart", "db", "front"]);
+    assert_eq!(
+        store.operations("cart", None),
+        [Operation {
+            name: "op-2".into(),
+            kind: SpanKind::Server
+        }]
+    );
+    let found = store
+        .read_traces(&[TraceId([1; 16]), TraceId([9; 16])])
+        .unwrap();
+    let mut ids: Vec<u8> = found[&TraceId([1; 16])]
+        .iter()
+        .map(|span| span.span_id.0[0])
+        .collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        [1, 2, 4],
+        "spans of one trace come back from both blocks"
+    );
+    assert!(!found.contains_key(&TraceId([9; 16])));
+    // front → cart resolves inside the first block; cart → db crosses blocks and is not counted.
+    let edges: Vec<(u32, u32, u32)> = store
+        .blocks()
+        .iter()
+        .flat_map(|meta| meta.edges.clone())
+        .collect();
+    let front = store.service_id("front").unwrap();
+    let cart = store.service_id("cart").unwrap();
+    assert_eq!(edges, [(front, cart, 1)]);
+    // New writes continue the sequence rather than overwrite block 0.
+    store.write_spans(&[&span(3, 5, "front", None)]).unwrap();
+    let seqs: Vec<u64> = store.blocks().iter().map(|meta| meta.seq).collect();
+    assert_eq!(seqs, [0, 1, 2]);
+}
+
+#[test]
+fn expiry_drops_whole_partitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&config(dir.path())).unwrap();
+    store.write_spans(&[&span(1, 1, "front", None)]).unwrap();
+    assert_eq!(
+        store.expire_before(0).unwrap(),
+        0,
+        "nothing is older than the epoch"
+    );
+    let far_future = u64::from(u32::MAX) * 3600;
+    assert_eq!(store.expire_before(far_future).unwrap(), 1);
+    assert!(store.blocks().is_empty());
+    assert!(store.read_traces(&[TraceId([1; 16])]).unwrap().is_empty());
+    assert_eq!(
+        store.services(),
+        ["front"],
+        "the catalog outlives expired data"
+    );
+}
