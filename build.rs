@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 use std::{env, fs, io};
 
 fn main() -> io::Result<()> {
-    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").ok_or_else(|| {
-        io::Error::new(io::ErrorKind::NotFound, "CARGO_MANIFEST_DIR is not set")
-    })?);
+    let manifest_dir =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").ok_or_else(|| {
+            io::Error::new(io::ErrorKind::NotFound, "CARGO_MANIFEST_DIR is not set")
+        })?);
     let ui_dir = manifest_dir.join("ui");
     println!("cargo:rerun-if-changed=ui");
 
@@ -27,9 +28,10 @@ fn main() -> io::Result<()> {
     }
     table.push(']');
 
-    let out_dir = PathBuf::from(env::var_os("OUT_DIR").ok_or_else(|| {
-        io::Error::new(io::ErrorKind::NotFound, "OUT_DIR is not set")
-    })?);
+    let out_dir = PathBuf::from(
+        env::var_os("OUT_DIR")
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "OUT_DIR is not set"))?,
+    );
     fs::write(out_dir.join("ui_assets.rs"), table)
 }
 

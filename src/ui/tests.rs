@@ -91,12 +91,17 @@ async fn extension_less_paths_get_the_shell_and_missing_files_are_404() {
 async fn every_response_is_revalidated_and_locked_down() {
     for path in ["/", "/app.js", "/missing.js"] {
         let reply = get_embedded(path).await;
-        assert_eq!(reply.header(header::CONTENT_SECURITY_POLICY), CONTENT_SECURITY_POLICY);
+        assert_eq!(
+            reply.header(header::CONTENT_SECURITY_POLICY),
+            CONTENT_SECURITY_POLICY
+        );
         assert_eq!(reply.header(header::X_CONTENT_TYPE_OPTIONS), "nosniff");
     }
     let reply = get_embedded("/app.js").await;
     assert_eq!(reply.header(header::CACHE_CONTROL), "no-cache");
-    assert!(reply.header(header::CONTENT_SECURITY_POLICY).contains("script-src 'self';"));
+    assert!(reply
+        .header(header::CONTENT_SECURITY_POLICY)
+        .contains("script-src 'self';"));
 }
 
 #[tokio::test]
@@ -114,7 +119,13 @@ async fn a_matching_etag_gets_304_and_a_stale_one_gets_the_file() {
     let weak = request(router(None), Method::GET, "/app.js", Some(&listed)).await;
     assert_eq!(weak.status, StatusCode::NOT_MODIFIED);
 
-    let stale = request(router(None), Method::GET, "/app.js", Some("\"0000000000000000\"")).await;
+    let stale = request(
+        router(None),
+        Method::GET,
+        "/app.js",
+        Some("\"0000000000000000\""),
+    )
+    .await;
     assert_eq!(stale.status, StatusCode::OK);
     assert_eq!(stale.body, first.body);
 }
@@ -154,7 +165,10 @@ async fn ui_dir_serves_from_disk_and_sees_edits_without_a_restart() {
 #[test]
 fn asset_paths_reject_traversal_and_api_prefixes() {
     assert_eq!(asset_path("/").as_deref(), Some(""));
-    assert_eq!(asset_path("/./styles/base.css").as_deref(), Some("styles/base.css"));
+    assert_eq!(
+        asset_path("/./styles/base.css").as_deref(),
+        Some("styles/base.css")
+    );
     assert_eq!(asset_path("/a/../b.js"), None);
     assert_eq!(asset_path("/api/traces"), None);
     assert_eq!(asset_path("/apidocs"), Some("apidocs".to_owned()));
