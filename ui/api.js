@@ -122,8 +122,15 @@ export async function fetchTrace(traceId) {
 export function normalizeTraceView(body) {
   const attrs = (list) => (list ?? []).map(([key, type, value]) => ({ key, type, value }));
   const rows = body.rows ?? [];
+  const resources = (body.resources ?? []).map((resource) => ({ ...resource, attributes: attrs(resource.attributes) }));
+  // The server leaves out a parent ID that equals the tree parent's: in preorder
+  // that is the last row one level up.
+  const lastAtDepth = [];
   for (const row of rows) {
-    row.parentSpanId ??= null;
+    const treeParent = row.depth > 0 ? lastAtDepth[row.depth - 1] : undefined;
+    lastAtDepth[row.depth] = row;
+    row.parentSpanId ??= treeParent ? treeParent.spanId : null;
+    row.serviceIndex = resources[row.resourceIndex]?.serviceIndex ?? 0;
     row.statusCode ??= 'unset';
     row.statusMessage ??= '';
     row.error ??= false;
@@ -144,7 +151,7 @@ export function normalizeTraceView(body) {
     numErrors: body.numErrors ?? 0,
     maxDepth: body.maxDepth ?? 0,
     services: body.services ?? [],
-    resources: (body.resources ?? []).map((resource) => ({ ...resource, attributes: attrs(resource.attributes) })),
+    resources,
     scopes: (body.scopes ?? []).map((scope) => ({ ...scope, attributes: attrs(scope.attributes) })),
     warnings: body.warnings ?? [],
     rows,
@@ -161,15 +168,21 @@ export async function fetchConfig() {
   };
 }
 
-/** "0.0.0.0:4317" → "http://<this host>:4317"; a full URL is kept as it is. */
+/**
+ * "http://0.0.0.0:4317" or "0.0.0.0:4317" → "http://<this page's host>:4317": a
+ * wildcard listen address means "every interface", so the host this browser
+ * reached Tracery on is the one to tell users.
+ */
 function endpointUrl(address) {
   if (!address) return '';
-  if (/^https?:\/\//.test(address)) return address;
-  const port = address.slice(address.lastIndexOf(':') + 1);
-  let host = address.slice(0, address.lastIndexOf(':'));
-  if (['0.0.0.0', '[::]', '::', ''].includes(host)) host = window.location.hostname;
-  if (host.includes(':') && !host.startsWith('[')) host = `[${host}]`;
-  return `http://${host}:${port}`;
+  let url;
+  try {
+    url = new URL(/^[a-z]+:\/\//i.test(address) ? address : `http://${address}`);
+  } catch {
+    return address;
+  }
+  if (['0.0.0.0', '[::]', '::', ''].includes(url.hostname)) url.hostname = window.location.hostname;
+  return url.origin;
 }
 
 /** Where the Jaeger-format JSON of a trace is downloaded from. */

@@ -29,7 +29,7 @@ export function mountSearchForm(params, { onSubmit, onServiceChange }) {
   const end = el('input', { id: 'search-end', name: 'end', type: 'datetime-local', step: '1' });
   const customRange = el('div', { class: 'custom-range' },
     field('From', start), field('To', end));
-  const minDuration = el('input', { id: 'search-min-duration', name: 'minDuration', type: 'text', placeholder: 'e.g. 1.2s, 100ms', autocomplete: 'off' });
+  const minDuration = el('input', { id: 'search-min-duration', name: 'minDuration', type: 'text', placeholder: 'e.g. 100ms', autocomplete: 'off' });
   const maxDuration = el('input', { id: 'search-max-duration', name: 'maxDuration', type: 'text', placeholder: 'e.g. 5s', autocomplete: 'off' });
   const limit = el('input', { id: 'search-limit', name: 'limit', type: 'number', min: '1', max: String(MAX_LIMIT), step: '1' });
   const errors = el('p', { class: 'form-error', role: 'alert' });

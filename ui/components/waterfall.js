@@ -20,7 +20,7 @@ const MAX_INDENT_LEVELS = 40;
  *          selected, matches (Uint8Array), currentMatch, windowStartUs, windowEndUs,
  *          showCriticalPath }
  * handlers: { onSelect(rowIndex), onToggle(rowIndex) }
- * Returns { element, invalidate(), scrollToRow(rowIndex), renderedRowCount() }.
+ * Returns { element, viewport, invalidate(full), drawNow(), scrollToPosition(position), renderedRowCount(), dispose() }.
  */
 export function mountWaterfall(state, handlers) {
   const ruler = el('div', { class: 'wf-ruler' });
@@ -37,9 +37,13 @@ export function mountWaterfall(state, handlers) {
   const services = state.view.services;
 
   let scheduled = false;
-  let rendered = 0;
+  let stale = true;
   let lastRulerWindow = '';
+  /** position in the visible list → { index, node } for the rows now in the DOM. */
+  let mounted = new Map();
 
+  // Scrolling only adds the rows that came into range and drops those that left;
+  // any state change (selection, collapse, zoom, find) marks everything stale.
   function draw() {
     scheduled = false;
     const { visible } = state;
@@ -53,12 +57,28 @@ export function mountWaterfall(state, handlers) {
     const height = viewport.clientHeight || 600;
     const first = Math.max(0, Math.floor(viewport.scrollTop / ROW_HEIGHT) - OVERSCAN);
     const last = Math.min(visible.length, Math.ceil((viewport.scrollTop + height) / ROW_HEIGHT) + OVERSCAN);
-    const nodes = [];
-    for (let position = first; position < last; position += 1) {
-      nodes.push(renderRow(visible[position], position));
+    if (stale) {
+      for (const { node } of mounted.values()) node.remove();
+      mounted.clear();
+      stale = false;
     }
-    spacer.replaceChildren(...nodes);
-    rendered = nodes.length;
+    const next = new Map();
+    const added = [];
+    for (let position = first; position < last; position += 1) {
+      const index = visible[position];
+      const kept = mounted.get(position);
+      if (kept && kept.index === index) {
+        next.set(position, kept);
+        mounted.delete(position);
+      } else {
+        const node = renderRow(index, position);
+        next.set(position, { index, node });
+        added.push(node);
+      }
+    }
+    for (const { node } of mounted.values()) node.remove();
+    spacer.append(...added);
+    mounted = next;
   }
 
   function renderRow(index, position) {
@@ -131,14 +151,16 @@ export function mountWaterfall(state, handlers) {
     return line;
   }
 
-  function invalidate() {
+  /** Schedules a redraw; `full` (the default) rebuilds every row, for state changes. */
+  function invalidate(full = true) {
+    if (full) stale = true;
     if (!scheduled) {
       scheduled = true;
       requestAnimationFrame(draw);
     }
   }
 
-  viewport.addEventListener('scroll', invalidate, { passive: true });
+  viewport.addEventListener('scroll', () => invalidate(false), { passive: true });
   viewport.addEventListener('click', (event) => {
     const line = event.target.closest('.wf-row');
     if (!line) return;
@@ -164,7 +186,7 @@ export function mountWaterfall(state, handlers) {
     splitter.addEventListener('pointerup', up);
   });
 
-  const observer = new ResizeObserver(invalidate);
+  const observer = new ResizeObserver(() => invalidate(false));
   observer.observe(viewport);
 
   return {
@@ -172,7 +194,10 @@ export function mountWaterfall(state, handlers) {
     viewport,
     invalidate,
     /** Draws now rather than on the next frame (first paint, tests). */
-    drawNow: draw,
+    drawNow() {
+      stale = true;
+      draw();
+    },
     /** Scrolls so the row at `position` in the visible list is in view, centring it when it was far. */
     scrollToPosition(position) {
       const top = position * ROW_HEIGHT;
@@ -180,9 +205,9 @@ export function mountWaterfall(state, handlers) {
       if (top < viewport.scrollTop || top + ROW_HEIGHT > viewport.scrollTop + height) {
         viewport.scrollTop = Math.max(0, top - height / 2);
       }
-      invalidate();
+      invalidate(false);
     },
-    renderedRowCount: () => rendered,
+    renderedRowCount: () => mounted.size,
     dispose: () => observer.disconnect(),
   };
 }

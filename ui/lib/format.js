@@ -5,7 +5,8 @@
 export function formatDuration(micros) {
   if (!Number.isFinite(micros)) return '';
   const abs = Math.abs(micros);
-  if (abs < 1) return '0µs';
+  if (micros === 0) return '0';
+  if (abs < 1) return '<1µs';
   if (abs < 1000) return `${trim(micros)}µs`;
   if (abs < 1e6) return `${trim(micros / 1e3)}ms`;
   if (abs < 60e6) return `${trim(micros / 1e6)}s`;

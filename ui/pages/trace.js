@@ -16,7 +16,8 @@ export function mountTrace(container, traceId, params, context) {
   setChildren(container, el('p', { class: 'loading' }, `Loading trace ${traceId}…`));
 
   const load = async () => {
-    performance.clearMarks('tracery:trace-start');
+    performance.clearMarks();
+    performance.clearMeasures();
     performance.mark('tracery:trace-start');
     let view = null;
     if (params.get('source') === 'file') {
@@ -30,6 +31,7 @@ export function mountTrace(container, traceId, params, context) {
     } else {
       try {
         view = await fetchTrace(traceId);
+        performance.mark('tracery:trace-received');
       } catch (error) {
         if (!disposed) showError(container, traceId, error, load);
         return;
@@ -356,8 +358,14 @@ function render(container, view, params, context) {
   // ---- first paint, then the deep-link parameters
   waterfall.drawNow();
   minimap.redraw();
+  // Timings for the browser tests and for anyone profiling: load (fetch, parse,
+  // normalise), render (state, first waterfall and minimap paint) and both.
   performance.mark('tracery:trace-rendered');
   performance.measure('tracery:trace-first-render', 'tracery:trace-start', 'tracery:trace-rendered');
+  if (view.source === 'server') {
+    performance.measure('tracery:trace-load', 'tracery:trace-start', 'tracery:trace-received');
+    performance.measure('tracery:trace-render', 'tracery:trace-received', 'tracery:trace-rendered');
+  }
   page.setAttribute('data-state', 'ready');
 
   const initialFind = params.get('find');

@@ -100,16 +100,16 @@ fn a_trace_renders_compactly_with_shared_parts_listed_once() {
                 {
                     "spanId": "0101010101010101", "depth": 0, "subtreeSize": 2,
                     "startOffsetUs": 0, "durationUs": 100,
-                    "serviceIndex": 1, "resourceIndex": 0, "scopeIndex": 0,
+                    "resourceIndex": 0, "scopeIndex": 0,
                     "name": "op-1", "kind": "server",
                     "attributes": [["http.method", "string", "GET"]],
                     "events": [{"name": "retry", "offsetUs": 40}],
                     "onCriticalPath": true, "criticalSections": [[0, 10], [60, 100]],
                 },
                 {
-                    "spanId": "0202020202020202", "parentSpanId": "0101010101010101",
+                    "spanId": "0202020202020202",
                     "depth": 1, "subtreeSize": 1, "startOffsetUs": 10, "durationUs": 50,
-                    "serviceIndex": 0, "resourceIndex": 1, "scopeIndex": 0,
+                    "resourceIndex": 1, "scopeIndex": 0,
                     "name": "op-2", "kind": "server",
                     "statusCode": "error", "statusMessage": "timeout", "error": true,
                     "links": [{"traceId": "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd", "spanId": "0909090909090909"}],
@@ -179,6 +179,8 @@ fn tree_warnings_reach_rows_and_the_header() {
         body["rows"][1]["warnings"],
         json!(["parent span 4d4d4d4d4d4d4d4d is not in this trace; shown as a root"])
     );
+    // The orphan's parent is not its tree parent, so it is spelled out.
+    assert_eq!(body["rows"][1]["parentSpanId"], json!("4d4d4d4d4d4d4d4d"));
     assert_eq!(body["rows"][0]["events"][0]["offsetUs"], json!(-10));
 }
 
