@@ -1,1 +1,8 @@
+//! Integration tests: the real server on port-0 listeners with a temporary data dir,
+//! driven by real OTLP clients and asserted through the query API.
 
+mod ingest_grpc;
+mod ingest_http;
+mod query_api;
+mod shutdown;
+mod support;
