@@ -340,6 +340,10 @@ fn null_means_the_default() {
 #[test]
 fn span_scalars_accept_every_proto3_json_form() {
     #[track_caller]
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "owned expectations keep the table rows short"
+    )]
     fn check(span_fields: &str, expected: OtlpSpan) {
         assert_eq!(
             decode_span(span_fields),
@@ -407,6 +411,10 @@ fn span_scalars_accept_every_proto3_json_form() {
 #[test]
 fn any_value_accepts_every_proto3_json_form() {
     #[track_caller]
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "owned expectations keep the table rows short"
+    )]
     fn check(value_json: &str, expected: Option<OtlpValue>) {
         assert_eq!(decode_value(value_json), expected, "value: {value_json}");
     }
