@@ -40,7 +40,7 @@ async fn seeded() -> (TestServer, Vec<Trace>) {
     (server, traces)
 }
 
-fn tags_param(tags: Value) -> String {
+fn tags_param(tags: &Value) -> String {
     url_escape(&tags.to_string())
 }
 
@@ -118,7 +118,7 @@ async fn search_by_each_filter() {
     assert_eq!(
         search(format!(
             "service=frontend&tags={}",
-            tags_param(json!({"http.status_code": "500"}))
+            tags_param(&json!({"http.status_code": "500"}))
         ))
         .await,
         [ids[1].clone()]
