@@ -1,4 +1,6 @@
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTracePartialSuccess;
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind as OtlpSpanKind;
+use opentelemetry_proto::tonic::trace::v1::status::StatusCode as OtlpStatusCode;
 use pretty_assertions::assert_eq;
 
 use super::*;
@@ -509,6 +511,18 @@ fn malformed_input_names_the_problem() {
         "invalid type: map, expected an array",
     );
     check(
+        "[]",
+        "invalid type: sequence, expected an ExportTraceServiceRequest object",
+    );
+    check(
+        r#"{"resourceSpans":[[]]}"#,
+        "invalid type: sequence, expected a ResourceSpans object",
+    );
+    check(
+        &span(r#""status":["boom",2]"#),
+        "invalid type: sequence, expected a Status object",
+    );
+    check(
         r#"{"resourceSpans":[{"scopeSpans":[{"spans":[null]}]}]}"#,
         "expected a Span object",
     );
@@ -627,6 +641,10 @@ fn malformed_input_names_the_problem() {
     check(
         &value("[]"),
         "invalid type: sequence, expected an AnyValue object",
+    );
+    check(
+        &value(r#"{"arrayValue":[[]]}"#),
+        "invalid type: sequence, expected an ArrayValue object",
     );
 }
 
