@@ -7,5 +7,6 @@
 mod ingest_grpc;
 mod ingest_http;
 mod query_api;
+mod sdk_languages;
 mod shutdown;
 mod support;
