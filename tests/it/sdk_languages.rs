@@ -46,12 +46,12 @@ fn span<'a>(trace: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no span {name} in {trace}"))
 }
 
-fn has_tag(span: &Value, key: &str, value: Value) -> bool {
+fn has_tag(span: &Value, key: &str, value: &Value) -> bool {
     span["tags"]
         .as_array()
         .unwrap()
         .iter()
-        .any(|tag| tag["key"] == key && tag["value"] == value)
+        .any(|tag| tag["key"] == key && tag["value"] == *value)
 }
 
 async fn check_python_trace(server: &TestServer, trace_id: &str, service: &str) {
@@ -59,11 +59,11 @@ async fn check_python_trace(server: &TestServer, trace_id: &str, service: &str) 
     let trace = &body["data"][0];
     assert_eq!(trace["spans"].as_array().unwrap().len(), 2);
     let root = span(trace, "GET /orders/{id}");
-    assert!(has_tag(root, "span.kind", json!("server")));
-    assert!(has_tag(root, "http.response.status_code", json!(500)));
+    assert!(has_tag(root, "span.kind", &json!("server")));
+    assert!(has_tag(root, "http.response.status_code", &json!(500)));
     let child = span(trace, "SELECT orders");
-    assert!(has_tag(child, "error", json!(true)));
-    assert!(has_tag(child, "otel.status_description", json!("deadlock")));
+    assert!(has_tag(child, "error", &json!(true)));
+    assert!(has_tag(child, "otel.status_description", &json!("deadlock")));
     assert_eq!(child["references"][0]["spanID"], root["spanID"]);
     assert_eq!(
         child["logs"][0]["fields"][0],
@@ -131,11 +131,11 @@ async fn javascript_sdk_over_http_json() {
     let body = server.get_ok(&format!("/api/traces/{trace_id}")).await;
     let trace = &body["data"][0];
     let root = span(trace, "GET /api/cart");
-    assert!(has_tag(root, "http.response.status_code", json!(200)));
+    assert!(has_tag(root, "http.response.status_code", &json!(200)));
     let child = span(trace, "redis GET");
-    assert!(has_tag(child, "cache.hit", json!(false)));
-    assert!(has_tag(child, "error", json!(true)));
-    assert!(has_tag(child, "span.kind", json!("client")));
+    assert!(has_tag(child, "cache.hit", &json!(false)));
+    assert!(has_tag(child, "error", &json!(true)));
+    assert!(has_tag(child, "span.kind", &json!("client")));
     assert_eq!(
         child["logs"][0]["fields"][1],
         json!({"key": "key", "type": "string", "value": "cart:42"})
