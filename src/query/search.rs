@@ -42,7 +42,7 @@ pub(super) fn matching_trace_ids(
         .into_iter()
         .filter(|meta| plan.may_match(meta))
         .collect();
-    candidates.sort_by(|a, b| b.max_start_unix_nanos.cmp(&a.max_start_unix_nanos));
+    candidates.sort_by_key(|meta| std::cmp::Reverse(meta.max_start_unix_nanos));
 
     // Newest matching span start per trace.
     let mut newest: HashMap<TraceId, u64> = HashMap::new();
