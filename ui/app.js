@@ -6,6 +6,14 @@ import { mountTrace } from './pages/trace.js';
 import { tracesFromFile } from './trace-file.js';
 import { el, notice, setChildren } from './lib/dom.js';
 
+// Anything the Content-Security-Policy blocks is a bug in this UI: count it where
+// the browser tests (and anyone in devtools) can see it.
+document.addEventListener('securitypolicyviolation', (event) => {
+  const root = document.documentElement;
+  root.dataset.cspViolations = String(Number(root.dataset.cspViolations ?? 0) + 1);
+  console.error(`CSP blocked ${event.blockedURI || 'inline code'} (${event.violatedDirective})`);
+});
+
 const app = document.getElementById('app');
 const TRACE_ID = /^[0-9a-f]{1,32}$/i;
 

@@ -10,3 +10,4 @@ mod query_api;
 mod sdk_languages;
 mod shutdown;
 mod support;
+mod ui;

@@ -55,8 +55,13 @@ export function mountWaterfall(state, handlers) {
       renderGrid(grid, state.windowStartUs, state.windowEndUs);
     }
     const height = viewport.clientHeight || 600;
-    const first = Math.max(0, Math.floor(viewport.scrollTop / ROW_HEIGHT) - OVERSCAN);
-    const last = Math.min(visible.length, Math.ceil((viewport.scrollTop + height) / ROW_HEIGHT) + OVERSCAN);
+    // After a collapse the list may be shorter than the old scroll position; clamp
+    // here rather than wait for the browser's own clamp and a second frame.
+    const maxTop = Math.max(0, visible.length * ROW_HEIGHT - height);
+    if (viewport.scrollTop > maxTop) viewport.scrollTop = maxTop;
+    const top = viewport.scrollTop;
+    const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
+    const last = Math.min(visible.length, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN);
     if (stale) {
       for (const { node } of mounted.values()) node.remove();
       mounted.clear();

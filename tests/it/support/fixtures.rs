@@ -137,6 +137,13 @@ impl TraceBuilder {
         self.push(name, millis, parent)
     }
 
+    /// A child of the `parent`-th span added (0-based), for shapes that `child`
+    /// cannot build, such as wide trees.
+    pub(crate) fn child_of(self, parent: usize, name: &str, millis: Range<u64>) -> TraceBuilder {
+        assert!(parent < self.spans.len(), "no span {parent} yet");
+        self.push(name, millis, Some(parent))
+    }
+
     pub(crate) fn attr(mut self, key_value: KeyValue) -> TraceBuilder {
         self.last_span().attributes.push(key_value);
         self
