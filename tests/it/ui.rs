@@ -7,6 +7,9 @@
 
 mod browser;
 
+use std::time::Duration;
+
+use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
 use fantoccini::key::Key;
 use serde_json::Value;
 
@@ -489,6 +492,57 @@ async fn waterfall_collapses_shows_details_and_finds() {
             "document.querySelectorAll('.wf-row.is-critical').length === 0",
             "no critical rows",
         )
+        .await;
+
+    // Zoom by dragging across the minimap from 10% to 50% of the trace (12ms to
+    // 60ms of 120ms): the waterfall's bars and ruler follow; "0" resets.
+    let map = browser.find("#minimap").await;
+    let (_, _, width, _) = map.rectangle().await.expect("minimap size");
+    let drag = MouseActions::new("mouse".to_owned())
+        .then(PointerAction::MoveToElement {
+            element: map.clone(),
+            duration: None,
+            x: -0.4 * width,
+            y: 0.0,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::MoveToElement {
+            element: map.clone(),
+            duration: Some(Duration::from_millis(150)),
+            x: 0.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    browser
+        .client
+        .perform_actions(drag)
+        .await
+        .expect("drag on the minimap");
+    browser
+        .wait_until("!document.getElementById('reset-zoom').hidden", "zoomed in")
+        .await;
+    let zoom = browser
+        .script(
+            "return { window: parseFloat(document.getElementById('minimap-window').style.width),\
+                      rootLeft: parseFloat(document.querySelector('.wf-row[data-row=\"0\"] .wf-bar').style.left),\
+                      firstTick: document.querySelector('.wf-ruler .tick-label').textContent };",
+        )
+        .await;
+    let window = zoom["window"].as_f64().expect("window width");
+    let root_left = zoom["rootLeft"].as_f64().expect("root bar left");
+    assert!((window - 40.0).abs() < 2.0, "{zoom}");
+    assert!(
+        (root_left + 25.0).abs() < 3.0,
+        "the root starts 12ms before a 48ms window: {zoom}"
+    );
+    assert_eq!(zoom["firstTick"], "20ms", "{zoom}");
+    viewport.send_keys("0").await.expect("reset zoom");
+    browser
+        .wait_until("document.getElementById('reset-zoom').hidden", "zoom reset")
         .await;
 
     assert_eq!(browser.csp_violations().await, 0);

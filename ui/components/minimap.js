@@ -74,7 +74,9 @@ export function mountMinimap(view, { onWindowChange }) {
     onWindowChange(windowStart, windowEnd);
   }
 
-  // Pointer interactions; positions are fractions of the map's width.
+  // Pointer interactions. Dragging the window pans it and dragging its edges
+  // resizes it; dragging anywhere else (or anywhere, while the window spans the
+  // whole trace) selects a new window. A click without a drag centres the window.
   map.addEventListener('pointerdown', (event) => {
     if (event.button !== 0) return;
     event.preventDefault();
@@ -82,29 +84,34 @@ export function mountMinimap(view, { onWindowChange }) {
     const bounds = map.getBoundingClientRect();
     const at = (clientX) => Math.min(1, Math.max(0, (clientX - bounds.left) / bounds.width)) * total;
     const edge = event.target.getAttribute?.('data-edge');
-    const grabbedWindow = event.target === windowBox;
+    const zoomed = windowEnd - windowStart < total * 0.999;
+    const panning = !edge && event.target === windowBox && zoomed;
     const origin = at(event.clientX);
+    const startX = event.clientX;
     const startWindow = [windowStart, windowEnd];
     const minimum = total * MIN_WINDOW_FRACTION;
+    let dragged = false;
     const move = (moveEvent) => {
+      // A few pixels of jitter is still a click.
+      if (!dragged && Math.abs(moveEvent.clientX - startX) < 3) return;
+      dragged = true;
       const here = at(moveEvent.clientX);
       if (edge === 'start') windowStart = Math.min(here, windowEnd - minimum);
       else if (edge === 'end') windowEnd = Math.max(here, windowStart + minimum);
-      else if (grabbedWindow) {
+      else if (panning) {
         const width = startWindow[1] - startWindow[0];
         windowStart = Math.min(total - width, Math.max(0, startWindow[0] + here - origin));
         windowEnd = windowStart + width;
       } else {
         windowStart = Math.min(origin, here);
-        windowEnd = Math.max(origin, here, windowStart + minimum);
+        windowEnd = Math.max(Math.max(origin, here), windowStart + minimum);
       }
       emit();
     };
     const up = () => {
       map.removeEventListener('pointermove', move);
       map.removeEventListener('pointerup', up);
-      // A plain click on the map (no drag) centres the window there.
-      if (!edge && !grabbedWindow && windowEnd - windowStart <= minimum * 1.01) {
+      if (!dragged && !edge && zoomed) {
         const width = startWindow[1] - startWindow[0];
         windowStart = Math.min(total - width, Math.max(0, origin - width / 2));
         windowEnd = windowStart + width;

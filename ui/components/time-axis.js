@@ -16,9 +16,14 @@ export function ticks(startUs, endUs, approximateCount = 6) {
 /** Fills `container` with labelled ticks for the window [startUs, endUs]. */
 export function renderRuler(container, startUs, endUs, approximateCount = 6) {
   const span = Math.max(endUs - startUs, 1e-9);
-  container.replaceChildren(...ticks(startUs, endUs, approximateCount).map((value) => {
-    const left = ((value - startUs) / span) * 100;
-    const tick = el('div', { class: left > 92 ? 'tick tick-end' : 'tick' }, el('span', { class: 'tick-label' }, formatDuration(value)));
+  const values = ticks(startUs, endUs, approximateCount);
+  const lefts = values.map((value) => ((value - startUs) / span) * 100);
+  container.replaceChildren(...values.map((value, i) => {
+    const left = lefts[i];
+    // The last label hangs left of its tick; drop the label before it when the two would touch.
+    const crowded = i === values.length - 2 && lefts[i + 1] > 92 && lefts[i + 1] - left < 10;
+    const tick = el('div', { class: left > 92 ? 'tick tick-end' : 'tick' },
+      crowded ? null : el('span', { class: 'tick-label' }, formatDuration(value)));
     tick.style.left = `${left}%`;
     return tick;
   }));
