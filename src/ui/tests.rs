@@ -11,9 +11,9 @@ struct Reply {
 }
 
 impl Reply {
-    fn header(&self, name: header::HeaderName) -> &str {
+    fn header(&self, name: impl header::AsHeaderName) -> &str {
         self.headers
-            .get(&name)
+            .get(name)
             .and_then(|value| value.to_str().ok())
             .unwrap_or_default()
     }
