@@ -63,7 +63,11 @@ async fn check_python_trace(server: &TestServer, trace_id: &str, service: &str) 
     assert!(has_tag(root, "http.response.status_code", &json!(500)));
     let child = span(trace, "SELECT orders");
     assert!(has_tag(child, "error", &json!(true)));
-    assert!(has_tag(child, "otel.status_description", &json!("deadlock")));
+    assert!(has_tag(
+        child,
+        "otel.status_description",
+        &json!("deadlock")
+    ));
     assert_eq!(child["references"][0]["spanID"], root["spanID"]);
     assert_eq!(
         child["logs"][0]["fields"][0],
