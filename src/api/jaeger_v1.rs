@@ -32,6 +32,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/dependencies", get(dependencies))
         .route("/metrics/{kind}", get(metrics))
         .route("/archive/{trace_id}", post(archive))
+        .route("/transform", post(transform))
 }
 
 async fn services(State(state): State<AppState>) -> Json<dto::Envelope<Vec<String>>> {
@@ -247,6 +248,27 @@ async fn dependencies(
 }
 
 /// The Monitor tab shows its "get started" state on 501, as with Jaeger without a metrics store.
+/// OTLP/JSON in, Jaeger's trace JSON out: the Jaeger UI uploads OTLP files through this.
+async fn transform(body: axum::body::Bytes) -> Result<Response, V1Error> {
+    let spans = crate::receiver::decode_json_spans(&body)
+        .map_err(|error| ApiError::BadRequest(error.to_string()))?;
+    let mut traces: Vec<Vec<crate::model::Span>> = Vec::new();
+    let mut index_of: std::collections::HashMap<crate::model::TraceId, usize> =
+        std::collections::HashMap::new();
+    for span in spans {
+        let index = *index_of.entry(span.trace_id).or_insert_with(|| {
+            traces.push(Vec::new());
+            traces.len() - 1
+        });
+        traces[index].push(span);
+    }
+    let data: Vec<dto::JaegerTrace<'_>> = traces
+        .iter()
+        .map(|spans| dto::jaeger_trace(spans))
+        .collect();
+    Ok(Json(dto::Envelope::ok(data)).into_response())
+}
+
 async fn metrics() -> V1Error {
     V1Error(ApiError::NotImplemented(
         "metrics querying is not available in Tracery".to_owned(),

@@ -411,6 +411,36 @@ async fn v1_and_v3_return_the_same_data() {
 }
 
 #[tokio::test]
+async fn transform_turns_otlp_json_into_jaeger_traces() {
+    let server = TestServer::start().await;
+    let trace = golden_trace();
+    let response = server
+        .http
+        .post(server.api_url("/api/transform"))
+        .json(&trace.to_otlp_json())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let transformed: Value = response.json().await.unwrap();
+    // Same rendering as a stored trace, without storing anything.
+    server.export(trace.to_export_request()).await;
+    let stored = server
+        .get_ok(&format!("/api/traces/{}", trace.id_hex()))
+        .await;
+    assert_eq!(transformed["data"], stored["data"]);
+    let response = server
+        .http
+        .post(server.api_url("/api/transform"))
+        .body("{nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn dependencies_count_service_calls() {
     let (server, _) = seeded().await;
     let body = server
