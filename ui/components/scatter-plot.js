@@ -9,8 +9,12 @@ const MARGIN = { top: 12, right: 16, bottom: 26, left: 64 };
 
 /** Renders into `container`; returns a cleanup function. onOpen(traceId) on click. */
 export function mountScatterPlot(container, results, onOpen) {
+  let drawnWidth = 0;
   const draw = () => {
     const width = Math.max(320, container.clientWidth);
+    // ResizeObserver also reports the first size; only a real change redraws.
+    if (width === drawnWidth) return;
+    drawnWidth = width;
     container.replaceChildren(render(results, width, onOpen));
   };
   draw();

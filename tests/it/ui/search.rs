@@ -167,6 +167,12 @@ async fn search_shows_results_and_opens_a_trace() {
     // The scatter plot opens traces too, and the trace-ID box works from any page.
     browser.client.back().await.expect("back");
     browser
+        .wait_until(
+            "document.querySelectorAll('#result-list li').length === 1",
+            "the search again",
+        )
+        .await;
+    browser
         .find(".scatter-point")
         .await
         .click()
