@@ -368,7 +368,8 @@ function render(container, view, params, context) {
   }
   page.setAttribute('data-state', 'ready');
 
-  const initialFind = params.get('find');
+  // `uiFind` is Jaeger UI's name for the same parameter, so its links keep working.
+  const initialFind = params.get('find') ?? params.get('uiFind');
   const initialSpan = params.get('span');
   if (initialFind) {
     findInput.value = initialFind;

@@ -2,7 +2,7 @@
 
 use super::browser::Browser;
 use super::{checkout_trace, open_trace_page, rendered_rows, server_with};
-use crate::support::fixtures::now_nanos;
+use crate::support::fixtures::{now_nanos, TraceBuilder};
 
 #[tokio::test]
 async fn json_files_open_in_jaeger_and_otlp_format() {
@@ -78,6 +78,59 @@ async fn json_files_open_in_jaeger_and_otlp_format() {
             detail.contains("card declined") && detail.contains("payment.amount"),
             "{label}: {detail}"
         );
+    }
+    browser.close().await;
+    server.stop().await;
+}
+
+/// The JavaScript tree builder for files (ui/trace-file.js) must agree with the
+/// server's (query/tree.rs): same preorder, depths, subtree sizes, offsets,
+/// critical path, error flags and service colours, for the Jaeger JSON of the
+/// same trace. This keeps the two implementations in step.
+#[tokio::test]
+async fn file_trees_match_the_server_tree() {
+    let start = now_nanos() - 5_000_000_000;
+    let checkout = checkout_trace(start);
+    // Overlapping siblings, so the critical path has to choose.
+    let fan_out = TraceBuilder::new("api")
+        .at(start)
+        .span("GET /fan-out", 0..100)
+        .service("worker")
+        .child_of(0, "slow", 20..90)
+        .child("slow.inner", 30..50)
+        .service("db")
+        .child_of(0, "fast", 10..60)
+        .error("timeout")
+        .service("api")
+        .child_of(0, "tail", 92..99)
+        .build();
+    let server = server_with(&[&checkout, &fan_out]).await;
+    let browser = Browser::start().await;
+    browser.goto(&server.api_url("/search")).await;
+    for trace in [&checkout, &fan_out] {
+        let script = format!(
+            "const {{ tracesFromFile }} = await import('/trace-file.js');\
+             const {{ fetchTrace }} = await import('/api.js');\
+             const text = await (await fetch('/api/traces/{id}')).text();\
+             const [file] = tracesFromFile(text);\
+             const server = await fetchTrace('{id}');\
+             const pick = (view) => view.rows.map((row) => [\
+               row.spanId, row.parentSpanId, row.depth, row.subtreeSize, row.startOffsetUs,\
+               row.durationUs, row.criticalSections, row.error,\
+               view.services[row.serviceIndex].name, view.services[row.serviceIndex].colorIndex]);\
+             return {{ file: pick(file), server: pick(server), fileDepth: file.maxDepth,\
+                       serverDepth: server.maxDepth }};",
+            id = trace.id_hex()
+        );
+        let views = browser.script_async(&script).await;
+        assert!(
+            views["server"]
+                .as_array()
+                .is_some_and(|rows| rows.len() >= 5),
+            "{views}"
+        );
+        pretty_assertions::assert_eq!(views["file"], views["server"], "trace {}", trace.id_hex());
+        assert_eq!(views["fileDepth"], views["serverDepth"]);
     }
     browser.close().await;
     server.stop().await;
