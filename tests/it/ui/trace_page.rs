@@ -367,13 +367,21 @@ async fn hostile_span_text_stays_text_under_a_strict_csp() {
         assert_eq!(headers["content-security-policy"], EXPECTED_CSP, "{path}");
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
     }
-    let missing = server
-        .http
-        .get(server.api_url("/missing.js"))
-        .send()
-        .await
-        .expect("GET");
-    assert_eq!(missing.status(), 404);
+    // Only extension-less page paths fall back to the UI shell; unknown files and
+    // unknown API routes are real 404s.
+    for path in [
+        "/missing.js",
+        "/api/no-such-route",
+        "/internal/ui/no-such-route",
+    ] {
+        let missing = server
+            .http
+            .get(server.api_url(path))
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(missing.status(), 404, "{path}");
+    }
 
     let browser = Browser::start().await;
     open_trace_page(&browser, &server, &format!("/trace/{}", checkout.id_hex())).await;
