@@ -120,7 +120,10 @@ export function mountWaterfall(state, handlers) {
     const windowSpan = Math.max(state.windowEndUs - state.windowStartUs, 1e-9);
     const left = ((row.startOffsetUs - state.windowStartUs) / windowSpan) * 100;
     const width = (row.durationUs / windowSpan) * 100;
-    const bar = el('div', { class: `wf-bar ${colorClass}` });
+    const bar = el('div', {
+      class: `wf-bar ${colorClass}`,
+      title: `${service?.name ?? ''}: ${row.name}\n${formatDuration(row.durationUs)} at +${formatDuration(row.startOffsetUs)}`,
+    });
     bar.style.left = `${left}%`;
     bar.style.width = `max(2px, ${width}%)`;
     time.append(bar);
