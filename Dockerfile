@@ -1,7 +1,7 @@
 # Tracery in one container: OTLP on 4317 (gRPC) and 4318 (HTTP), UI and query API on 16686.
 FROM rust:1-slim-bookworm AS build
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
 COPY ui ./ui
 COPY proto ./proto
