@@ -33,6 +33,39 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/metrics/{kind}", get(metrics))
         .route("/archive/{trace_id}", post(archive))
         .route("/transform", post(transform))
+        .layer(axum::middleware::from_fn(pretty_print))
+}
+
+/// Jaeger indents any `/api/*` reply when `prettyPrint` is set to anything but empty
+/// or `false`; the Jaeger UI's "Trace JSON" links rely on it.
+async fn pretty_print(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let wanted = Params::parse(request.uri().query())
+        .ok()
+        .and_then(|params| params.get(&["prettyPrint"]).map(|value| value != "false"))
+        .unwrap_or(false);
+    let response = next.run(request).await;
+    if !wanted {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let indented = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(bytes) => serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|value| serde_json::to_vec_pretty(&value).ok())
+            .unwrap_or_else(|| bytes.to_vec()),
+        Err(_) => {
+            return (
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "failed to render response",
+            )
+                .into_response()
+        }
+    };
+    let mut response = Response::from_parts(parts, axum::body::Body::from(indented));
+    response
+        .headers_mut()
+        .remove(axum::http::header::CONTENT_LENGTH);
+    response
 }
 
 async fn services(State(state): State<AppState>) -> Json<dto::Envelope<Vec<String>>> {

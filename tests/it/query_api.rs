@@ -256,6 +256,27 @@ async fn traces_by_id_single_and_multiple() {
     );
     let (status, _) = server.get("/api/traces/not-a-trace-id").await;
     assert_eq!(status, 400);
+    let pretty = server
+        .http
+        .get(server.api_url(&format!(
+            "/api/traces/{}?prettyPrint=true",
+            traces[0].id_hex()
+        )))
+        .send()
+        .await
+        .unwrap();
+    let text = pretty.text().await.unwrap();
+    assert!(
+        text.starts_with("{\n  \"data\": ["),
+        "not indented: {text:.40}"
+    );
+    let compact = server
+        .http
+        .get(server.api_url("/api/services?prettyPrint=false"))
+        .send()
+        .await
+        .unwrap();
+    assert!(!compact.text().await.unwrap().contains('\n'));
     let upper = server
         .get_ok(&format!(
             "/api/traces/{}",
