@@ -8,7 +8,7 @@
 mod catalog;
 pub(crate) mod codec;
 mod keys;
-mod varint;
+pub(crate) mod varint;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -214,15 +214,20 @@ impl Store {
             .clone()
     }
 
-    /// Every span of one block; empty if retention dropped it meanwhile.
-    pub(crate) fn read_block(&self, meta: &BlockMeta) -> Result<Vec<Span>, StoreError> {
+    /// Calls `visit` with every span of one block, as a borrowed view; does nothing if
+    /// retention dropped the block meanwhile.
+    pub(crate) fn scan_block(
+        &self,
+        meta: &BlockMeta,
+        visit: impl FnMut(&codec::SpanView<'_>),
+    ) -> Result<(), StoreError> {
         let Some(tree) = self.read_partitions().get(&meta.partition).cloned() else {
-            return Ok(Vec::new());
+            return Ok(());
         };
-        match tree.get(keys::block_key(keys::BLOCK, meta.seq))? {
-            Some(block) => Ok(codec::decode_block(&block, |_| true)?),
-            None => Ok(Vec::new()),
+        if let Some(block) = tree.get(keys::block_key(keys::BLOCK, meta.seq))? {
+            codec::scan_block(&block, visit)?;
         }
+        Ok(())
     }
 
     /// Service names, sorted.
