@@ -18,7 +18,7 @@
 //! `str` is a varint index into the string table. Metadata (`BlockMeta`) is stored
 //! beside the block, uncompressed, and is small enough to keep in memory.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 use super::varint::{put_bytes, put_i64, put_u64, Reader};
@@ -52,9 +52,9 @@ pub(crate) fn encode_block(spans: &[&Span], zstd_level: i32) -> Result<EncodedBl
 
     let mut interner = Interner::default();
     let mut resources: Vec<&Arc<Resource>> = Vec::new();
-    let mut resource_index: HashMap<*const Resource, u64> = HashMap::new();
+    let mut resource_index: HashMap<*const Resource, u64> = HashMap::default();
     let mut scopes: Vec<&Arc<Scope>> = Vec::new();
-    let mut scope_index: HashMap<*const Scope, u64> = HashMap::new();
+    let mut scope_index: HashMap<*const Scope, u64> = HashMap::default();
 
     // Spans first (into a scratch buffer) so the string table is complete afterwards.
     let mut sections = Vec::with_capacity(spans.len() * 96);

@@ -10,10 +10,12 @@ pub(crate) mod codec;
 mod keys;
 pub(crate) mod varint;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use catalog::Catalog;
 pub(crate) use codec::BlockMeta;
@@ -181,7 +183,7 @@ impl Store {
     ) -> Result<HashMap<TraceId, Vec<Span>>, StoreError> {
         let partitions: Vec<sled::Tree> = self.read_partitions().values().rev().cloned().collect();
         let wanted: HashSet<TraceId> = trace_ids.iter().copied().collect();
-        let mut found: HashMap<TraceId, Vec<Span>> = HashMap::new();
+        let mut found: HashMap<TraceId, Vec<Span>> = HashMap::default();
         for tree in partitions {
             let mut seqs: BTreeMap<u64, ()> = BTreeMap::new();
             for trace_id in &wanted {
@@ -388,7 +390,7 @@ fn block_meta(
         .zip(service_ids)
         .map(|(span, service)| ((span.trace_id, span.span_id), *service))
         .collect();
-    let mut edges: HashMap<(u32, u32), u32> = HashMap::new();
+    let mut edges: HashMap<(u32, u32), u32> = HashMap::default();
     for (span, child_service) in spans.iter().zip(service_ids) {
         if let Some(parent_service) = span
             .parent_span_id
