@@ -18,8 +18,9 @@
 //! `str` is a varint index into the string table. Metadata (`BlockMeta`) is stored
 //! beside the block, uncompressed, and is small enough to keep in memory.
 
-use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
+
+use foldhash::HashMap;
 
 use super::varint::{put_bytes, put_i64, put_u64, Reader};
 use super::CodecError;

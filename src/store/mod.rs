@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use foldhash::{HashMap, HashSet};
 
 use catalog::Catalog;
 pub(crate) use codec::BlockMeta;
