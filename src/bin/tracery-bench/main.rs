@@ -1,0 +1,446 @@
+//! `tracery-bench`: the end-to-end benchmark of issue 3.
+//!
+//! It runs the real `tracery` binary twice in one invocation, once with
+//! `--storage discard` (decode and drop: the ceiling) and once with the sled store
+//! and durable acknowledgements, drives OTLP/gRPC, OTLP/HTTP protobuf and OTLP/HTTP
+//! JSON at each, fills the sled store to `--store-spans`, measures queries over it,
+//! counts every acknowledged span back, stops and reopens the store, and writes a
+//! Markdown report with issue 3's targets. `bench/run.sh` builds and runs it.
+//!
+//! # Layout
+//! - `generate`: realistic spans, pre-encoded into a pool of patchable requests.
+//! - `wire`: offsets of IDs and times in encoded requests; the OTLP/JSON writer.
+//! - `load`: the closed-loop OTLP clients and their counters.
+//! - `server`: the child process, its ports, and its `/proc` figures.
+//! - `measure`: one timed ingest phase.
+//! - `query`: ack → queryable, query latencies, and the count-back.
+//! - `report`: the Markdown report.
+//!
+//! The benchmark builds nothing and changes nothing outside `--work-dir`.
+
+mod generate;
+mod load;
+mod measure;
+mod query;
+mod report;
+mod server;
+mod wire;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use clap::Parser;
+use rand::rngs::StdRng;
+use rand::SeedableRng as _;
+use tokio_util::sync::CancellationToken;
+
+use crate::generate::{unix_nanos_now, Pool};
+use crate::load::{Exporter, Protocol, Sent, Source};
+use crate::measure::{ingest_phase, PhaseResult, PhaseSpec};
+use crate::query::{DataRange, QueryPlan};
+use crate::report::{Reopen, Report, StoreFigures};
+use crate::server::{dir_size, Server, ServerSpec, Storage};
+
+/// Runs Tracery under OTLP load and writes a Markdown report of throughput,
+/// resources, query latencies, disk use and reopen time against issue 3's targets.
+#[derive(Debug, Parser)]
+#[command(name = "tracery-bench")]
+struct Cli {
+    /// The tracery binary to benchmark (a release build)
+    #[arg(long)]
+    tracery: PathBuf,
+    /// Write the Markdown report here too (it is always printed)
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Timed window per protocol and server, e.g. 30s or 2m
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Unmeasured warm-up before each timed window
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    warmup: Duration,
+    /// Concurrent export requests (workers) per phase
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// HTTP/2 connections the gRPC workers share
+    #[arg(long, default_value_t = 4)]
+    grpc_connections: usize,
+    /// Spans the sled store holds before queries are measured, e.g. 10M or 1M
+    #[arg(long, default_value = "10M", value_parser = parse_count)]
+    store_spans: u64,
+    /// Spans per export request
+    #[arg(long, default_value_t = 100)]
+    spans_per_request: usize,
+    /// Distinct requests generated before the timed phases
+    #[arg(long, default_value_t = 512)]
+    pool_requests: usize,
+    /// Protocols to drive; the last one (gRPC by default) also fills the store
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "http-protobuf,http-json,grpc"
+    )]
+    protocols: Vec<Protocol>,
+    /// Requests per query latency series
+    #[arg(long, default_value_t = 500)]
+    query_samples: usize,
+    /// Length of the time window of find-traces by service + operation
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    search_window: Duration,
+    /// Pause between ack → queryable probes while the store fills
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    freshness_interval: Duration,
+    /// Skip the `--storage discard` run (quick checks only: no ratio)
+    #[arg(long)]
+    no_discard: bool,
+    /// Where data directories and server logs go
+    #[arg(long, default_value = "target/tracery-bench")]
+    work_dir: PathBuf,
+    /// Keep the data directories afterwards
+    #[arg(long)]
+    keep_data: bool,
+    /// Extra flag for both servers, repeatable (e.g. --server-arg=--max-batch-spans=4096)
+    #[arg(long = "server-arg", allow_hyphen_values = true)]
+    server_args: Vec<String>,
+    /// Seed of the generated pool (IDs are salted per run regardless)
+    #[arg(long, default_value_t = 3)]
+    seed: u64,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: failed to start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let started = Instant::now();
+    if cli.protocols.is_empty() {
+        bail!("--protocols needs at least one protocol");
+    }
+    if !cli.tracery.is_file() {
+        bail!(
+            "{} is not a file; build it with cargo build --release",
+            cli.tracery.display()
+        );
+    }
+    let mut report = Report::new(&std::env::args().collect::<Vec<_>>(), &cli.tracery)?;
+    let run_dir = cli
+        .work_dir
+        .join(format!("run-{}", unix_nanos_now() / 1_000_000_000));
+    std::fs::create_dir_all(&run_dir)
+        .with_context(|| format!("failed to create {}", run_dir.display()))?;
+    progress(&format!("work directory {}", run_dir.display()));
+
+    let with_json = cli.protocols.contains(&Protocol::HttpJson);
+    let generated = Instant::now();
+    let (pool, pool_stats) = Pool::generate(
+        cli.pool_requests,
+        cli.spans_per_request,
+        with_json,
+        cli.seed,
+    )?;
+    progress(&format!(
+        "generated {} requests ({} spans, {:.0} B/span protobuf) in {:.1?}",
+        pool_stats.num_requests,
+        pool_stats.num_spans,
+        pool_stats.proto_bytes_per_span,
+        generated.elapsed()
+    ));
+    report.pool = Some(pool_stats);
+    report.settings = format!(
+        "duration {:?} per phase after {:?} warm-up, concurrency {}, {} gRPC connections, {} spans/request, store filled to ≥ {} spans",
+        cli.duration, cli.warmup, cli.concurrency, cli.grpc_connections, cli.spans_per_request, cli.store_spans
+    );
+    let source = Arc::new(Source::new(pool));
+    let query_http = reqwest::Client::builder().tcp_nodelay(true).build()?;
+    // The count-back moves gigabytes of JSON; compressing it would only burn server CPU.
+    let verify_http = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .no_gzip()
+        .build()?;
+
+    let spec = |storage: Storage, name: &str| ServerSpec {
+        binary: cli.tracery.clone(),
+        data_dir: run_dir.join(format!("{name}-data")),
+        storage,
+        extra_args: cli.server_args.clone(),
+        log_path: run_dir.join(format!("{name}.log")),
+    };
+    let phase = |protocol, fill_to_spans, spans_before| PhaseSpec {
+        protocol,
+        concurrency: cli.concurrency,
+        grpc_connections: cli.grpc_connections,
+        warmup: cli.warmup,
+        duration: cli.duration,
+        fill_to_spans,
+        spans_before,
+    };
+
+    // 1. The ceiling: the same binary decoding and dropping.
+    if !cli.no_discard {
+        let (server, _) = Server::start(&spec(Storage::Discard, "discard"), &query_http).await?;
+        for protocol in &cli.protocols {
+            progress(&format!(
+                "discard: {} for {:?}",
+                protocol.label(),
+                cli.duration
+            ));
+            let result = ingest_phase(
+                &server,
+                Storage::Discard,
+                &source,
+                &phase(*protocol, None, 0),
+            )
+            .await?;
+            progress(&phase_line(&result));
+            report.discard.push(result);
+        }
+        server.stop().await?;
+    }
+
+    // 2. The sled store with durable acks: every protocol, the last one filling the store.
+    let sled_spec = spec(Storage::Sled, "sled");
+    let (server, _) = Server::start(&sled_spec, &query_http).await?;
+    let query_base = format!("http://{}", server.query);
+    let data_start = unix_nanos_now().saturating_sub(1_000_000_000);
+    let mut sent: Vec<Sent> = Vec::new();
+    let mut stored_spans = 0u64;
+    let (last, first) = cli.protocols.split_last().context("no protocols")?;
+    for protocol in first {
+        progress(&format!(
+            "sled: {} for {:?}",
+            protocol.label(),
+            cli.duration
+        ));
+        let result = ingest_phase(
+            &server,
+            Storage::Sled,
+            &source,
+            &phase(*protocol, None, stored_spans),
+        )
+        .await?;
+        progress(&phase_line(&result));
+        stored_spans += result.acked_spans;
+        sent.extend_from_slice(&result.sent);
+        report.sled.push(result);
+    }
+    progress(&format!(
+        "sled: {} until the store holds {} spans, probing ack → queryable every {:?}",
+        last.label(),
+        cli.store_spans,
+        cli.freshness_interval
+    ));
+    let probe_stop = CancellationToken::new();
+    let probe = tokio::spawn(query::freshness_probe(
+        Exporter::connect(Protocol::Grpc, &server, 1, 1).await?,
+        query_http.clone(),
+        query_base.clone(),
+        Arc::clone(&source),
+        cli.freshness_interval,
+        probe_stop.clone(),
+    ));
+    let fill = ingest_phase(
+        &server,
+        Storage::Sled,
+        &source,
+        &phase(*last, Some(cli.store_spans), stored_spans),
+    )
+    .await;
+    probe_stop.cancel();
+    let freshness = probe.await.context("freshness probe panicked")??;
+    let fill = fill?;
+    progress(&phase_line(&fill));
+    stored_spans += fill.acked_spans;
+    sent.extend_from_slice(&fill.sent);
+    report.sled.push(fill);
+    for marker in &freshness.sent {
+        stored_spans += source.pool.templates[marker.template as usize].num_spans;
+    }
+    sent.extend_from_slice(&freshness.sent);
+    report.freshness = Some(freshness);
+    let data_end = unix_nanos_now();
+    report.ingest_rss_hwm = server.memory()?.peak_rss;
+
+    // 3. Queries over the filled store, then the count-back.
+    progress(&format!(
+        "queries: {} samples per endpoint",
+        cli.query_samples
+    ));
+    let mut rng = StdRng::seed_from_u64(cli.seed ^ unix_nanos_now());
+    let latencies = query::query_latencies(
+        &query_http,
+        &query_base,
+        &source,
+        &sent,
+        QueryPlan {
+            num_samples: cli.query_samples,
+            search_window: cli.search_window,
+            range: DataRange {
+                start_unix_nanos: data_start,
+                end_unix_nanos: data_end,
+            },
+        },
+        &mut rng,
+    )
+    .await?;
+    report.queries = Some(latencies);
+    progress(&format!("count-back of {stored_spans} acknowledged spans"));
+    let verification = query::verify_all(&verify_http, &query_base, &source, &sent).await?;
+    progress(&format!(
+        "count-back: {} of {} spans found, {} missing, {} extra, in {:.1?}",
+        verification.spans_found,
+        verification.spans_expected,
+        verification.missing_spans,
+        verification.extra_spans,
+        verification.duration
+    ));
+    report.verification = Some(verification.clone());
+
+    // 4. Clean shutdown, disk use, and reopening the same data directory.
+    let shutdown = server.stop().await?;
+    let (apparent, allocated) = dir_size(&sled_spec.data_dir)?;
+    report.store = Some(StoreFigures {
+        spans: verification.spans_expected,
+        apparent_bytes: apparent,
+        allocated_bytes: allocated,
+        shutdown,
+    });
+    progress("reopening the store");
+    let (server, reopen_time) = Server::start(&sled_spec, &query_http).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle_rss = server.memory()?.rss;
+    let spot_check = query::verify_all(
+        &verify_http,
+        &format!("http://{}", server.query),
+        &source,
+        &sample(&sent, 200, &mut rng),
+    )
+    .await?;
+    server.stop().await?;
+    report.reopen = Some(Reopen {
+        time: reopen_time,
+        idle_rss,
+        spot_check_traces: spot_check.traces_expected,
+        spot_check_missing: spot_check.missing_traces,
+    });
+
+    report.total = started.elapsed();
+    report.load_at_end = report::load_average();
+    let markdown = report.render();
+    println!("{markdown}");
+    if let Some(out) = &cli.out {
+        std::fs::write(out, &markdown)
+            .with_context(|| format!("failed to write {}", out.display()))?;
+        progress(&format!("report written to {}", out.display()));
+    }
+    if !cli.keep_data {
+        std::fs::remove_dir_all(&run_dir)
+            .with_context(|| format!("failed to remove {}", run_dir.display()))?;
+    }
+    if !verification.passed() || spot_check.missing_traces > 0 {
+        bail!(
+            "acknowledged spans are missing: {} missing, {} extra, {} of {} sampled traces missing after reopen",
+            verification.missing_spans,
+            verification.extra_spans,
+            spot_check.missing_traces,
+            spot_check.traces_expected
+        );
+    }
+    Ok(())
+}
+
+/// A random subset of sends, for the spot check after reopening.
+fn sample(sent: &[Sent], count: usize, rng: &mut StdRng) -> Vec<Sent> {
+    use rand::seq::IndexedRandom as _;
+    sent.choose_multiple(rng, count).copied().collect()
+}
+
+fn phase_line(result: &PhaseResult) -> String {
+    format!(
+        "  {:.0} spans/s over {:.1?}; cores: server {:.2}, client {:.2}, others {:.2}; {:.0} spans per server CPU-second; RSS peak {} MiB; {} retries, {} failed",
+        result.spans_per_second,
+        result.window,
+        result.server_cpu_seconds / result.window.as_secs_f64(),
+        result.client_cpu_seconds / result.window.as_secs_f64(),
+        (result.machine_cpu_seconds - result.server_cpu_seconds - result.client_cpu_seconds).max(0.0)
+            / result.window.as_secs_f64(),
+        result.spans_per_server_cpu_second(),
+        result.rss_peak >> 20,
+        result.retries,
+        result.failed_requests
+    )
+}
+
+/// Progress goes to stderr so stdout carries only the report.
+fn progress(message: &str) {
+    eprintln!("[tracery-bench] {message}");
+}
+
+/// `30s`, `2m`, `500ms`, `1h`, or plain seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 30s or 2m"))?;
+    let seconds = match unit {
+        "" | "s" => number,
+        "ms" => number / 1000.0,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        _ => return Err(format!("unknown unit in `{text}`; use ms, s, m or h")),
+    };
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// `10000000`, `10M`, `500k`, `1_000_000`.
+fn parse_count(text: &str) -> Result<u64, String> {
+    let cleaned = text.trim().replace('_', "");
+    let (number, factor) = match cleaned.chars().last() {
+        Some('k' | 'K') => (&cleaned[..cleaned.len() - 1], 1_000.0),
+        Some('m' | 'M') => (&cleaned[..cleaned.len() - 1], 1_000_000.0),
+        Some('g' | 'G') => (&cleaned[..cleaned.len() - 1], 1_000_000_000.0),
+        _ => (cleaned.as_str(), 1.0),
+    };
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a count like 10M or 500k"))?;
+    Ok((number * factor) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_counts_parse() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert!(parse_duration("7 parsecs").is_err());
+        assert_eq!(parse_count("10M"), Ok(10_000_000));
+        assert_eq!(parse_count("500k"), Ok(500_000));
+        assert_eq!(parse_count("1_000"), Ok(1_000));
+        assert!(parse_count("many").is_err());
+    }
+}

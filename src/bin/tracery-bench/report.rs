@@ -1,0 +1,645 @@
+//! The Markdown report: setup, issue 3's targets with PASS/MISS, then the detail
+//! tables each verdict comes from.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::generate::PoolStats;
+use crate::load::Protocol;
+use crate::measure::{percentile, PhaseResult};
+use crate::query::{Freshness, LatencyStats, QueryLatencies, Verification, MIN_GET_TRACE_SPANS};
+
+const MIB: u64 = 1024 * 1024;
+
+/// Disk figures of the sled store after a clean shutdown.
+#[derive(Debug, Clone)]
+pub(crate) struct StoreFigures {
+    pub(crate) spans: u64,
+    pub(crate) apparent_bytes: u64,
+    pub(crate) allocated_bytes: u64,
+    pub(crate) shutdown: Duration,
+}
+
+impl StoreFigures {
+    /// The larger of apparent and allocated size, so neither sparse files nor
+    /// preallocation can flatter the figure.
+    fn bytes_per_span(&self) -> f64 {
+        self.apparent_bytes.max(self.allocated_bytes) as f64 / self.spans.max(1) as f64
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Reopen {
+    pub(crate) time: Duration,
+    pub(crate) idle_rss: u64,
+    pub(crate) spot_check_traces: u64,
+    pub(crate) spot_check_missing: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Report {
+    command: String,
+    commit: String,
+    machine: String,
+    /// 1-minute load average at the start; other tenants of a shared machine show here.
+    load_at_start: String,
+    pub(crate) load_at_end: String,
+    date: String,
+    pub(crate) settings: String,
+    pub(crate) pool: Option<PoolStats>,
+    pub(crate) discard: Vec<PhaseResult>,
+    pub(crate) sled: Vec<PhaseResult>,
+    pub(crate) freshness: Option<Freshness>,
+    pub(crate) ingest_rss_hwm: u64,
+    pub(crate) queries: Option<QueryLatencies>,
+    pub(crate) verification: Option<Verification>,
+    pub(crate) store: Option<StoreFigures>,
+    pub(crate) reopen: Option<Reopen>,
+    pub(crate) total: Duration,
+}
+
+/// One row of the targets table; `None` means it could not be judged.
+struct Row {
+    metric: String,
+    target: String,
+    measured: String,
+    pass: Option<bool>,
+}
+
+impl Report {
+    pub(crate) fn new(args: &[String], tracery: &Path) -> anyhow::Result<Report> {
+        // bench/run.sh names itself so the report quotes the command a reader would type.
+        let command = match std::env::var("TRACERY_BENCH_COMMAND") {
+            Ok(command) if !command.trim().is_empty() => command,
+            _ => shell_words(args),
+        };
+        let version = Command::new(tracery)
+            .arg("--version")
+            .output()
+            .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+            .unwrap_or_default();
+        Ok(Report {
+            command,
+            commit: format!("{} ({version})", git_commit()),
+            machine: machine(),
+            load_at_start: load_average(),
+            date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+            ..Report::default()
+        })
+    }
+
+    pub(crate) fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = self.render_into(&mut out);
+        out
+    }
+
+    fn render_into(&self, out: &mut String) -> std::fmt::Result {
+        writeln!(out, "# Tracery benchmark\n")?;
+        writeln!(
+            out,
+            "Produced by `bench/run.sh` (the `tracery-bench` binary) on {}. The load generator \
+             shares the machine with the server, so compare figures within this run rather \
+             than with other machines; spans per server CPU-second is the figure that \
+             travels best.\n",
+            self.date
+        )?;
+        writeln!(out, "| | |\n|---|---|")?;
+        writeln!(out, "| command | `{}` |", self.command)?;
+        writeln!(out, "| tracery commit | {} |", self.commit)?;
+        writeln!(out, "| machine | {} |", self.machine)?;
+        writeln!(
+            out,
+            "| load average (1 min) | {} at start, {} at end (other work on the machine competes with the run) |",
+            self.load_at_start, self.load_at_end
+        )?;
+        writeln!(out, "| settings | {} |", self.settings)?;
+        if let Some(pool) = &self.pool {
+            writeln!(
+                out,
+                "| workload | {} distinct requests of {} spans in traces of 5–30 spans ({:.1} on average) across 6 services; {:.0} B/span as an OTLP protobuf request ({:.0} B per span message){}; {:.1} span attributes, {:.1} resource attributes; 2% of spans are HTTP 500 |",
+                pool.num_requests,
+                pool.num_spans / pool.num_requests.max(1) as u64,
+                pool.num_spans as f64 / pool.num_traces.max(1) as f64,
+                pool.proto_bytes_per_span,
+                pool.span_message_bytes,
+                pool.json_bytes_per_span
+                    .map(|json| format!(", {json:.0} B/span as OTLP/JSON"))
+                    .unwrap_or_default(),
+                pool.span_attributes,
+                pool.resource_attributes,
+            )?;
+        }
+        writeln!(out, "| run time | {:.0?} |\n", self.total)?;
+
+        writeln!(out, "## Targets (issue 3)\n")?;
+        writeln!(
+            out,
+            "For the sled store with durable acknowledgements (the default), same workload, one run.\n"
+        )?;
+        writeln!(
+            out,
+            "| metric | target | measured | result |\n|---|---|---|---|"
+        )?;
+        for row in self.target_rows() {
+            let verdict = match row.pass {
+                Some(true) => "PASS",
+                Some(false) => "**MISS**",
+                None => "n/a",
+            };
+            writeln!(
+                out,
+                "| {} | {} | {} | {verdict} |",
+                row.metric, row.target, row.measured
+            )?;
+        }
+        writeln!(out)?;
+        self.render_ingest(out)?;
+        self.render_queries(out)?;
+        self.render_store(out)?;
+        self.render_method(out)?;
+        Ok(())
+    }
+
+    fn sled_phase(&self, protocol: Protocol) -> Option<&PhaseResult> {
+        self.sled.iter().find(|phase| phase.protocol == protocol)
+    }
+
+    fn discard_phase(&self, protocol: Protocol) -> Option<&PhaseResult> {
+        self.discard.iter().find(|phase| phase.protocol == protocol)
+    }
+
+    fn target_rows(&self) -> Vec<Row> {
+        let mut rows = Vec::new();
+        for (protocol, floor) in [
+            (Protocol::Grpc, 100_000.0),
+            (Protocol::HttpProtobuf, 100_000.0),
+            (Protocol::HttpJson, 30_000.0),
+        ] {
+            let Some(sled) = self.sled_phase(protocol) else {
+                continue;
+            };
+            rows.push(Row {
+                metric: format!("ingest, {}", protocol.label()),
+                target: format!("≥ {} spans/s", thousands(floor)),
+                measured: format!("{} spans/s", thousands(sled.spans_per_second)),
+                pass: Some(sled.spans_per_second >= floor),
+            });
+            if protocol != Protocol::HttpJson {
+                let discard = self.discard_phase(protocol);
+                rows.push(Row {
+                    metric: format!("ingest, {}, ratio to `--storage discard`", protocol.label()),
+                    target: "≥ 0.6×".to_owned(),
+                    measured: discard.map_or("not run".to_owned(), |discard| {
+                        format!(
+                            "{:.2}× ({} / {} spans/s)",
+                            sled.spans_per_second / discard.spans_per_second.max(1.0),
+                            thousands(sled.spans_per_second),
+                            thousands(discard.spans_per_second)
+                        )
+                    }),
+                    pass: discard
+                        .map(|discard| sled.spans_per_second >= 0.6 * discard.spans_per_second),
+                });
+            }
+        }
+        if let Some(store) = &self.store {
+            rows.push(Row {
+                metric: "disk, including indexes".to_owned(),
+                target: "≤ 80 B/span".to_owned(),
+                measured: format!(
+                    "{:.1} B/span ({} spans in {:.1} MiB)",
+                    store.bytes_per_span(),
+                    thousands(store.spans as f64),
+                    store.apparent_bytes.max(store.allocated_bytes) as f64 / MIB as f64
+                ),
+                pass: Some(store.bytes_per_span() <= 80.0),
+            });
+        }
+        if let Some(queries) = &self.queries {
+            let latency_row = |metric: String, stats: &LatencyStats, limit: Duration| Row {
+                metric,
+                target: format!("p99 ≤ {} ms", limit.as_millis()),
+                measured: format!(
+                    "p99 {} (p50 {}){}",
+                    millis(stats.p99),
+                    millis(stats.p50),
+                    failures_note(stats)
+                ),
+                pass: Some(stats.p99 <= limit && stats.failures == 0),
+            };
+            rows.push(latency_row(
+                format!("get-trace ({MIN_GET_TRACE_SPANS}–30 spans)"),
+                &queries.get_trace,
+                Duration::from_millis(10),
+            ));
+            rows.push(latency_row(
+                "find-traces, service + operation + time window".to_owned(),
+                &queries.find_traces,
+                Duration::from_millis(100),
+            ));
+            rows.push(latency_row(
+                "find-traces with a tag filter".to_owned(),
+                &queries.find_traces_tag,
+                Duration::from_millis(300),
+            ));
+        }
+        if let Some(freshness) = &self.freshness {
+            let mut samples = freshness.samples.clone();
+            samples.sort_unstable();
+            let worst = samples.last().copied().unwrap_or_default();
+            rows.push(Row {
+                metric: "ack → queryable".to_owned(),
+                target: "≤ 1 s".to_owned(),
+                measured: format!(
+                    "max {} (p50 {}, {} probes under load{})",
+                    millis(worst),
+                    millis(percentile(&samples, 0.5)),
+                    samples.len(),
+                    if freshness.timeouts > 0 {
+                        format!(", {} never became queryable", freshness.timeouts)
+                    } else {
+                        String::new()
+                    }
+                ),
+                pass: Some(
+                    !samples.is_empty()
+                        && freshness.timeouts == 0
+                        && worst <= Duration::from_secs(1),
+                ),
+            });
+        }
+        if !self.sled.is_empty() {
+            let peak = self
+                .sled
+                .iter()
+                .map(|phase| phase.rss_peak.max(phase.rss_hwm))
+                .max()
+                .unwrap_or(0)
+                .max(self.ingest_rss_hwm);
+            let steady = self
+                .sled
+                .iter()
+                .map(|phase| phase.rss_steady)
+                .max()
+                .unwrap_or(0);
+            rows.push(Row {
+                metric: "server RSS while ingesting".to_owned(),
+                target: "≤ 512 MiB".to_owned(),
+                measured: format!("peak {} MiB, steady {} MiB", peak / MIB, steady / MIB),
+                pass: Some(peak <= 512 * MIB),
+            });
+        }
+        if let Some(reopen) = &self.reopen {
+            rows.push(Row {
+                metric: format!(
+                    "reopen a {}-span store",
+                    self.store
+                        .as_ref()
+                        .map_or("?".to_owned(), |store| thousands(store.spans as f64))
+                ),
+                target: "≤ 5 s".to_owned(),
+                measured: format!("{:.2} s", reopen.time.as_secs_f64()),
+                pass: Some(reopen.time <= Duration::from_secs(5)),
+            });
+        }
+        if let Some(verification) = &self.verification {
+            rows.push(Row {
+                metric: "acknowledged spans counted back".to_owned(),
+                target: "none missing".to_owned(),
+                measured: format!(
+                    "{} of {} found; {} missing, {} extra",
+                    thousands(verification.spans_found as f64),
+                    thousands(verification.spans_expected as f64),
+                    verification.missing_spans,
+                    verification.extra_spans
+                ),
+                pass: Some(verification.passed()),
+            });
+        }
+        rows
+    }
+
+    fn render_ingest(&self, out: &mut String) -> std::fmt::Result {
+        writeln!(out, "## Ingest\n")?;
+        writeln!(
+            out,
+            "Closed loop: each worker sends a request and waits for its acknowledgement. \
+             \"cores\" is CPU-seconds per second of the timed window; the client is the load \
+             generator itself, and \"others\" is what the rest of the machine (other tenants of \
+             a shared host) used meanwhile, so a phase that got less CPU shows it. The last sled phase fills the store, so its figure is \
+             the average over the whole fill (the first window of the same length is shown too).\n"
+        )?;
+        writeln!(
+            out,
+            "| server | protocol | workers | window | spans/s | server cores | spans per server CPU-s | client cores | others' cores | export p50 / p99 | RSS peak / steady | retries | failed | rejected |"
+        )?;
+        writeln!(
+            out,
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        )?;
+        for phase in self.discard.iter().chain(&self.sled) {
+            let window = phase.window.as_secs_f64();
+            let rate =
+                if (phase.first_duration_spans_per_second - phase.spans_per_second).abs() > 1.0 {
+                    format!(
+                        "{} (first window {})",
+                        thousands(phase.spans_per_second),
+                        thousands(phase.first_duration_spans_per_second)
+                    )
+                } else {
+                    thousands(phase.spans_per_second)
+                };
+            writeln!(
+                out,
+                "| {} | {} | {} | {:.0} s | {rate} | {:.2} | {} | {:.2} | {:.2} | {} / {} | {} / {} MiB | {} | {} | {} |",
+                match phase.storage {
+                    crate::server::Storage::Sled => "sled",
+                    crate::server::Storage::Discard => "discard",
+                },
+                phase.protocol.label(),
+                phase.concurrency,
+                window,
+                phase.server_cpu_seconds / window,
+                thousands(phase.spans_per_server_cpu_second()),
+                phase.client_cpu_seconds / window,
+                (phase.machine_cpu_seconds - phase.server_cpu_seconds - phase.client_cpu_seconds).max(0.0)
+                    / window,
+                millis(phase.export_p50),
+                millis(phase.export_p99),
+                phase.rss_peak / MIB,
+                phase.rss_steady / MIB,
+                phase.retries,
+                phase.failed_requests,
+                phase.rejected_spans,
+            )?;
+        }
+        let errors: Vec<String> = self
+            .discard
+            .iter()
+            .chain(&self.sled)
+            .flat_map(|phase| {
+                phase.error_samples.iter().map(move |error| {
+                    format!(
+                        "{} {}: {error}",
+                        phase.storage.flag(),
+                        phase.protocol.label()
+                    )
+                })
+            })
+            .collect();
+        if !errors.is_empty() {
+            writeln!(out, "\nFirst errors seen:\n")?;
+            for error in errors.iter().take(10) {
+                writeln!(out, "- `{error}`")?;
+            }
+        }
+        writeln!(out)?;
+        Ok(())
+    }
+
+    fn render_queries(&self, out: &mut String) -> std::fmt::Result {
+        let Some(queries) = &self.queries else {
+            return Ok(());
+        };
+        writeln!(out, "## Queries\n")?;
+        writeln!(
+            out,
+            "Over the filled store, one request at a time, timed to the last byte of the body \
+             (gzip, as a browser asks). find-traces asks for {} traces; the operation search \
+             uses a random {:.0} s window within the stored data, the tag search \
+             (`tags={{\"http.response.status_code\":\"500\"}}`) the whole time range of one service.\n",
+            20,
+            queries.search_window.as_secs_f64()
+        )?;
+        writeln!(
+            out,
+            "| query | samples | p50 | p99 | max | items per answer | failures |"
+        )?;
+        writeln!(out, "|---|---|---|---|---|---|---|")?;
+        for (name, stats) in [
+            ("`GET /api/traces/{id}`", &queries.get_trace),
+            (
+                "`GET /api/traces?service&operation&start&end&limit`",
+                &queries.find_traces,
+            ),
+            (
+                "`GET /api/traces?service&tags&start&end&limit`",
+                &queries.find_traces_tag,
+            ),
+            ("`GET /api/services`", &queries.services),
+            ("`GET /api/services/{s}/operations`", &queries.operations),
+        ] {
+            writeln!(
+                out,
+                "| {name} | {} | {} | {} | {} | {:.1} | {} |",
+                stats.samples,
+                millis(stats.p50),
+                millis(stats.p99),
+                millis(stats.max),
+                stats.mean_items,
+                stats.failures
+            )?;
+        }
+        writeln!(out)?;
+        Ok(())
+    }
+
+    fn render_store(&self, out: &mut String) -> std::fmt::Result {
+        writeln!(out, "## Store\n")?;
+        writeln!(out, "| figure | value |\n|---|---|")?;
+        if let Some(store) = &self.store {
+            writeln!(out, "| spans stored | {} |", thousands(store.spans as f64))?;
+            writeln!(
+                out,
+                "| data directory after SIGTERM | {:.1} MiB apparent, {:.1} MiB allocated |",
+                store.apparent_bytes as f64 / MIB as f64,
+                store.allocated_bytes as f64 / MIB as f64
+            )?;
+            writeln!(out, "| bytes per span | {:.1} |", store.bytes_per_span())?;
+            writeln!(
+                out,
+                "| graceful shutdown (SIGTERM → exit) | {:.2} s |",
+                store.shutdown.as_secs_f64()
+            )?;
+        }
+        if self.ingest_rss_hwm > 0 {
+            writeln!(
+                out,
+                "| RSS high-water mark after ingest (VmHWM) | {} MiB |",
+                self.ingest_rss_hwm / MIB
+            )?;
+        }
+        if let Some(reopen) = &self.reopen {
+            writeln!(
+                out,
+                "| reopen (spawn → `/api/services` answers) | {:.2} s |",
+                reopen.time.as_secs_f64()
+            )?;
+            writeln!(
+                out,
+                "| idle RSS 2 s after reopening | {} MiB |",
+                reopen.idle_rss / MIB
+            )?;
+            writeln!(
+                out,
+                "| traces of a random sample missing after reopen | {} of {} |",
+                reopen.spot_check_missing, reopen.spot_check_traces
+            )?;
+        }
+        if let Some(verification) = &self.verification {
+            writeln!(
+                out,
+                "| count-back | {} traces / {} spans expected, {} / {} found, {} spans missing, {} extra, in {:.1} s |",
+                thousands(verification.traces_expected as f64),
+                thousands(verification.spans_expected as f64),
+                thousands(verification.traces_found as f64),
+                thousands(verification.spans_found as f64),
+                verification.missing_spans,
+                verification.extra_spans,
+                verification.duration.as_secs_f64()
+            )?;
+            if verification.skipped_partial_sends > 0 {
+                writeln!(
+                    out,
+                    "| sends with partial success (not counted back) | {} |",
+                    verification.skipped_partial_sends
+                )?;
+            }
+            for example in &verification.examples {
+                writeln!(out, "| count-back example | {example} |")?;
+            }
+        }
+        writeln!(out)?;
+        Ok(())
+    }
+
+    fn render_method(&self, out: &mut String) -> std::fmt::Result {
+        writeln!(out, "## Method\n")?;
+        for line in [
+            "The requests are generated before any timed phase and replayed round-robin; each send gets fresh trace IDs (a run-wide counter through a bijective mix), span IDs XORed with a per-send mask and timestamps moved to the present, so no two sends carry the same trace and no storage block sees the same request twice.",
+            "Both servers are the same `tracery` binary on free loopback ports with their own data directories; `--storage discard` decodes, converts and drops. CPU is utime+stime from `/proc/<pid>/stat`; memory is VmRSS sampled every 250 ms and VmHWM from `/proc/<pid>/status`.",
+            "Retryable refusals (gRPC UNAVAILABLE / RESOURCE_EXHAUSTED, HTTP 429 / 502 / 503 / 504) are retried with exponential backoff from 10 ms to 1 s and counted; anything else counts as a failed request and its spans are not expected back.",
+            "ack → queryable: while the store fills, one request per interval goes over a separate gRPC connection; after its acknowledgement `GET /api/traces/{id}` is polled every millisecond until the trace is complete.",
+            "Disk is the larger of the apparent and allocated size of the data directory after a clean shutdown (SIGTERM), divided by the spans stored. Reopen is the time from spawning the binary on that directory until `/api/services` answers.",
+            "The count-back fetches every acknowledged trace by ID (`/api/traces?traceID=…`, 100 per request, in send order) and compares distinct span IDs per trace with what was sent.",
+        ] {
+            writeln!(out, "- {line}")?;
+        }
+        Ok(())
+    }
+}
+
+fn failures_note(stats: &LatencyStats) -> String {
+    if stats.failures > 0 {
+        format!(", {} of {} failed or empty", stats.failures, stats.samples)
+    } else {
+        String::new()
+    }
+}
+
+fn millis(duration: Duration) -> String {
+    let ms = duration.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.2} ms")
+    } else {
+        format!("{ms:.0} ms")
+    }
+}
+
+fn thousands(value: f64) -> String {
+    let digits = format!("{:.0}", value.max(0.0));
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+fn shell_words(args: &[String]) -> String {
+    args.iter()
+        .map(|arg| {
+            if arg.is_empty() || arg.contains(|c: char| c.is_whitespace() || "'\"$`\\".contains(c))
+            {
+                format!("'{}'", arg.replace('\'', r"'\''"))
+            } else {
+                arg.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn git_commit() -> String {
+    let run = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|output| output.status.success())
+            .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    };
+    match run(&["rev-parse", "--short=12", "HEAD"]) {
+        Some(commit) => {
+            let dirty = run(&["status", "--porcelain", "--untracked-files=no"])
+                .is_some_and(|status| !status.is_empty());
+            if dirty {
+                format!("{commit} + uncommitted changes")
+            } else {
+                commit
+            }
+        }
+        None => "unknown".to_owned(),
+    }
+}
+
+pub(crate) fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned())
+}
+
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|line| line.starts_with("model name"))
+        .and_then(|line| line.split(':').nth(1))
+        .map_or("unknown CPU".to_owned(), |model| model.trim().to_owned());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|meminfo| {
+            let line = meminfo
+                .lines()
+                .find(|line| line.starts_with("MemTotal:"))?
+                .to_owned();
+            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(format!("{:.1} GiB RAM", kib as f64 / 1024.0 / 1024.0))
+        })
+        .unwrap_or_default();
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|release| format!("Linux {}", release.trim()))
+        .unwrap_or_default();
+    format!("{cores} × {model}, {memory}, {kernel}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_format_for_people() {
+        assert_eq!(thousands(1_234_567.4), "1,234,567");
+        assert_eq!(thousands(999.0), "999");
+        assert_eq!(millis(Duration::from_micros(1500)), "1.50 ms");
+        assert_eq!(millis(Duration::from_millis(123)), "123 ms");
+        assert_eq!(shell_words(&["a".into(), "b c".into()]), "a 'b c'");
+    }
+}
