@@ -345,6 +345,14 @@ mod tests {
     }
 
     #[test]
+    fn example_config_file_holds_the_defaults() {
+        let file: RawConfig = toml::from_str(include_str!("../docs/config.example.toml")).unwrap();
+        let from_file = Config::from_raw(file).unwrap();
+        let defaults = Config::from_raw(RawConfig::default()).unwrap();
+        assert_eq!(format!("{from_file:?}"), format!("{defaults:?}"));
+    }
+
+    #[test]
     fn flags_win_over_file_and_validation_names_the_field() {
         let file: RawConfig =
             toml::from_str("query_addr = \"127.0.0.1:1\"\nzstd_level = 5").unwrap();

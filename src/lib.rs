@@ -7,6 +7,7 @@
 //! - `store`: compressed span blocks in sled, with trace and search indexes.
 //! - `query`: search and trace assembly over the store.
 //! - `api`: the axum query API (Jaeger v1, api_v3, the UI's own endpoints).
+//! - `ui`: the web UI's files from `ui/`, embedded at compile time.
 //! - `app`: wiring, shutdown order; `config`: flags, environment and file.
 //!
 //! Data flows `receiver → ingest → store ← query ← api`; `model` depends on nothing
@@ -21,5 +22,6 @@ pub mod query;
 pub(crate) mod receiver;
 pub mod store;
 pub mod telemetry;
+mod ui;
 
 pub use app::{run, Listeners};

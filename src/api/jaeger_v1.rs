@@ -32,6 +32,40 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/dependencies", get(dependencies))
         .route("/metrics/{kind}", get(metrics))
         .route("/archive/{trace_id}", post(archive))
+        .route("/transform", post(transform))
+        .layer(axum::middleware::from_fn(pretty_print))
+}
+
+/// Jaeger indents any `/api/*` reply when `prettyPrint` is set to anything but empty
+/// or `false`; the Jaeger UI's "Trace JSON" links rely on it.
+async fn pretty_print(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let wanted = Params::parse(request.uri().query())
+        .ok()
+        .and_then(|params| params.get(&["prettyPrint"]).map(|value| value != "false"))
+        .unwrap_or(false);
+    let response = next.run(request).await;
+    if !wanted {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let indented = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(bytes) => serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|value| serde_json::to_vec_pretty(&value).ok())
+            .unwrap_or_else(|| bytes.to_vec()),
+        Err(_) => {
+            return (
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "failed to render response",
+            )
+                .into_response()
+        }
+    };
+    let mut response = Response::from_parts(parts, axum::body::Body::from(indented));
+    response
+        .headers_mut()
+        .remove(axum::http::header::CONTENT_LENGTH);
+    response
 }
 
 async fn services(State(state): State<AppState>) -> Json<dto::Envelope<Vec<String>>> {
@@ -247,6 +281,27 @@ async fn dependencies(
 }
 
 /// The Monitor tab shows its "get started" state on 501, as with Jaeger without a metrics store.
+/// OTLP/JSON in, Jaeger's trace JSON out: the Jaeger UI uploads OTLP files through this.
+async fn transform(body: axum::body::Bytes) -> Result<Response, V1Error> {
+    let spans = crate::receiver::decode_json_spans(&body)
+        .map_err(|error| ApiError::BadRequest(error.to_string()))?;
+    let mut traces: Vec<Vec<crate::model::Span>> = Vec::new();
+    let mut index_of: std::collections::HashMap<crate::model::TraceId, usize> =
+        std::collections::HashMap::new();
+    for span in spans {
+        let index = *index_of.entry(span.trace_id).or_insert_with(|| {
+            traces.push(Vec::new());
+            traces.len() - 1
+        });
+        traces[index].push(span);
+    }
+    let data: Vec<dto::JaegerTrace<'_>> = traces
+        .iter()
+        .map(|spans| dto::jaeger_trace(spans))
+        .collect();
+    Ok(Json(dto::Envelope::ok(data)).into_response())
+}
+
 async fn metrics() -> V1Error {
     V1Error(ApiError::NotImplemented(
         "metrics querying is not available in Tracery".to_owned(),

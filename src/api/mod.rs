@@ -9,6 +9,8 @@ mod error;
 mod jaeger_v1;
 mod jaeger_v3;
 mod params;
+mod ui_api;
+mod ui_dto;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -36,15 +38,7 @@ pub struct UiEndpoints {
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub(crate) query: QueryService,
-    #[allow(
-        dead_code,
-        reason = "read by the web UI's routes, which land separately"
-    )]
     pub(crate) ui_dir: Option<PathBuf>,
-    #[allow(
-        dead_code,
-        reason = "read by the web UI's routes, which land separately"
-    )]
     pub(crate) endpoints: UiEndpoints,
 }
 
@@ -62,8 +56,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v3", jaeger_v3::routes())
         .nest("/api", jaeger_v1::routes())
-        // .nest("/internal/ui", ui_api::routes())  -- lands with the web UI
-        // .fallback_service(crate::ui::router(state.ui_dir.clone()))
+        .nest("/internal/ui", ui_api::routes())
+        .fallback_service(crate::ui::router(state.ui_dir.clone()))
         .layer((
             TraceLayer::new_for_http(),
             CompressionLayer::new(),

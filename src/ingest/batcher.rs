@@ -18,6 +18,8 @@ pub struct Batcher {
     rx: mpsc::Receiver<Submit>,
     pending: Vec<Submit>,
     num_pending_spans: usize,
+    /// The fsync of the last durable batch, which acknowledges it when done.
+    syncing: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Batcher {
@@ -28,6 +30,7 @@ impl Batcher {
             rx,
             pending: Vec::new(),
             num_pending_spans: 0,
+            syncing: None,
         }
     }
 
@@ -58,6 +61,7 @@ impl Batcher {
             }
         }
         self.flush().await;
+        self.wait_for_sync().await;
         if !self.pending.is_empty() {
             tracing::error!(
                 num_spans = self.num_pending_spans,
@@ -79,47 +83,74 @@ impl Batcher {
         let num_spans = std::mem::take(&mut self.num_pending_spans);
         let durable = batch.iter().any(|submit| submit.ack.is_some());
         let (store, storage) = (self.store.clone(), self.config.storage);
-        let (outcome, batch) = tokio::task::spawn_blocking(move || {
-            let outcome = match storage {
+        let (written, batch) = tokio::task::spawn_blocking(move || {
+            let written = match storage {
                 StorageMode::Discard => Ok(()),
-                StorageMode::Sled => write(&store, &batch, durable),
+                StorageMode::Sled => write(&store, &batch),
             };
-            (outcome, batch)
+            (written, batch)
         })
         .await
         .unwrap_or_else(|_join_error| (Err(StoreError::WriterPanicked), Vec::new()));
-        let outcome = outcome.map_err(|error| IngestError::Store(Arc::new(error)));
-        if let Err(error) = &outcome {
-            tracing::error!(num_spans, error = %error_chain(error), "failed to write batch");
-        }
-        for submit in batch {
-            match (submit.ack, &outcome) {
-                (Some(ack), _) => {
+        if let Err(error) = written {
+            let error = IngestError::Store(Arc::new(error));
+            tracing::error!(num_spans, error = %error_chain(&error), "failed to write batch");
+            for submit in batch {
+                match submit.ack {
                     // The exporter may have gone away; it will retry if it cares.
-                    let _ = ack.send(outcome.clone());
+                    Some(ack) => drop(ack.send(Err(error.clone()))),
+                    // Enqueued spans were already acknowledged: keep them for the next
+                    // flush rather than lose them. Their permits stay held, so the
+                    // queue pushes back.
+                    None => self.push(Submit {
+                        ack: None,
+                        ..submit
+                    }),
                 }
-                // Enqueued spans were already acknowledged: keep them for the next flush
-                // rather than lose them. Their permits stay held, so the queue pushes back.
-                (None, Err(_)) => self.push(Submit {
-                    ack: None,
-                    ..submit
-                }),
-                (None, Ok(())) => {}
+            }
+            return;
+        }
+        if durable && storage == StorageMode::Sled {
+            // Pipelining: this batch's fsync runs while the next batch is encoded and
+            // written. At most one sync is outstanding; sled's flush covers everything
+            // written before it starts, so waiting for the previous one first keeps
+            // acknowledgements in order with the data on disk.
+            self.wait_for_sync().await;
+            let store = self.store.clone();
+            self.syncing = Some(tokio::spawn(async move {
+                let synced = tokio::task::spawn_blocking(move || store.sync())
+                    .await
+                    .unwrap_or(Err(StoreError::WriterPanicked))
+                    .map_err(|error| IngestError::Store(Arc::new(error)));
+                if let Err(error) = &synced {
+                    tracing::error!(num_spans, error = %error_chain(error), "failed to sync batch");
+                }
+                for ack in batch.into_iter().filter_map(|submit| submit.ack) {
+                    let _ = ack.send(synced.clone());
+                }
+            }));
+        } else {
+            for ack in batch.into_iter().filter_map(|submit| submit.ack) {
+                let _ = ack.send(Ok(()));
+            }
+        }
+    }
+
+    async fn wait_for_sync(&mut self) {
+        if let Some(syncing) = self.syncing.take() {
+            if let Err(error) = syncing.await {
+                tracing::error!(%error, "sync task failed");
             }
         }
     }
 }
 
-fn write(store: &Store, batch: &[Submit], durable: bool) -> Result<(), StoreError> {
+fn write(store: &Store, batch: &[Submit]) -> Result<(), StoreError> {
     let spans: Vec<&crate::model::Span> = batch
         .iter()
         .flat_map(|submit| submit.spans.iter())
         .collect();
-    store.write_spans(&spans)?;
-    if durable {
-        store.sync()?;
-    }
-    Ok(())
+    store.write_spans(&spans)
 }
 
 fn error_chain(error: &IngestError) -> String {

@@ -105,3 +105,82 @@ impl IngestHandle {
         self.max_queued_spans - self.permits.available_permits()
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::num::NonZeroUsize;
+
+    use super::*;
+    use crate::config::{Config, StorageMode};
+
+    fn spans(count: usize) -> Vec<Span> {
+        (0..count)
+            .map(|index| Span {
+                trace_id: crate::model::TraceId([1; 16]),
+                span_id: crate::model::SpanId([index as u8 + 1; 8]),
+                parent_span_id: None,
+                trace_state: String::new(),
+                flags: 0,
+                name: "op".into(),
+                kind: crate::model::SpanKind::Server,
+                start_unix_nanos: 1,
+                end_unix_nanos: 2,
+                attributes: vec![],
+                events: vec![],
+                links: vec![],
+                status_code: crate::model::StatusCode::Unset,
+                status_message: String::new(),
+                resource: Default::default(),
+                scope: Default::default(),
+            })
+            .collect()
+    }
+
+    /// A handle whose batcher is held but never run, so queued spans stay queued.
+    pub(crate) fn stalled_handle(
+        max_queued_spans: usize,
+    ) -> (IngestHandle, Batcher, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config::for_data_dir(dir.path());
+        config.ingest.ack = AckMode::Enqueued;
+        config.ingest.storage = StorageMode::Discard;
+        config.ingest.max_queued_spans = NonZeroUsize::new(max_queued_spans).expect("non-zero");
+        config.ingest.queue_wait = Duration::from_millis(10);
+        let store = Store::open(&config.store).expect("store opens");
+        let (handle, batcher) = channel(&config.ingest, store);
+        (handle, batcher, dir)
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_instead_of_growing() {
+        let (handle, _batcher, _dir) = stalled_handle(2);
+        handle.submit(spans(2)).await.unwrap();
+        assert_eq!(handle.queued_spans(), 2);
+        assert!(matches!(
+            handle.submit(spans(1)).await,
+            Err(IngestError::QueueFull)
+        ));
+        assert_eq!(handle.queued_spans(), 2, "the refused spans took no room");
+    }
+
+    #[tokio::test]
+    async fn the_batcher_releases_room_once_spans_are_written() {
+        let (handle, batcher, _dir) = stalled_handle(2);
+        handle.submit(spans(2)).await.unwrap();
+        let running = tokio::spawn(batcher.run());
+        // A request larger than the whole queue still gets through once there is room.
+        handle.submit(spans(5)).await.unwrap();
+        drop(handle);
+        running.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn submitting_after_the_batcher_is_gone_reports_shutdown() {
+        let (handle, batcher, _dir) = stalled_handle(2);
+        drop(batcher);
+        assert!(matches!(
+            handle.submit(spans(1)).await,
+            Err(IngestError::ShuttingDown)
+        ));
+    }
+}

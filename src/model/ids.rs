@@ -88,7 +88,7 @@ fn parse_padded_hex(text: &str, out: &mut [u8]) -> Result<(), IdParseError> {
     for (index, ch) in text.chars().enumerate() {
         let nibble = ch.to_digit(16).ok_or(IdParseError::NotHex(ch))? as u8;
         let position = offset + index;
-        out[position / 2] |= if position % 2 == 0 {
+        out[position / 2] |= if position.is_multiple_of(2) {
             nibble << 4
         } else {
             nibble
@@ -128,10 +128,7 @@ mod tests {
     #[track_caller]
     fn check(input: &str, expected: Result<&str, IdParseError>) {
         let parsed = TraceId::from_hex(input).map(|id| id.to_jaeger_hex());
-        assert_eq!(
-            parsed.as_deref().map_err(Clone::clone),
-            expected.map_err(|e| e)
-        );
+        assert_eq!(parsed, expected.map(str::to_owned));
     }
 
     #[test]

@@ -8,4 +8,7 @@ mod ids;
 mod span;
 
 pub use ids::{IdParseError, SpanId, TraceId};
-pub use span::{AttrValue, Attribute, Event, Link, Resource, Scope, Span, SpanKind, StatusCode};
+pub use span::{
+    attributes_match, AttrValue, Attribute, Event, Link, Resource, Scope, Span, SpanFields,
+    SpanKind, StatusCode,
+};

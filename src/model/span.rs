@@ -29,19 +29,15 @@ pub struct Span {
 
 impl Span {
     pub fn duration_nanos(&self) -> u64 {
-        self.end_unix_nanos.saturating_sub(self.start_unix_nanos)
+        SpanFields::duration_nanos(self)
     }
 
     pub fn service_name(&self) -> &str {
-        &self.resource.service_name
+        SpanFields::service_name(self)
     }
 
     pub fn is_error(&self) -> bool {
-        self.status_code == StatusCode::Error
-            || self
-                .attributes
-                .iter()
-                .any(|attribute| attribute.key == "error" && attribute.value.is_truthy())
+        SpanFields::is_error(self)
     }
 }
 
@@ -103,14 +99,6 @@ impl AttrValue {
             AttrValue::Bool(value) => text == if *value { "true" } else { "false" },
             AttrValue::Int(value) => text.parse::<i64>().ok() == Some(*value),
             _ => self.to_search_string() == text,
-        }
-    }
-
-    fn is_truthy(&self) -> bool {
-        match self {
-            AttrValue::Bool(value) => *value,
-            AttrValue::Str(text) => text == "true",
-            _ => false,
         }
     }
 
@@ -217,4 +205,76 @@ impl StatusCode {
             _ => return None,
         })
     }
+}
+
+/// What search reads of a span. Implemented by `Span` and by the store's zero-copy
+/// view of an encoded span, so one predicate serves both.
+pub trait SpanFields {
+    fn service_name(&self) -> &str;
+    fn name(&self) -> &str;
+    fn kind(&self) -> SpanKind;
+    fn start_unix_nanos(&self) -> u64;
+    fn duration_nanos(&self) -> u64;
+    fn status_code(&self) -> StatusCode;
+    fn status_message(&self) -> &str;
+    fn trace_state(&self) -> &str;
+    fn resource(&self) -> &Resource;
+    fn scope(&self) -> &Scope;
+    /// Whether a span attribute `key` equals `value` written as a string.
+    fn attribute_matches(&self, key: &str, value: &str) -> bool;
+    /// Whether an attribute `key` of any event equals `value` written as a string.
+    fn event_attribute_matches(&self, key: &str, value: &str) -> bool;
+
+    /// Jaeger's notion of an error span: status ERROR, or an `error=true` attribute.
+    fn is_error(&self) -> bool {
+        self.status_code() == StatusCode::Error || self.attribute_matches("error", "true")
+    }
+}
+
+impl SpanFields for Span {
+    fn service_name(&self) -> &str {
+        &self.resource.service_name
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn kind(&self) -> SpanKind {
+        self.kind
+    }
+    fn start_unix_nanos(&self) -> u64 {
+        self.start_unix_nanos
+    }
+    fn duration_nanos(&self) -> u64 {
+        self.end_unix_nanos.saturating_sub(self.start_unix_nanos)
+    }
+    fn status_code(&self) -> StatusCode {
+        self.status_code
+    }
+    fn status_message(&self) -> &str {
+        &self.status_message
+    }
+    fn trace_state(&self) -> &str {
+        &self.trace_state
+    }
+    fn resource(&self) -> &Resource {
+        &self.resource
+    }
+    fn scope(&self) -> &Scope {
+        &self.scope
+    }
+    fn attribute_matches(&self, key: &str, value: &str) -> bool {
+        attributes_match(&self.attributes, key, value)
+    }
+    fn event_attribute_matches(&self, key: &str, value: &str) -> bool {
+        self.events
+            .iter()
+            .any(|event| attributes_match(&event.attributes, key, value))
+    }
+}
+
+/// Whether any attribute named `key` equals `value` written as a string.
+pub fn attributes_match(attributes: &[Attribute], key: &str, value: &str) -> bool {
+    attributes
+        .iter()
+        .any(|attribute| attribute.key == key && attribute.value.matches_str(value))
 }

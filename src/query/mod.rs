@@ -5,6 +5,7 @@
 //! block, so each call runs them on the blocking pool.
 
 mod search;
+pub(crate) mod tree;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -121,7 +122,7 @@ impl QueryService {
 /// Orders a trace's spans by start time and drops exact duplicates (an exporter
 /// that retried after a lost acknowledgement sends the same span twice).
 fn normalize_trace(mut spans: Vec<Span>) -> Vec<Span> {
-    spans.sort_by(|a, b| (a.start_unix_nanos, a.span_id).cmp(&(b.start_unix_nanos, b.span_id)));
+    spans.sort_by_key(|span| (span.start_unix_nanos, span.span_id));
     spans.dedup();
     spans
 }

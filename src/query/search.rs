@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::model::{Attribute, Span, StatusCode, TraceId};
+use crate::model::{attributes_match, SpanFields, StatusCode, TraceId};
 use crate::store::{BlockMeta, Store, StoreError};
 
 /// A search, already validated by the API layer. Every filter applies to one span.
@@ -42,7 +42,7 @@ pub(super) fn matching_trace_ids(
         .into_iter()
         .filter(|meta| plan.may_match(meta))
         .collect();
-    candidates.sort_by(|a, b| b.max_start_unix_nanos.cmp(&a.max_start_unix_nanos));
+    candidates.sort_by_key(|meta| std::cmp::Reverse(meta.max_start_unix_nanos));
 
     // Newest matching span start per trace.
     let mut newest: HashMap<TraceId, u64> = HashMap::new();
@@ -52,12 +52,13 @@ pub(super) fn matching_trace_ids(
         {
             break; // nothing in this or any later block can displace the current top `limit`
         }
-        for span in store.read_block(&meta)? {
-            if span_matches(&span, query) {
-                let entry = newest.entry(span.trace_id).or_insert(span.start_unix_nanos);
-                *entry = (*entry).max(span.start_unix_nanos);
+        store.scan_block(&meta, |span| {
+            if span_matches(span, query) {
+                let start = span.start_unix_nanos();
+                let entry = newest.entry(span.trace_id).or_insert(start);
+                *entry = (*entry).max(start);
             }
-        }
+        })?;
     }
     let mut ranked: Vec<(TraceId, u64)> = newest.into_iter().collect();
     ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -122,7 +123,7 @@ impl Plan {
     }
 }
 
-pub(super) fn span_matches(span: &Span, query: &TraceQuery) -> bool {
+pub(super) fn span_matches(span: &impl SpanFields, query: &TraceQuery) -> bool {
     let duration = Duration::from_nanos(span.duration_nanos());
     query
         .service
@@ -131,9 +132,9 @@ pub(super) fn span_matches(span: &Span, query: &TraceQuery) -> bool {
         && query
             .operation
             .as_ref()
-            .is_none_or(|operation| &span.name == operation)
+            .is_none_or(|operation| span.name() == operation)
         && (query.start_min_unix_nanos..=query.start_max_unix_nanos)
-            .contains(&span.start_unix_nanos)
+            .contains(&span.start_unix_nanos())
         && query.duration_min.is_none_or(|min| duration >= min)
         && query.duration_max.is_none_or(|max| duration <= max)
         && query
@@ -144,25 +145,25 @@ pub(super) fn span_matches(span: &Span, query: &TraceQuery) -> bool {
 
 /// Jaeger's tag semantics: a key is looked up in the span's, resource's, scope's and
 /// events' attributes, plus the synthetic tags the OTLP → Jaeger translation adds.
-pub(super) fn tag_matches(span: &Span, key: &str, value: &str) -> bool {
+pub(super) fn tag_matches(span: &impl SpanFields, key: &str, value: &str) -> bool {
     let synthetic = match key {
         "error" => match value {
             "true" => Some(span.is_error()),
-            "false" => Some(span.status_code == StatusCode::Ok),
+            "false" => Some(span.status_code() == StatusCode::Ok),
             _ => None,
         },
-        "span.kind" => Some(span.kind.jaeger_name() == value && !value.is_empty()),
-        "otel.status_code" => Some(match span.status_code {
+        "span.kind" => Some(span.kind().jaeger_name() == value && !value.is_empty()),
+        "otel.status_code" => Some(match span.status_code() {
             StatusCode::Ok => value == "OK",
             StatusCode::Error => value == "ERROR",
             StatusCode::Unset => false,
         }),
         "otel.status_description" => {
-            Some(!span.status_message.is_empty() && span.status_message == value)
+            Some(!span.status_message().is_empty() && span.status_message() == value)
         }
-        "otel.scope.name" | "scope.name" => Some(span.scope.name == value),
-        "otel.scope.version" | "scope.version" => Some(span.scope.version == value),
-        "w3c.tracestate" => Some(!span.trace_state.is_empty() && span.trace_state == value),
+        "otel.scope.name" | "scope.name" => Some(span.scope().name == value),
+        "otel.scope.version" | "scope.version" => Some(span.scope().version == value),
+        "w3c.tracestate" => Some(!span.trace_state().is_empty() && span.trace_state() == value),
         "service.name" => Some(span.service_name() == value),
         _ => None,
     };
@@ -170,21 +171,12 @@ pub(super) fn tag_matches(span: &Span, key: &str, value: &str) -> bool {
         return true;
     }
     if let Some(resource_key) = key.strip_prefix("resource.") {
-        return any_matches(&span.resource.attributes, resource_key, value);
+        return attributes_match(&span.resource().attributes, resource_key, value);
     }
-    any_matches(&span.attributes, key, value)
-        || any_matches(&span.resource.attributes, key, value)
-        || any_matches(&span.scope.attributes, key, value)
-        || span
-            .events
-            .iter()
-            .any(|event| any_matches(&event.attributes, key, value))
-}
-
-fn any_matches(attributes: &[Attribute], key: &str, value: &str) -> bool {
-    attributes
-        .iter()
-        .any(|attribute| attribute.key == key && attribute.value.matches_str(value))
+    span.attribute_matches(key, value)
+        || attributes_match(&span.resource().attributes, key, value)
+        || attributes_match(&span.scope().attributes, key, value)
+        || span.event_attribute_matches(key, value)
 }
 
 #[cfg(test)]
@@ -192,7 +184,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::model::{AttrValue, Event, Resource, Scope, SpanId, SpanKind};
+    use crate::model::{AttrValue, Attribute, Event, Resource, Scope, Span, SpanId, SpanKind};
 
     fn span() -> Span {
         Span {

@@ -73,3 +73,26 @@ fn status_from(error: AcceptError) -> Status {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_retryable_and_carry_retry_info() {
+        for error in [IngestError::QueueFull, IngestError::ShuttingDown] {
+            let status = status_from(AcceptError::Ingest(error));
+            assert_eq!(status.code(), Code::Unavailable);
+            let retry = status
+                .get_details_retry_info()
+                .expect("retry info attached");
+            assert_eq!(retry.retry_delay, Some(RETRY_AFTER));
+        }
+        let invalid = status_from(AcceptError::Invalid("bad span".into()));
+        assert_eq!(
+            (invalid.code(), invalid.message()),
+            (Code::InvalidArgument, "bad span")
+        );
+        assert!(invalid.get_details_retry_info().is_none());
+    }
+}

@@ -234,3 +234,64 @@ fn is_length_limit(error: &axum::Error) -> bool {
     }
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt as _;
+
+    use super::*;
+    use crate::ingest::tests::stalled_handle;
+    use crate::model::from_otlp;
+
+    fn export_body(num_spans: usize) -> Vec<u8> {
+        use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+        let spans = (0..num_spans)
+            .map(|index| Span {
+                trace_id: vec![1; 16],
+                span_id: vec![index as u8 + 1; 8],
+                name: "op".into(),
+                ..Default::default()
+            })
+            .collect();
+        let request = OtlpExportRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        assert_eq!(from_otlp::convert(request.clone()).num_rejected, 0);
+        request.encode_to_vec()
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_answers_429_with_retry_after() {
+        let (ingest, _batcher, _dir) = stalled_handle(2);
+        let config = ReceiverConfig {
+            max_message_bytes: 1 << 20,
+            cors_origins: None,
+        };
+        let router = router(ingest, &config);
+        let post = |body: Vec<u8>| {
+            Request::post("/v1/traces")
+                .header("content-type", "application/x-protobuf")
+                .body(Body::from(body))
+                .unwrap()
+        };
+        let accepted = router.clone().oneshot(post(export_body(2))).await.unwrap();
+        assert_eq!(accepted.status(), StatusCode::OK);
+        let refused = router.oneshot(post(export_body(1))).await.unwrap();
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(refused.headers()[header::RETRY_AFTER], "1");
+        let body = axum::body::to_bytes(refused.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let status = RpcStatus::decode(body).unwrap();
+        assert_eq!(status.code, GRPC_UNAVAILABLE);
+        assert_eq!(status.message, "ingest queue is full; retry later");
+    }
+}

@@ -35,6 +35,13 @@ pub(crate) enum AcceptError {
     Ingest(#[from] IngestError),
 }
 
+/// Decodes an OTLP/JSON `TracesData` document (what the OTLP file exporter writes)
+/// into model spans, dropping malformed ones: the Jaeger UI's file upload sends these
+/// to `/api/transform`.
+pub(crate) fn decode_json_spans(body: &[u8]) -> Result<Vec<crate::model::Span>, DecodeError> {
+    Ok(from_otlp::convert(otlp_json::decode_export_request(body)?).spans)
+}
+
 /// Requests with more spans than this are converted on the blocking pool, so one big
 /// export can't stall the async workers.
 const INLINE_CONVERSION_MAX_SPANS: usize = 512;

@@ -10,22 +10,18 @@
 //! such as all-zero IDs belong to `model::from_otlp`.
 //!
 //! Bodies are parsed straight from the byte slice into private DTOs, and each DTO
-//! is moved into its prost type as soon as it is complete (see `repeated`), so no
-//! `serde_json::Value` tree and no second pass over the spans is needed.
+//! is moved into its prost type as soon as it is complete (see `fields::repeated`),
+//! so no `serde_json::Value` tree and no second pass over the spans is needed.
+//! Messages must be JSON objects (see `fields::ObjectOnly`).
 //! serde_json's recursion limit (128 levels) stays on: deeply nested
 //! `arrayValue`/`kvlistValue` bodies fail with an error instead of overflowing
-//! the stack. Each nested `arrayValue` costs three levels, so about 38 levels of
+//! the stack. Each nested `arrayValue` costs three levels, so 39 levels of
 //! attribute nesting fit inside a span, in line with prost's limit of 100 nested
 //! messages for protobuf bodies.
 
 use std::fmt;
 use std::io::Write as _;
-use std::marker::PhantomData;
 
-use base64::alphabet;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
-use base64::engine::DecodePaddingMode;
-use base64::Engine as _;
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest as OtlpExportRequest,
     ExportTraceServiceResponse as OtlpExportResponse,
@@ -36,18 +32,21 @@ use opentelemetry_proto::tonic::common::v1::{
     KeyValue as OtlpKeyValue, KeyValueList as OtlpKeyValueList,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource as OtlpResource;
-use opentelemetry_proto::tonic::trace::v1::span::{
-    Event as OtlpEvent, Link as OtlpLink, SpanKind as OtlpSpanKind,
-};
-use opentelemetry_proto::tonic::trace::v1::status::StatusCode as OtlpStatusCode;
+use opentelemetry_proto::tonic::trace::v1::span::{Event as OtlpEvent, Link as OtlpLink};
 use opentelemetry_proto::tonic::trace::v1::{
     ResourceSpans as OtlpResourceSpans, ScopeSpans as OtlpScopeSpans, Span as OtlpSpan,
     Status as OtlpStatus,
 };
-use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 
+use self::fields::{
+    integer, optional, parent_span_id, repeated, span_id, span_kind, status_code, string, trace_id,
+    AsMap, Base64Bytes, Double, HasDto, Int64, ObjectOnly,
+};
 use super::DecodeError;
+
+mod fields;
 
 /// Decodes an OTLP/JSON `ExportTraceServiceRequest`.
 ///
@@ -57,7 +56,10 @@ pub(crate) fn decode_export_request(body: &[u8]) -> Result<OtlpExportRequest, De
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(OtlpExportRequest::default());
     }
-    let request: ExportRequestDto = serde_json::from_slice(body)?;
+    // What serde_json::from_slice does, but through `AsMap`.
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let request = ExportRequestDto::deserialize(AsMap(&mut deserializer))?;
+    deserializer.end()?;
     Ok(OtlpExportRequest {
         resource_spans: request.resource_spans,
     })
@@ -91,7 +93,7 @@ pub(crate) fn encode_status(grpc_code: i32, message: &str) -> Vec<u8> {
 }
 
 // The DTOs below mirror the proto messages field for field. Fields already hold
-// their prost types, filled in by the `deserialize_with` helpers further down;
+// their prost types, filled in by the `deserialize_with` helpers in `fields`;
 // `#[serde(default)]` supplies proto defaults for missing fields, and fields not
 // listed here are ignored. Only the original field names that differ from their
 // lowerCamelCase form need an alias.
@@ -284,12 +286,6 @@ enum AnyValueField {
     Unknown,
 }
 
-/// A prost message and the DTO it is decoded through, so that `repeated` and
-/// `optional` can convert each element as soon as it has been parsed.
-trait HasDto: Sized {
-    type Dto: DeserializeOwned + Into<Self>;
-}
-
 impl HasDto for OtlpResourceSpans {
     type Dto = ResourceSpansDto;
 }
@@ -464,7 +460,7 @@ impl<'de> Visitor<'de> for AnyValueVisitor {
     /// members of the oneof is an error, as in other proto3 JSON parsers.
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AnyValueDto, A::Error> {
         let mut value = None;
-        let mut value_field = None;
+        let mut value_field: Option<AnyValueField> = None;
         while let Some(field) = map.next_key::<AnyValueField>()? {
             let next = match field {
                 AnyValueField::StringValue => map
@@ -479,20 +475,20 @@ impl<'de> Visitor<'de> for AnyValueVisitor {
                 AnyValueField::DoubleValue => map
                     .next_value::<Option<Double>>()?
                     .map(|Double(number)| OtlpValue::DoubleValue(number)),
-                AnyValueField::ArrayValue => {
-                    map.next_value::<Option<ArrayValueDto>>()?.map(|array| {
+                AnyValueField::ArrayValue => map
+                    .next_value::<Option<ObjectOnly<ArrayValueDto>>>()?
+                    .map(|ObjectOnly(array)| {
                         OtlpValue::ArrayValue(OtlpArrayValue {
                             values: array.values,
                         })
-                    })
-                }
-                AnyValueField::KvlistValue => {
-                    map.next_value::<Option<KeyValueListDto>>()?.map(|list| {
+                    }),
+                AnyValueField::KvlistValue => map
+                    .next_value::<Option<ObjectOnly<KeyValueListDto>>>()?
+                    .map(|ObjectOnly(list)| {
                         OtlpValue::KvlistValue(OtlpKeyValueList {
                             values: list.values,
                         })
-                    })
-                }
+                    }),
                 AnyValueField::BytesValue => map
                     .next_value::<Option<Base64Bytes>>()?
                     .map(|Base64Bytes(bytes)| OtlpValue::BytesValue(bytes)),
@@ -507,7 +503,7 @@ impl<'de> Visitor<'de> for AnyValueVisitor {
             if let Some(earlier) = value_field {
                 return Err(de::Error::custom(format_args!(
                     "AnyValue sets both {} and {}, but may set only one value",
-                    AnyValueField::name(earlier),
+                    earlier.name(),
                     field.name()
                 )));
             }
@@ -530,358 +526,6 @@ impl AnyValueField {
             AnyValueField::BytesValue => "bytesValue",
             AnyValueField::Unknown => "an unknown field",
         }
-    }
-}
-
-// Field helpers for `deserialize_with`. Every one of them maps `null` to the
-// proto default, as proto3 JSON requires.
-
-/// A string field.
-fn string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-    Ok(Option::<String>::deserialize(deserializer)?.unwrap_or_default())
-}
-
-/// A singular message field.
-fn optional<'de, D: Deserializer<'de>, T: HasDto>(deserializer: D) -> Result<Option<T>, D::Error> {
-    Ok(Option::<T::Dto>::deserialize(deserializer)?.map(Into::into))
-}
-
-/// A repeated message field, converted element by element.
-fn repeated<'de, D: Deserializer<'de>, T: HasDto>(deserializer: D) -> Result<Vec<T>, D::Error> {
-    deserializer.deserialize_any(RepeatedVisitor(PhantomData))
-}
-
-struct RepeatedVisitor<T>(PhantomData<T>);
-
-impl<'de, T: HasDto> Visitor<'de> for RepeatedVisitor<T> {
-    type Value = Vec<T>;
-
-    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str("an array")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
-        let mut items = Vec::new();
-        while let Some(dto) = seq.next_element::<T::Dto>()? {
-            items.push(dto.into());
-        }
-        Ok(items)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Vec<T>, E> {
-        Ok(Vec::new())
-    }
-}
-
-/// Trace IDs are 32 hex digits in OTLP/JSON (not base64, unlike proto3 JSON).
-fn trace_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
-    deserializer.deserialize_any(HexIdVisitor {
-        what: "trace id",
-        num_bytes: 16,
-    })
-}
-
-fn span_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
-    deserializer.deserialize_any(HexIdVisitor {
-        what: "span id",
-        num_bytes: 8,
-    })
-}
-
-fn parent_span_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
-    deserializer.deserialize_any(HexIdVisitor {
-        what: "parent span id",
-        num_bytes: 8,
-    })
-}
-
-/// Decodes a hex ID of exactly `num_bytes` bytes, or the empty string as no bytes.
-struct HexIdVisitor {
-    what: &'static str,
-    num_bytes: usize,
-}
-
-impl<'de> Visitor<'de> for HexIdVisitor {
-    type Value = Vec<u8>;
-
-    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            formatter,
-            "a {} of {} hex digits",
-            self.what,
-            2 * self.num_bytes
-        )
-    }
-
-    fn visit_str<E: de::Error>(self, text: &str) -> Result<Vec<u8>, E> {
-        let mut bytes = vec![0; self.num_bytes];
-        if text.is_empty() {
-            bytes.clear();
-            return Ok(bytes);
-        }
-        if hex::decode_to_slice(text, &mut bytes).is_ok() {
-            return Ok(bytes);
-        }
-        // proto3 JSON would use base64 for bytes, so some encoders get this wrong.
-        let hint = if decode_base64(text).is_ok_and(|decoded| decoded.len() == self.num_bytes) {
-            ", not base64"
-        } else {
-            ""
-        };
-        Err(E::custom(format_args!(
-            "invalid {} {} (expected {} hex digits{hint})",
-            self.what,
-            quoted(text),
-            2 * self.num_bytes
-        )))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Vec<u8>, E> {
-        Ok(Vec::new())
-    }
-}
-
-fn span_kind<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i32, D::Error> {
-    deserializer.deserialize_any(EnumVisitor {
-        what: "span kind",
-        name_prefix: "SPAN_KIND_",
-        from_name: |name| OtlpSpanKind::from_str_name(name).map(|kind| kind as i32),
-    })
-}
-
-fn status_code<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i32, D::Error> {
-    deserializer.deserialize_any(EnumVisitor {
-        what: "status code",
-        name_prefix: "STATUS_CODE_",
-        from_name: |name| OtlpStatusCode::from_str_name(name).map(|code| code as i32),
-    })
-}
-
-/// An enum by its proto name or by number. Unknown numbers are kept, as proto3
-/// enums are open; unknown names are an error.
-struct EnumVisitor {
-    what: &'static str,
-    name_prefix: &'static str,
-    from_name: fn(&str) -> Option<i32>,
-}
-
-impl<'de> Visitor<'de> for EnumVisitor {
-    type Value = i32;
-
-    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            formatter,
-            "a {} as a {}* name or a number",
-            self.what, self.name_prefix
-        )
-    }
-
-    fn visit_i64<E: de::Error>(self, number: i64) -> Result<i32, E> {
-        i32::try_from(number)
-            .map_err(|_| E::custom(format_args!("{} {number} is out of range", self.what)))
-    }
-
-    fn visit_u64<E: de::Error>(self, number: u64) -> Result<i32, E> {
-        i32::try_from(number)
-            .map_err(|_| E::custom(format_args!("{} {number} is out of range", self.what)))
-    }
-
-    fn visit_str<E: de::Error>(self, text: &str) -> Result<i32, E> {
-        // A number in a string is not standard, but harmless to accept.
-        (self.from_name)(text)
-            .or_else(|| text.parse().ok())
-            .ok_or_else(|| {
-                E::custom(format_args!(
-                    "unknown {} {} (expected a {}* name or a number)",
-                    self.what,
-                    quoted(text),
-                    self.name_prefix
-                ))
-            })
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<i32, E> {
-        Ok(0)
-    }
-}
-
-/// An integer field: a JSON number or a string holding one. Exponents and a
-/// zero fraction (`1e3`, `"5.0"`) are accepted, as proto3 JSON allows.
-fn integer<'de, D: Deserializer<'de>, T: ProtoInteger>(deserializer: D) -> Result<T, D::Error> {
-    deserializer.deserialize_any(IntegerVisitor(PhantomData))
-}
-
-trait ProtoInteger: Default + TryFrom<i128> {
-    /// The proto type, for error messages.
-    const PROTO_TYPE: &'static str;
-}
-
-impl ProtoInteger for u32 {
-    const PROTO_TYPE: &'static str = "uint32";
-}
-
-impl ProtoInteger for u64 {
-    const PROTO_TYPE: &'static str = "uint64";
-}
-
-impl ProtoInteger for i64 {
-    const PROTO_TYPE: &'static str = "int64";
-}
-
-struct IntegerVisitor<T>(PhantomData<T>);
-
-impl<T: ProtoInteger> IntegerVisitor<T> {
-    fn in_range<E: de::Error>(number: i128) -> Result<T, E> {
-        T::try_from(number).map_err(|_| {
-            E::custom(format_args!(
-                "{number} is out of range for {}",
-                T::PROTO_TYPE
-            ))
-        })
-    }
-}
-
-impl<'de, T: ProtoInteger> Visitor<'de> for IntegerVisitor<T> {
-    type Value = T;
-
-    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(formatter, "a {} as a number or a string", T::PROTO_TYPE)
-    }
-
-    fn visit_i64<E: de::Error>(self, number: i64) -> Result<T, E> {
-        Self::in_range(i128::from(number))
-    }
-
-    fn visit_u64<E: de::Error>(self, number: u64) -> Result<T, E> {
-        Self::in_range(i128::from(number))
-    }
-
-    fn visit_f64<E: de::Error>(self, number: f64) -> Result<T, E> {
-        let integer = integral(number)
-            .ok_or_else(|| E::custom(format_args!("invalid {} {number}", T::PROTO_TYPE)))?;
-        Self::in_range(integer)
-    }
-
-    fn visit_str<E: de::Error>(self, text: &str) -> Result<T, E> {
-        let integer = text
-            .parse::<i128>()
-            .ok()
-            .or_else(|| text.parse::<f64>().ok().and_then(integral))
-            .ok_or_else(|| E::custom(format_args!("invalid {} {}", T::PROTO_TYPE, quoted(text))))?;
-        Self::in_range(integer)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<T, E> {
-        Ok(T::default())
-    }
-}
-
-/// The integer a whole, finite float stands for; out-of-range values saturate
-/// and are then rejected by the range check.
-fn integral(number: f64) -> Option<i128> {
-    (number.is_finite() && number.trunc() == number).then_some(number as i128)
-}
-
-/// AnyValue's `intValue`.
-struct Int64(i64);
-
-impl<'de> Deserialize<'de> for Int64 {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        integer(deserializer).map(Int64)
-    }
-}
-
-/// AnyValue's `doubleValue`: a number, or "NaN", "Infinity", "-Infinity".
-struct Double(f64);
-
-impl<'de> Deserialize<'de> for Double {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(DoubleVisitor).map(Double)
-    }
-}
-
-struct DoubleVisitor;
-
-impl<'de> Visitor<'de> for DoubleVisitor {
-    type Value = f64;
-
-    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(r#"a double as a number, "NaN", "Infinity" or "-Infinity""#)
-    }
-
-    fn visit_f64<E: de::Error>(self, number: f64) -> Result<f64, E> {
-        Ok(number)
-    }
-
-    fn visit_i64<E: de::Error>(self, number: i64) -> Result<f64, E> {
-        Ok(number as f64)
-    }
-
-    fn visit_u64<E: de::Error>(self, number: u64) -> Result<f64, E> {
-        Ok(number as f64)
-    }
-
-    fn visit_str<E: de::Error>(self, text: &str) -> Result<f64, E> {
-        match text {
-            "NaN" => Ok(f64::NAN),
-            "Infinity" => Ok(f64::INFINITY),
-            "-Infinity" => Ok(f64::NEG_INFINITY),
-            // Rust would also read "inf" and "nan"; proto3 JSON only has the names above.
-            _ => text
-                .parse::<f64>()
-                .ok()
-                .filter(|number| number.is_finite())
-                .ok_or_else(|| E::custom(format_args!("invalid double {}", quoted(text)))),
-        }
-    }
-}
-
-/// AnyValue's `bytesValue`, in base64.
-struct Base64Bytes(Vec<u8>);
-
-impl<'de> Deserialize<'de> for Base64Bytes {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_str(Base64Visitor).map(Base64Bytes)
-    }
-}
-
-struct Base64Visitor;
-
-impl<'de> Visitor<'de> for Base64Visitor {
-    type Value = Vec<u8>;
-
-    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str("base64 bytes")
-    }
-
-    fn visit_str<E: de::Error>(self, text: &str) -> Result<Vec<u8>, E> {
-        decode_base64(text)
-            .map_err(|_| E::custom(format_args!("invalid base64 bytes {}", quoted(text))))
-    }
-}
-
-/// Decodes the standard or the URL-safe alphabet, with or without padding, like
-/// the Go and C++ protobuf JSON parsers.
-fn decode_base64(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
-    const LENIENT: GeneralPurposeConfig = GeneralPurposeConfig::new()
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-        .with_decode_allow_trailing_bits(true);
-    const STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIENT);
-    const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
-    if text.contains(['-', '_']) {
-        URL_SAFE.decode(text)
-    } else {
-        STANDARD.decode(text)
-    }
-}
-
-/// Quotes client text for an error message, cut short so that a huge bad value
-/// does not become a huge error.
-fn quoted(text: &str) -> String {
-    const MAX_CHARS: usize = 64;
-    match text.char_indices().nth(MAX_CHARS) {
-        Some((end, _)) => format!("{:?}...", &text[..end]),
-        None => format!("{text:?}"),
     }
 }
 

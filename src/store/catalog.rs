@@ -3,7 +3,7 @@
 //! The catalog only grows; retention does not prune it (a service whose spans all
 //! expired still appears in the pickers, as in Jaeger's Badger store).
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use super::keys;
 use super::StoreError;

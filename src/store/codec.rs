@@ -18,8 +18,9 @@
 //! `str` is a varint index into the string table. Metadata (`BlockMeta`) is stored
 //! beside the block, uncompressed, and is small enough to keep in memory.
 
-use std::collections::HashMap;
 use std::sync::Arc;
+
+use foldhash::HashMap;
 
 use super::varint::{put_bytes, put_i64, put_u64, Reader};
 use super::CodecError;
@@ -52,9 +53,9 @@ pub(crate) fn encode_block(spans: &[&Span], zstd_level: i32) -> Result<EncodedBl
 
     let mut interner = Interner::default();
     let mut resources: Vec<&Arc<Resource>> = Vec::new();
-    let mut resource_index: HashMap<*const Resource, u64> = HashMap::new();
+    let mut resource_index: HashMap<*const Resource, u64> = HashMap::default();
     let mut scopes: Vec<&Arc<Scope>> = Vec::new();
-    let mut scope_index: HashMap<*const Scope, u64> = HashMap::new();
+    let mut scope_index: HashMap<*const Scope, u64> = HashMap::default();
 
     // Spans first (into a scratch buffer) so the string table is complete afterwards.
     let mut sections = Vec::with_capacity(spans.len() * 96);
@@ -144,70 +145,112 @@ pub(crate) fn decode_block(
     bytes: &[u8],
     wanted: impl Fn(&TraceId) -> bool,
 ) -> Result<Vec<Span>, CodecError> {
-    let (&version, compressed) = bytes.split_first().ok_or(CodecError::Truncated)?;
-    if version != BLOCK_VERSION {
-        return Err(CodecError::UnknownVersion(version));
-    }
-    let raw = zstd::stream::decode_all(compressed).map_err(CodecError::Compression)?;
-    let mut reader = Reader::new(&raw);
-    let base_start = reader.u64()?;
-    let num_strings = reader.count()?;
-    let mut strings = Vec::with_capacity(num_strings);
-    for _ in 0..num_strings {
-        strings.push(
-            std::str::from_utf8(reader.bytes()?)
-                .map_err(|_| CodecError::Corrupt("string is not utf-8"))?,
-        );
-    }
-    let table = StringTable(&strings);
-    let num_resources = reader.count()?;
-    let mut resources = Vec::with_capacity(num_resources);
-    for _ in 0..num_resources {
-        let service_name = table.get(reader.u64()?)?.to_owned();
-        let attributes = decode_attributes(&mut reader, &table, 0)?;
-        resources.push(Arc::new(Resource {
-            service_name,
-            attributes,
-        }));
-    }
-    let num_scopes = reader.count()?;
-    let mut scopes = Vec::with_capacity(num_scopes);
-    for _ in 0..num_scopes {
-        let name = table.get(reader.u64()?)?.to_owned();
-        let version = table.get(reader.u64()?)?.to_owned();
-        let attributes = decode_attributes(&mut reader, &table, 0)?;
-        scopes.push(Arc::new(Scope {
-            name,
-            version,
-            attributes,
-        }));
-    }
-    let num_traces = reader.count()?;
-    let mut directory = Vec::with_capacity(num_traces);
-    for _ in 0..num_traces {
-        let trace_id = TraceId(reader.array()?);
-        directory.push((trace_id, reader.usize()?, reader.usize()?));
-    }
-    let context = SpanContext {
-        table,
-        resources: &resources,
-        scopes: &scopes,
-        base_start,
-    };
+    let raw = decompress(bytes)?;
+    let (header, mut reader) = Header::parse(&raw)?;
+    let context = header.context();
     let mut spans = Vec::new();
-    let mut section_start = reader.position();
-    for (trace_id, count, section_len) in directory {
+    for (trace_id, count, section_start) in header.sections()? {
         if wanted(&trace_id) {
             reader.seek(section_start)?;
             for _ in 0..count {
                 spans.push(decode_span(&mut reader, &context, trace_id)?);
             }
         }
-        section_start = section_start
-            .checked_add(section_len)
-            .ok_or(CodecError::Truncated)?;
     }
     Ok(spans)
+}
+
+fn decompress(bytes: &[u8]) -> Result<Vec<u8>, CodecError> {
+    let (&version, compressed) = bytes.split_first().ok_or(CodecError::Truncated)?;
+    if version != BLOCK_VERSION {
+        return Err(CodecError::UnknownVersion(version));
+    }
+    zstd::stream::decode_all(compressed).map_err(CodecError::Compression)
+}
+
+/// Everything before the span sections: shared by full decoding and scanning.
+struct Header<'r> {
+    base_start: u64,
+    strings: Vec<&'r str>,
+    resources: Vec<Arc<Resource>>,
+    scopes: Vec<Arc<Scope>>,
+    /// (trace, number of spans, section length)
+    directory: Vec<(TraceId, usize, usize)>,
+    sections_start: usize,
+}
+
+impl<'r> Header<'r> {
+    fn parse(raw: &'r [u8]) -> Result<(Header<'r>, Reader<'r>), CodecError> {
+        let mut reader = Reader::new(raw);
+        let base_start = reader.u64()?;
+        let num_strings = reader.count()?;
+        let mut strings = Vec::with_capacity(num_strings);
+        for _ in 0..num_strings {
+            strings.push(
+                std::str::from_utf8(reader.bytes()?)
+                    .map_err(|_| CodecError::Corrupt("string is not utf-8"))?,
+            );
+        }
+        let table = StringTable(&strings);
+        let num_resources = reader.count()?;
+        let mut resources = Vec::with_capacity(num_resources);
+        for _ in 0..num_resources {
+            let service_name = table.get(reader.u64()?)?.to_owned();
+            let attributes = decode_attributes(&mut reader, &table, 0)?;
+            resources.push(Arc::new(Resource {
+                service_name,
+                attributes,
+            }));
+        }
+        let num_scopes = reader.count()?;
+        let mut scopes = Vec::with_capacity(num_scopes);
+        for _ in 0..num_scopes {
+            let name = table.get(reader.u64()?)?.to_owned();
+            let version = table.get(reader.u64()?)?.to_owned();
+            let attributes = decode_attributes(&mut reader, &table, 0)?;
+            scopes.push(Arc::new(Scope {
+                name,
+                version,
+                attributes,
+            }));
+        }
+        let num_traces = reader.count()?;
+        let mut directory = Vec::with_capacity(num_traces);
+        for _ in 0..num_traces {
+            let trace_id = TraceId(reader.array()?);
+            directory.push((trace_id, reader.usize()?, reader.usize()?));
+        }
+        let sections_start = reader.position();
+        let header = Header {
+            base_start,
+            strings,
+            resources,
+            scopes,
+            directory,
+            sections_start,
+        };
+        Ok((header, reader))
+    }
+
+    fn context(&self) -> SpanContext<'_, 'r> {
+        SpanContext {
+            table: StringTable(&self.strings),
+            resources: &self.resources,
+            scopes: &self.scopes,
+            base_start: self.base_start,
+        }
+    }
+
+    /// (trace, number of spans, where its section starts) in block order.
+    fn sections(&self) -> Result<Vec<(TraceId, usize, usize)>, CodecError> {
+        let mut start = self.sections_start;
+        let mut sections = Vec::with_capacity(self.directory.len());
+        for &(trace_id, count, len) in &self.directory {
+            sections.push((trace_id, count, start));
+            start = start.checked_add(len).ok_or(CodecError::Truncated)?;
+        }
+        Ok(sections)
+    }
 }
 
 /// Per-block metadata: kept in memory to plan searches without reading blocks.
@@ -418,8 +461,8 @@ fn encode_value<'a>(out: &mut Vec<u8>, interner: &mut Interner<'a>, value: &'a A
 #[derive(Clone, Copy)]
 struct StringTable<'t, 'a>(&'t [&'a str]);
 
-impl StringTable<'_, '_> {
-    fn get(&self, index: u64) -> Result<&str, CodecError> {
+impl<'a> StringTable<'_, 'a> {
+    fn get(&self, index: u64) -> Result<&'a str, CodecError> {
         usize::try_from(index)
             .ok()
             .and_then(|index| self.0.get(index))
@@ -554,6 +597,10 @@ fn decode_value(
         _ => return Err(CodecError::Corrupt("unknown attribute tag")),
     })
 }
+
+mod scan;
+
+pub(crate) use scan::{scan_block, SpanView};
 
 #[cfg(test)]
 mod tests;

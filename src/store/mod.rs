@@ -8,12 +8,14 @@
 mod catalog;
 pub(crate) mod codec;
 mod keys;
-mod varint;
+pub(crate) mod varint;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use foldhash::{HashMap, HashSet};
 
 use catalog::Catalog;
 pub(crate) use codec::BlockMeta;
@@ -181,7 +183,7 @@ impl Store {
     ) -> Result<HashMap<TraceId, Vec<Span>>, StoreError> {
         let partitions: Vec<sled::Tree> = self.read_partitions().values().rev().cloned().collect();
         let wanted: HashSet<TraceId> = trace_ids.iter().copied().collect();
-        let mut found: HashMap<TraceId, Vec<Span>> = HashMap::new();
+        let mut found: HashMap<TraceId, Vec<Span>> = HashMap::default();
         for tree in partitions {
             let mut seqs: BTreeMap<u64, ()> = BTreeMap::new();
             for trace_id in &wanted {
@@ -214,15 +216,20 @@ impl Store {
             .clone()
     }
 
-    /// Every span of one block; empty if retention dropped it meanwhile.
-    pub(crate) fn read_block(&self, meta: &BlockMeta) -> Result<Vec<Span>, StoreError> {
+    /// Calls `visit` with every span of one block, as a borrowed view; does nothing if
+    /// retention dropped the block meanwhile.
+    pub(crate) fn scan_block(
+        &self,
+        meta: &BlockMeta,
+        visit: impl FnMut(&codec::SpanView<'_>),
+    ) -> Result<(), StoreError> {
         let Some(tree) = self.read_partitions().get(&meta.partition).cloned() else {
-            return Ok(Vec::new());
+            return Ok(());
         };
-        match tree.get(keys::block_key(keys::BLOCK, meta.seq))? {
-            Some(block) => Ok(codec::decode_block(&block, |_| true)?),
-            None => Ok(Vec::new()),
+        if let Some(block) = tree.get(keys::block_key(keys::BLOCK, meta.seq))? {
+            codec::scan_block(&block, visit)?;
         }
+        Ok(())
     }
 
     /// Service names, sorted.
@@ -383,7 +390,7 @@ fn block_meta(
         .zip(service_ids)
         .map(|(span, service)| ((span.trace_id, span.span_id), *service))
         .collect();
-    let mut edges: HashMap<(u32, u32), u32> = HashMap::new();
+    let mut edges: HashMap<(u32, u32), u32> = HashMap::default();
     for (span, child_service) in spans.iter().zip(service_ids) {
         if let Some(parent_service) = span
             .parent_span_id

@@ -42,7 +42,7 @@ fn span(trace: u8, id: u8, service: &str, parent: Option<u8>) -> Span {
 #[test]
 fn writes_survive_reopen_with_catalog_and_edges() {
     let dir = tempfile::tempdir().unwrap();
-    let spans = vec![
+    let spans = [
         span(1, 1, "front", None),
         span(1, 2, "cart", Some(1)),
         span(2, 3, "front", None),

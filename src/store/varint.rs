@@ -2,7 +2,7 @@
 
 use super::CodecError;
 
-pub(super) fn put_u64(out: &mut Vec<u8>, mut value: u64) {
+pub(in crate::store) fn put_u64(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         out.push((value as u8) | 0x80);
         value >>= 7;
@@ -10,11 +10,11 @@ pub(super) fn put_u64(out: &mut Vec<u8>, mut value: u64) {
     out.push(value as u8);
 }
 
-pub(super) fn put_i64(out: &mut Vec<u8>, value: i64) {
+pub(in crate::store) fn put_i64(out: &mut Vec<u8>, value: i64) {
     put_u64(out, ((value << 1) ^ (value >> 63)) as u64);
 }
 
-pub(super) fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+pub(in crate::store) fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     put_u64(out, bytes.len() as u64);
     out.extend_from_slice(bytes);
 }
@@ -22,26 +22,26 @@ pub(super) fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 /// Reads values written by the `put_*` functions; every read is bounds-checked so a
 /// corrupt value yields `CodecError`, never a panic.
 #[derive(Debug)]
-pub(super) struct Reader<'a> {
+pub(in crate::store) struct Reader<'a> {
     bytes: &'a [u8],
     position: usize,
 }
 
 impl<'a> Reader<'a> {
-    pub(super) fn new(bytes: &'a [u8]) -> Reader<'a> {
+    pub(in crate::store) fn new(bytes: &'a [u8]) -> Reader<'a> {
         Reader { bytes, position: 0 }
     }
 
     #[cfg(test)]
-    pub(super) fn is_empty(&self) -> bool {
+    pub(in crate::store) fn is_empty(&self) -> bool {
         self.position >= self.bytes.len()
     }
 
-    pub(super) fn position(&self) -> usize {
+    pub(in crate::store) fn position(&self) -> usize {
         self.position
     }
 
-    pub(super) fn seek(&mut self, position: usize) -> Result<(), CodecError> {
+    pub(in crate::store) fn seek(&mut self, position: usize) -> Result<(), CodecError> {
         if position > self.bytes.len() {
             return Err(CodecError::Truncated);
         }
@@ -49,13 +49,20 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    pub(super) fn u8(&mut self) -> Result<u8, CodecError> {
+    pub(in crate::store) fn u8(&mut self) -> Result<u8, CodecError> {
         let byte = *self.bytes.get(self.position).ok_or(CodecError::Truncated)?;
         self.position += 1;
         Ok(byte)
     }
 
-    pub(super) fn u64(&mut self) -> Result<u64, CodecError> {
+    pub(in crate::store) fn peek_u8(&self) -> Result<u8, CodecError> {
+        self.bytes
+            .get(self.position)
+            .copied()
+            .ok_or(CodecError::Truncated)
+    }
+
+    pub(in crate::store) fn u64(&mut self) -> Result<u64, CodecError> {
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
             let byte = self.u8()?;
@@ -67,25 +74,25 @@ impl<'a> Reader<'a> {
         Err(CodecError::Corrupt("varint longer than 10 bytes"))
     }
 
-    pub(super) fn u32(&mut self) -> Result<u32, CodecError> {
+    pub(in crate::store) fn u32(&mut self) -> Result<u32, CodecError> {
         u32::try_from(self.u64()?).map_err(|_| CodecError::Corrupt("varint out of u32 range"))
     }
 
-    pub(super) fn usize(&mut self) -> Result<usize, CodecError> {
+    pub(in crate::store) fn usize(&mut self) -> Result<usize, CodecError> {
         usize::try_from(self.u64()?).map_err(|_| CodecError::Corrupt("varint out of usize range"))
     }
 
-    pub(super) fn i64(&mut self) -> Result<i64, CodecError> {
+    pub(in crate::store) fn i64(&mut self) -> Result<i64, CodecError> {
         let raw = self.u64()?;
         Ok(((raw >> 1) as i64) ^ -((raw & 1) as i64))
     }
 
-    pub(super) fn array<const N: usize>(&mut self) -> Result<[u8; N], CodecError> {
+    pub(in crate::store) fn array<const N: usize>(&mut self) -> Result<[u8; N], CodecError> {
         let slice = self.take(N)?;
         Ok(slice.try_into().expect("take returned exactly N bytes"))
     }
 
-    pub(super) fn take(&mut self, len: usize) -> Result<&'a [u8], CodecError> {
+    pub(in crate::store) fn take(&mut self, len: usize) -> Result<&'a [u8], CodecError> {
         let end = self
             .position
             .checked_add(len)
@@ -98,14 +105,14 @@ impl<'a> Reader<'a> {
         Ok(slice)
     }
 
-    pub(super) fn bytes(&mut self) -> Result<&'a [u8], CodecError> {
+    pub(in crate::store) fn bytes(&mut self) -> Result<&'a [u8], CodecError> {
         let len = self.usize()?;
         self.take(len)
     }
 
     /// A count that is about to size an allocation: it can't exceed the bytes left,
     /// because every counted item takes at least one byte.
-    pub(super) fn count(&mut self) -> Result<usize, CodecError> {
+    pub(in crate::store) fn count(&mut self) -> Result<usize, CodecError> {
         let count = self.usize()?;
         if count > self.bytes.len() - self.position.min(self.bytes.len()) {
             return Err(CodecError::Corrupt("count larger than the remaining bytes"));

@@ -1,1 +1,13 @@
+//! Integration tests: the real server on port-0 listeners with a temporary data dir,
+//! driven by real OTLP clients and asserted through the query API.
 
+// Test code: a failed unwrap is a failed test with a useful message.
+#![allow(clippy::unwrap_used)]
+
+mod ingest_grpc;
+mod ingest_http;
+mod query_api;
+mod sdk_languages;
+mod shutdown;
+mod support;
+mod ui;

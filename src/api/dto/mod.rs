@@ -23,11 +23,10 @@ use serde::Serialize;
 use crate::model::Span;
 
 pub(crate) use api_v3::{
-    trace_summary, v3_error, ServicesDto, TraceSummariesDto, TraceSummaryDto, V3Error, V3ErrorBody,
-    V3Operations, V3Result,
+    trace_summary, v3_error, ServicesDto, TraceSummariesDto, V3Operations, V3Result,
 };
 pub(crate) use jaeger_v1::{jaeger_trace, Envelope, EnvelopeError, JaegerTrace};
-pub(crate) use otlp_json::{otlp_traces_data, TracesData};
+pub(crate) use otlp_json::otlp_traces_data;
 
 /// One operation of a service: v1 `/api/operations` and api_v3 `/api/v3/operations`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -66,7 +65,7 @@ fn ordered_unique(spans: &[Span]) -> Vec<&Span> {
         if !same_run {
             run_start = unique.len();
         }
-        if !unique[run_start..].iter().any(|kept| *kept == span) {
+        if !unique[run_start..].contains(&span) {
             unique.push(span);
         }
     }
@@ -129,3 +128,6 @@ fn serialize_f64<S: serde::Serializer>(value: f64, serializer: S) -> Result<S::O
         serializer.serialize_str("-Infinity")
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,4 +1,6 @@
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTracePartialSuccess;
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind as OtlpSpanKind;
+use opentelemetry_proto::tonic::trace::v1::status::StatusCode as OtlpStatusCode;
 use pretty_assertions::assert_eq;
 
 use super::*;
@@ -340,6 +342,10 @@ fn null_means_the_default() {
 #[test]
 fn span_scalars_accept_every_proto3_json_form() {
     #[track_caller]
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "owned expectations keep the table rows short"
+    )]
     fn check(span_fields: &str, expected: OtlpSpan) {
         assert_eq!(
             decode_span(span_fields),
@@ -407,6 +413,10 @@ fn span_scalars_accept_every_proto3_json_form() {
 #[test]
 fn any_value_accepts_every_proto3_json_form() {
     #[track_caller]
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "owned expectations keep the table rows short"
+    )]
     fn check(value_json: &str, expected: Option<OtlpValue>) {
         assert_eq!(decode_value(value_json), expected, "value: {value_json}");
     }
@@ -499,6 +509,18 @@ fn malformed_input_names_the_problem() {
     check(
         r#"{"resourceSpans":{}}"#,
         "invalid type: map, expected an array",
+    );
+    check(
+        "[]",
+        "invalid type: sequence, expected an ExportTraceServiceRequest object",
+    );
+    check(
+        r#"{"resourceSpans":[[]]}"#,
+        "invalid type: sequence, expected a ResourceSpans object",
+    );
+    check(
+        &span(r#""status":["boom",2]"#),
+        "invalid type: sequence, expected a Status object",
     );
     check(
         r#"{"resourceSpans":[{"scopeSpans":[{"spans":[null]}]}]}"#,
@@ -619,6 +641,10 @@ fn malformed_input_names_the_problem() {
     check(
         &value("[]"),
         "invalid type: sequence, expected an AnyValue object",
+    );
+    check(
+        &value(r#"{"arrayValue":[[]]}"#),
+        "invalid type: sequence, expected an ArrayValue object",
     );
 }
 

@@ -153,3 +153,80 @@ fn meta_round_trips() {
     assert_eq!(BlockMeta::decode(&meta.encode()).unwrap(), meta);
     assert!(BlockMeta::decode(&meta.encode()[..5]).is_err());
 }
+
+#[test]
+fn scanning_sees_what_decoding_sees() {
+    use crate::model::SpanFields;
+    let (cart, shop) = (resource("cart"), resource("shop"));
+    let spans = [
+        span(2, 1, &cart),
+        span(1, 1, &shop),
+        span(2, 2, &cart),
+        span(1, 3, &cart),
+    ];
+    let refs: Vec<&Span> = spans.iter().collect();
+    let encoded = encode_block(&refs, 3).unwrap();
+    let decoded = decode_block(&encoded.bytes, |_| true).unwrap();
+    let mut seen = Vec::new();
+    scan_block(&encoded.bytes, |view| {
+        // Every key and value of every attribute, and the synthetic fields, agree.
+        seen.push((
+            (
+                view.trace_id,
+                view.name().to_owned(),
+                view.service_name().to_owned(),
+                view.start_unix_nanos(),
+                view.duration_nanos(),
+                view.kind(),
+            ),
+            (
+                view.status_code(),
+                view.status_message().to_owned(),
+                view.trace_state().to_owned(),
+                view.scope().name.clone(),
+                [
+                    "s=text",
+                    "b=true",
+                    "i=-42",
+                    "d=1.5",
+                    "y=AP8=",
+                    "a=[1,null,false]",
+                    "kv={\"n\":\"x\"}",
+                ]
+                .iter()
+                .all(|pair| {
+                    let (key, value) = pair.split_once('=').unwrap();
+                    view.attribute_matches(key, value)
+                }),
+                view.event_attribute_matches("exception.message", "boom"),
+                view.attribute_matches("s", "other"),
+            ),
+        ));
+    })
+    .unwrap();
+    let expected: Vec<_> = decoded
+        .iter()
+        .map(|span| {
+            (
+                (
+                    span.trace_id,
+                    span.name.clone(),
+                    span.service_name().to_owned(),
+                    span.start_unix_nanos,
+                    span.duration_nanos(),
+                    span.kind,
+                ),
+                (
+                    span.status_code,
+                    span.status_message.clone(),
+                    span.trace_state.clone(),
+                    span.scope.name.clone(),
+                    true,
+                    true,
+                    false,
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(seen, expected);
+}

@@ -1,0 +1,62 @@
+//! Generates the table of web UI assets that `src/ui.rs` embeds.
+//!
+//! Every file under `ui/` becomes one `(path, include_bytes!(..))` entry in
+//! `$OUT_DIR/ui_assets.rs`. A generated table instead of a derive crate such as
+//! rust-embed: no dependency, and `rerun-if-changed=ui` makes Cargo rebuild when a
+//! file is added or removed, not only when an already embedded file changes.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::{env, fs, io};
+
+fn main() -> io::Result<()> {
+    let manifest_dir =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").ok_or_else(|| {
+            io::Error::new(io::ErrorKind::NotFound, "CARGO_MANIFEST_DIR is not set")
+        })?);
+    let ui_dir = manifest_dir.join("ui");
+    println!("cargo:rerun-if-changed=ui");
+
+    let mut files = Vec::new();
+    collect(&ui_dir, &ui_dir, &mut files)?;
+    files.sort();
+
+    let mut table = String::from("&[\n");
+    for (relative, absolute) in &files {
+        // Debug formatting writes a valid, escaped Rust string literal.
+        let _ = writeln!(table, "    ({relative:?}, include_bytes!({absolute:?})),");
+    }
+    table.push(']');
+
+    let out_dir = PathBuf::from(
+        env::var_os("OUT_DIR")
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "OUT_DIR is not set"))?,
+    );
+    fs::write(out_dir.join("ui_assets.rs"), table)
+}
+
+/// Collects `(path relative to ui/ with '/' separators, absolute path)` for every
+/// file, skipping dotfiles (editor swap files, .DS_Store).
+fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, String)>) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            collect(root, &path, files)?;
+        } else {
+            let relative = path
+                .strip_prefix(root)
+                .map_err(|error| io::Error::other(error.to_string()))?
+                .components()
+                .map(|component| component.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            files.push((relative, path.to_string_lossy().into_owned()));
+        }
+    }
+    Ok(())
+}

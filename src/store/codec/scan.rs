@@ -1,0 +1,226 @@
+//! Scanning a block for search without building `Span`s: strings are borrowed from
+//! the decompressed block and attribute lists go into buffers reused across spans,
+//! so a span costs a few varint reads instead of dozens of allocations.
+
+use super::{decode_value, decompress, Header, SpanContext, StringTable};
+use crate::model::{AttrValue, Resource, Scope, SpanFields, SpanKind, StatusCode, TraceId};
+use crate::store::varint::Reader;
+use crate::store::CodecError;
+
+/// An encoded span as search sees it; valid for one callback.
+#[derive(Debug)]
+pub(crate) struct SpanView<'v> {
+    pub(crate) trace_id: TraceId,
+    name: &'v str,
+    kind: SpanKind,
+    start_unix_nanos: u64,
+    duration_nanos: u64,
+    status_code: StatusCode,
+    status_message: &'v str,
+    trace_state: &'v str,
+    resource: &'v Resource,
+    scope: &'v Scope,
+    attributes: &'v [(&'v str, ValueView<'v>)],
+    event_attributes: &'v [(&'v str, ValueView<'v>)],
+}
+
+/// An attribute value borrowed from the block; rare kinds are decoded in full.
+#[derive(Debug)]
+enum ValueView<'v> {
+    Str(&'v str),
+    Bool(bool),
+    Int(i64),
+    Other(AttrValue),
+}
+
+impl ValueView<'_> {
+    fn matches_str(&self, text: &str) -> bool {
+        match self {
+            ValueView::Str(value) => *value == text,
+            ValueView::Bool(value) => text == if *value { "true" } else { "false" },
+            ValueView::Int(value) => text.parse::<i64>().ok() == Some(*value),
+            ValueView::Other(value) => value.matches_str(text),
+        }
+    }
+}
+
+/// Calls `visit` with every span of the block, in block order.
+pub(crate) fn scan_block(
+    bytes: &[u8],
+    mut visit: impl FnMut(&SpanView<'_>),
+) -> Result<(), CodecError> {
+    let raw = decompress(bytes)?;
+    let (header, mut reader) = Header::parse(&raw)?;
+    let context = header.context();
+    let mut attributes = Vec::new();
+    let mut event_attributes = Vec::new();
+    let mut scratch = Vec::new();
+    for (trace_id, count, section_start) in header.sections()? {
+        reader.seek(section_start)?;
+        for _ in 0..count {
+            attributes.clear();
+            event_attributes.clear();
+            let head = read_span(
+                &mut reader,
+                &context,
+                &mut attributes,
+                &mut event_attributes,
+                &mut scratch,
+            )?;
+            visit(&SpanView {
+                trace_id,
+                name: head.name,
+                kind: head.kind,
+                start_unix_nanos: head.start_unix_nanos,
+                duration_nanos: head.duration_nanos,
+                status_code: head.status_code,
+                status_message: head.status_message,
+                trace_state: head.trace_state,
+                resource: head.resource,
+                scope: head.scope,
+                attributes: &attributes,
+                event_attributes: &event_attributes,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The scalar fields of an encoded span.
+struct SpanHead<'h> {
+    name: &'h str,
+    kind: SpanKind,
+    start_unix_nanos: u64,
+    duration_nanos: u64,
+    status_code: StatusCode,
+    status_message: &'h str,
+    trace_state: &'h str,
+    resource: &'h Resource,
+    scope: &'h Scope,
+}
+
+/// Mirrors `decode_span` field by field; `codec/tests.rs` checks the two agree.
+fn read_span<'h, 'r: 'h>(
+    reader: &mut Reader<'r>,
+    context: &'h SpanContext<'h, 'r>,
+    attributes: &mut Vec<(&'r str, ValueView<'r>)>,
+    event_attributes: &mut Vec<(&'r str, ValueView<'r>)>,
+    scratch: &mut Vec<(&'r str, ValueView<'r>)>,
+) -> Result<SpanHead<'h>, CodecError> {
+    let table = context.table;
+    reader.take(8)?; // span id
+    if reader.u8()? != 0 {
+        reader.take(8)?; // parent span id
+    }
+    let trace_state = table.get(reader.u64()?)?;
+    reader.u32()?; // flags
+    let name = table.get(reader.u64()?)?;
+    let kind = SpanKind::from_number(i32::from(reader.u8()?))
+        .ok_or(CodecError::Corrupt("unknown span kind"))?;
+    let start_unix_nanos = context.base_start.wrapping_add(reader.u64()?);
+    let duration_nanos = reader.u64()?;
+    let status_code = StatusCode::from_number(i32::from(reader.u8()?))
+        .ok_or(CodecError::Corrupt("unknown status code"))?;
+    let status_message = table.get(reader.u64()?)?;
+    let resource = context
+        .resources
+        .get(reader.usize()?)
+        .ok_or(CodecError::Corrupt("resource index out of range"))?;
+    let scope = context
+        .scopes
+        .get(reader.usize()?)
+        .ok_or(CodecError::Corrupt("scope index out of range"))?;
+    read_attributes(reader, table, attributes)?;
+    let num_events = reader.count()?;
+    for _ in 0..num_events {
+        reader.i64()?; // time
+        reader.u64()?; // name
+        read_attributes(reader, table, event_attributes)?;
+    }
+    let num_links = reader.count()?;
+    for _ in 0..num_links {
+        reader.take(16 + 8)?; // trace and span id
+        reader.u64()?; // trace state
+        read_attributes(reader, table, scratch)?;
+        scratch.clear();
+    }
+    Ok(SpanHead {
+        name,
+        kind,
+        start_unix_nanos,
+        duration_nanos,
+        status_code,
+        status_message,
+        trace_state,
+        resource,
+        scope,
+    })
+}
+
+fn read_attributes<'r>(
+    reader: &mut Reader<'r>,
+    table: StringTable<'_, 'r>,
+    out: &mut Vec<(&'r str, ValueView<'r>)>,
+) -> Result<(), CodecError> {
+    let count = reader.count()?;
+    for _ in 0..count {
+        let key = table.get(reader.u64()?)?;
+        let value = match reader.peek_u8()? {
+            super::TAG_STR => {
+                reader.u8()?;
+                ValueView::Str(table.get(reader.u64()?)?)
+            }
+            super::TAG_TRUE | super::TAG_FALSE => ValueView::Bool(reader.u8()? == super::TAG_TRUE),
+            super::TAG_INT => {
+                reader.u8()?;
+                ValueView::Int(reader.i64()?)
+            }
+            _ => ValueView::Other(decode_value(reader, &table, 0)?),
+        };
+        out.push((key, value));
+    }
+    Ok(())
+}
+
+impl SpanFields for SpanView<'_> {
+    fn service_name(&self) -> &str {
+        &self.resource.service_name
+    }
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn kind(&self) -> SpanKind {
+        self.kind
+    }
+    fn start_unix_nanos(&self) -> u64 {
+        self.start_unix_nanos
+    }
+    fn duration_nanos(&self) -> u64 {
+        self.duration_nanos
+    }
+    fn status_code(&self) -> StatusCode {
+        self.status_code
+    }
+    fn status_message(&self) -> &str {
+        self.status_message
+    }
+    fn trace_state(&self) -> &str {
+        self.trace_state
+    }
+    fn resource(&self) -> &Resource {
+        self.resource
+    }
+    fn scope(&self) -> &Scope {
+        self.scope
+    }
+    fn attribute_matches(&self, key: &str, value: &str) -> bool {
+        self.attributes
+            .iter()
+            .any(|(name, found)| *name == key && found.matches_str(value))
+    }
+    fn event_attribute_matches(&self, key: &str, value: &str) -> bool {
+        self.event_attributes
+            .iter()
+            .any(|(name, found)| *name == key && found.matches_str(value))
+    }
+}

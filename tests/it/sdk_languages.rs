@@ -1,0 +1,150 @@
+//! Real OpenTelemetry SDKs of other languages exporting to Tracery: Python over
+//! gRPC and HTTP/protobuf, JavaScript over HTTP/JSON. `.ci/setup-sdks` installs them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{json, Value};
+
+use crate::support::TestServer;
+
+fn sdk_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk")
+}
+
+/// Runs an exporter script; it prints the trace id it sent.
+async fn run_exporter(program: PathBuf, args: Vec<String>) -> String {
+    assert!(
+        program.exists() || program.to_str() == Some("node"),
+        "{} is missing: run .ci/setup-sdks",
+        program.display()
+    );
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(&program)
+            .args(&args)
+            .current_dir(sdk_dir())
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("exporter runs (run .ci/setup-sdks if it is missing)");
+    let stdout = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    assert!(
+        output.status.success(),
+        "exporter failed: {}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+fn span<'a>(trace: &'a Value, name: &str) -> &'a Value {
+    trace["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|span| span["operationName"] == name)
+        .unwrap_or_else(|| panic!("no span {name} in {trace}"))
+}
+
+fn has_tag(span: &Value, key: &str, value: &Value) -> bool {
+    span["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|tag| tag["key"] == key && tag["value"] == *value)
+}
+
+async fn check_python_trace(server: &TestServer, trace_id: &str, service: &str) {
+    let body = server.get_ok(&format!("/api/traces/{trace_id}")).await;
+    let trace = &body["data"][0];
+    assert_eq!(trace["spans"].as_array().unwrap().len(), 2);
+    let root = span(trace, "GET /orders/{id}");
+    assert!(has_tag(root, "span.kind", &json!("server")));
+    assert!(has_tag(root, "http.response.status_code", &json!(500)));
+    let child = span(trace, "SELECT orders");
+    assert!(has_tag(child, "error", &json!(true)));
+    assert!(has_tag(
+        child,
+        "otel.status_description",
+        &json!("deadlock")
+    ));
+    assert_eq!(child["references"][0]["spanID"], root["spanID"]);
+    assert_eq!(
+        child["logs"][0]["fields"][0],
+        json!({"key": "event", "type": "string", "value": "retry"})
+    );
+    assert_eq!(
+        trace["processes"][root["processID"].as_str().unwrap()]["serviceName"],
+        service
+    );
+    let found = server
+        .get_ok(&format!(
+            "/api/traces?service={service}&tag=db.system:postgresql"
+        ))
+        .await;
+    assert_eq!(found["data"][0]["traceID"], trace_id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sdk_over_grpc_and_http() {
+    let server = TestServer::start().await;
+    let python = sdk_dir().join("python/.venv/bin/python");
+    let script = sdk_dir().join("python/export.py").display().to_string();
+    let grpc = run_exporter(
+        python.clone(),
+        vec![
+            script.clone(),
+            "grpc".into(),
+            format!("http://{}", server.otlp_grpc),
+            "py-grpc".into(),
+        ],
+    )
+    .await;
+    check_python_trace(&server, &grpc, "py-grpc").await;
+    let http = run_exporter(
+        python,
+        vec![
+            script,
+            "http".into(),
+            format!("http://{}", server.otlp_http),
+            "py-http".into(),
+        ],
+    )
+    .await;
+    check_python_trace(&server, &http, "py-http").await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn javascript_sdk_over_http_json() {
+    let server = TestServer::start().await;
+    let script = sdk_dir().join("node/export.mjs").display().to_string();
+    assert!(
+        sdk_dir().join("node/node_modules").exists(),
+        "JS SDK missing: run .ci/setup-sdks"
+    );
+    let trace_id = run_exporter(
+        PathBuf::from("node"),
+        vec![
+            script,
+            format!("http://{}", server.otlp_http),
+            "node-web".into(),
+        ],
+    )
+    .await;
+    let body = server.get_ok(&format!("/api/traces/{trace_id}")).await;
+    let trace = &body["data"][0];
+    let root = span(trace, "GET /api/cart");
+    assert!(has_tag(root, "http.response.status_code", &json!(200)));
+    let child = span(trace, "redis GET");
+    assert!(has_tag(child, "cache.hit", &json!(false)));
+    assert!(has_tag(child, "error", &json!(true)));
+    assert!(has_tag(child, "span.kind", &json!("client")));
+    assert_eq!(
+        child["logs"][0]["fields"][1],
+        json!({"key": "key", "type": "string", "value": "cart:42"})
+    );
+    let services = server.get_ok("/api/services").await;
+    assert_eq!(services["data"], json!(["node-web"]));
+    server.stop().await;
+}

@@ -1,0 +1,204 @@
+// The only module that knows URLs and the server's wire shapes. Everything it
+// returns is a view model; every failure is an ApiError with a message fit for
+// the page.
+
+import { assignColors } from './lib/format.js';
+
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+  }
+}
+
+async function getJson(url) {
+  let response;
+  try {
+    response = await fetch(url, { headers: { Accept: 'application/json' } });
+  } catch (error) {
+    throw new ApiError(0, `cannot reach the Tracery server (${error.message})`);
+  }
+  if (!response.ok) {
+    throw new ApiError(response.status, await errorMessage(response));
+  }
+  try {
+    return await response.json();
+  } catch (error) {
+    throw new ApiError(response.status, `the server sent unreadable JSON (${error.message})`);
+  }
+}
+
+/** The message from either error shape: ours `{status, message}` or api_v3's `{error: {message}}`. */
+async function errorMessage(response) {
+  const fallback = `${response.status} ${response.statusText}`.trim();
+  try {
+    const body = await response.json();
+    return body?.error?.message || body?.message || fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+/** Service names, sorted. */
+export async function fetchServices() {
+  const body = await getJson('/api/v3/services');
+  return [...(body.services ?? [])].sort();
+}
+
+/** Operation names of one service, sorted and without repeats (one per span kind upstream). */
+export async function fetchOperations(service) {
+  const body = await getJson(`/api/v3/operations?${new URLSearchParams({ service })}`);
+  return [...new Set((body.operations ?? []).map((operation) => operation.name))].sort();
+}
+
+/**
+ * Searches trace summaries.
+ * query: { service, operation, tags: {k: v}, startUs, endUs, minDurationUs, maxDurationUs, limit }
+ * Returns [{ traceId, rootService, rootOperation, startUs, durationUs, numSpans, numErrors,
+ *            numOrphans, services: [{ name, numSpans, numErrors, colorIndex }] }].
+ */
+export async function searchTraces(query) {
+  const params = new URLSearchParams();
+  if (query.service) params.set('query.serviceName', query.service);
+  if (query.operation) params.set('query.operationName', query.operation);
+  if (query.tags && Object.keys(query.tags).length > 0) {
+    params.set('query.attributes', JSON.stringify(query.tags));
+  }
+  params.set('query.startTimeMin', rfc3339(query.startUs));
+  params.set('query.startTimeMax', rfc3339(query.endUs));
+  if (query.minDurationUs != null) params.set('query.durationMin', `${Math.round(query.minDurationUs)}us`);
+  if (query.maxDurationUs != null) params.set('query.durationMax', `${Math.round(query.maxDurationUs)}us`);
+  params.set('query.searchDepth', String(query.limit));
+  let body;
+  try {
+    body = await getJson(`/api/v3/trace-summaries?${params}`);
+  } catch (error) {
+    // Upstream answers "no match" with 404 on some routes; treat it as empty.
+    if (error instanceof ApiError && error.status === 404) return [];
+    throw error;
+  }
+  return (body.summaries ?? []).map(summaryView);
+}
+
+function summaryView(summary) {
+  const startUs = nanosToMicros(summary.minStartTimeUnixNano);
+  const endUs = nanosToMicros(summary.maxEndTimeUnixNano);
+  const services = summary.services ?? [];
+  const colors = assignColors(services.map((service) => service.name));
+  return {
+    traceId: String(summary.traceId).toLowerCase(),
+    rootService: summary.rootServiceName ?? '',
+    rootOperation: summary.rootOperationName ?? '',
+    startUs,
+    durationUs: Math.max(0, endUs - startUs),
+    numSpans: summary.spanCount ?? 0,
+    numErrors: summary.errorSpanCount ?? 0,
+    numOrphans: summary.orphanSpanCount ?? 0,
+    services: services.map((service) => ({
+      name: service.name,
+      numSpans: service.spanCount ?? 0,
+      numErrors: service.errorSpanCount ?? 0,
+      colorIndex: colors.get(service.name),
+    })),
+  };
+}
+
+/**
+ * One trace, precomputed by the server (api/ui_dto.rs): preorder rows with depth,
+ * subtree size, offsets and the critical path. Returns the trace view model
+ * (see normalizeTraceView).
+ */
+export async function fetchTrace(traceId) {
+  const body = await getJson(`/internal/ui/traces/${encodeURIComponent(traceId)}`);
+  return normalizeTraceView(body);
+}
+
+/**
+ * The trace view model: the wire shape of /internal/ui/traces/{id}, with every
+ * optional field filled in and attributes as { key, type, value } objects.
+ * Rows are mutated in place: copying 50,000 rows would cost more than it buys.
+ */
+export function normalizeTraceView(body) {
+  const attrs = (list) => (list ?? []).map(([key, type, value]) => ({ key, type, value }));
+  const rows = body.rows ?? [];
+  const resources = (body.resources ?? []).map((resource) => ({ ...resource, attributes: attrs(resource.attributes) }));
+  // The server leaves out a parent ID that equals the tree parent's: in preorder
+  // that is the last row one level up.
+  const lastAtDepth = [];
+  for (const row of rows) {
+    const treeParent = row.depth > 0 ? lastAtDepth[row.depth - 1] : undefined;
+    lastAtDepth[row.depth] = row;
+    row.parentSpanId ??= treeParent ? treeParent.spanId : null;
+    row.serviceIndex = resources[row.resourceIndex]?.serviceIndex ?? 0;
+    row.statusCode ??= 'unset';
+    row.statusMessage ??= '';
+    row.error ??= false;
+    row.attributes = attrs(row.attributes);
+    row.events = (row.events ?? []).map((event) => ({ ...event, attributes: attrs(event.attributes) }));
+    row.links = (row.links ?? []).map((link) => ({ ...link, attributes: attrs(link.attributes) }));
+    row.warnings ??= [];
+    row.criticalSections ??= [];
+    row.onCriticalPath = row.criticalSections.length > 0;
+  }
+  return {
+    traceId: body.traceId,
+    rootService: body.rootServiceName ?? '',
+    rootOperation: body.rootOperationName ?? '',
+    startUs: body.startUnixMicros ?? 0,
+    durationUs: body.durationUs ?? 0,
+    numSpans: body.numSpans ?? rows.length,
+    numErrors: body.numErrors ?? 0,
+    maxDepth: body.maxDepth ?? 0,
+    services: body.services ?? [],
+    resources,
+    scopes: (body.scopes ?? []).map((scope) => ({ ...scope, attributes: attrs(scope.attributes) })),
+    warnings: body.warnings ?? [],
+    rows,
+    source: 'server',
+  };
+}
+
+/** The OTLP endpoints to tell users about, as URLs reachable from this browser's host. */
+export async function fetchConfig() {
+  const body = await getJson('/internal/ui/config');
+  return {
+    otlpGrpc: endpointUrl(body.otlpGrpc),
+    otlpHttp: endpointUrl(body.otlpHttp),
+  };
+}
+
+/**
+ * "http://0.0.0.0:4317" or "0.0.0.0:4317" → "http://<this page's host>:4317": a
+ * wildcard listen address means "every interface", so the host this browser
+ * reached Tracery on is the one to tell users.
+ */
+function endpointUrl(address) {
+  if (!address) return '';
+  let url;
+  try {
+    url = new URL(/^[a-z]+:\/\//i.test(address) ? address : `http://${address}`);
+  } catch {
+    return address;
+  }
+  if (['0.0.0.0', '[::]', '::', ''].includes(url.hostname)) url.hostname = window.location.hostname;
+  return url.origin;
+}
+
+/** Where the Jaeger-format JSON of a trace is downloaded from. */
+export function traceJsonUrl(traceId) {
+  return `/api/traces/${encodeURIComponent(traceId)}`;
+}
+
+function rfc3339(micros) {
+  return new Date(Math.floor(micros / 1000)).toISOString();
+}
+
+function nanosToMicros(nanos) {
+  if (nanos === undefined || nanos === null || nanos === '') return 0;
+  try {
+    return Number(BigInt(nanos) / 1000n);
+  } catch {
+    return Math.floor(Number(nanos) / 1000);
+  }
+}
