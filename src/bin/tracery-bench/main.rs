@@ -357,6 +357,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     server.stop().await?;
     report.reopen = Some(Reopen {
         time: reopen_time,
+        num_blocks: server::logged_num_blocks(&sled_spec.log_path),
         idle_rss,
         spot_check_traces: spot_check.traces_expected,
         spot_check_missing: spot_check.missing_traces,

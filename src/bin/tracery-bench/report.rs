@@ -33,6 +33,8 @@ impl StoreFigures {
 #[derive(Debug, Clone)]
 pub(crate) struct Reopen {
     pub(crate) time: Duration,
+    /// Blocks the reopened store reported in its log, if it did.
+    pub(crate) num_blocks: Option<u64>,
     pub(crate) idle_rss: u64,
     pub(crate) spot_check_traces: u64,
     pub(crate) spot_check_missing: u64,
@@ -483,6 +485,14 @@ impl Report {
                 "| idle RSS 2 s after reopening | {} MiB |",
                 reopen.idle_rss / MIB
             )?;
+            if let (Some(blocks), Some(store)) = (reopen.num_blocks, &self.store) {
+                writeln!(
+                    out,
+                    "| blocks in the store (from its log) | {} ({:.0} spans per block) |",
+                    thousands(blocks as f64),
+                    store.spans as f64 / blocks.max(1) as f64
+                )?;
+            }
             writeln!(
                 out,
                 "| traces of a random sample missing after reopen | {} of {} |",

@@ -225,6 +225,38 @@ fn free_port() -> anyhow::Result<SocketAddr> {
     Ok(listener.local_addr()?)
 }
 
+/// The block count the server logged when it last opened its store (`store opened …
+/// num_blocks=N`), for spans-per-block in the report; `None` if the log doesn't say.
+/// Diagnostic only: nothing is judged on it.
+pub(crate) fn logged_num_blocks(log_path: &Path) -> Option<u64> {
+    let log = std::fs::read_to_string(log_path).ok()?;
+    let line = log
+        .lines()
+        .rev()
+        .find(|line| line.contains("store opened"))?;
+    // Strip ANSI colour sequences (ESC [ … m) that tracing writes to terminals and files alike.
+    let mut plain = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    let digits: String = plain
+        .split("num_blocks=")
+        .nth(1)?
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
 /// Bytes under `path`: (apparent size, allocated size), like `du -sb` and `du -sB1`.
 pub(crate) fn dir_size(path: &Path) -> anyhow::Result<(u64, u64)> {
     use std::os::unix::fs::MetadataExt as _;
