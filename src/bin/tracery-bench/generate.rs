@@ -681,13 +681,12 @@ fn int_attr(key: &str, value: i64) -> OtlpKeyValue {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashSet;
-
-    use super::*;
+    // Paths instead of `use`: benches/hot_paths.rs compiles this file in too, where
+    // the tests are stripped and imports would be unused.
 
     #[test]
     fn patched_requests_are_fresh_consistent_traces() {
-        let (pool, stats) = Pool::generate(4, 100, true, 7).expect("generate");
+        let (pool, stats) = super::Pool::generate(4, 100, true, 7).expect("generate");
         assert_eq!(stats.num_spans, 400);
         assert!((380.0..620.0).contains(&stats.proto_bytes_per_span));
         let template = &pool.templates[1];
@@ -695,18 +694,21 @@ mod tests {
             .trace_sizes
             .iter()
             .all(|size| (5..=30).contains(&usize::from(*size))));
-        let now = unix_nanos_now() + 5_000_000_000;
+        let now = super::unix_nanos_now() + 5_000_000_000;
         let proto = template
-            .patch(Encoding::Protobuf, pool.salt, 1000, now)
+            .patch(super::Encoding::Protobuf, pool.salt, 1000, now)
             .expect("patch");
-        let request = OtlpExportRequest::decode(proto.as_slice()).expect("decode");
-        let spans: Vec<&OtlpSpan> = all_spans(&request).collect();
+        let request =
+            <super::OtlpExportRequest as prost::Message>::decode(proto.as_slice()).expect("decode");
+        let spans: Vec<&super::OtlpSpan> = super::all_spans(&request).collect();
         assert_eq!(spans.len(), 100);
         for (position, size) in template.trace_sizes.iter().enumerate() {
-            let trace_id = trace_id_for(pool.salt, 1000 + position as u64);
-            let trace: Vec<&&OtlpSpan> = spans.iter().filter(|s| s.trace_id == trace_id).collect();
+            let trace_id = super::trace_id_for(pool.salt, 1000 + position as u64);
+            let trace: Vec<&&super::OtlpSpan> =
+                spans.iter().filter(|s| s.trace_id == trace_id).collect();
             assert_eq!(trace.len(), usize::from(*size));
-            let ids: HashSet<&[u8]> = trace.iter().map(|s| s.span_id.as_slice()).collect();
+            let ids: std::collections::HashSet<&[u8]> =
+                trace.iter().map(|s| s.span_id.as_slice()).collect();
             assert_eq!(ids.len(), trace.len(), "span IDs are unique within a trace");
             let roots = trace.iter().filter(|s| s.parent_span_id.is_empty()).count();
             assert_eq!(roots, 1);
@@ -723,7 +725,7 @@ mod tests {
         );
 
         let json = template
-            .patch(Encoding::Json, pool.salt, 1000, now)
+            .patch(super::Encoding::Json, pool.salt, 1000, now)
             .expect("patch json");
         let value: serde_json::Value = serde_json::from_slice(&json).expect("valid JSON");
         let json_spans: Vec<&serde_json::Value> = value["resourceSpans"]
@@ -746,8 +748,8 @@ mod tests {
 
     #[test]
     fn trace_ids_of_distinct_counters_differ() {
-        let ids: HashSet<[u8; 16]> = (0..100_000)
-            .map(|counter| trace_id_for(42, counter))
+        let ids: std::collections::HashSet<[u8; 16]> = (0..100_000)
+            .map(|counter| super::trace_id_for(42, counter))
             .collect();
         assert_eq!(ids.len(), 100_000);
     }
