@@ -196,10 +196,12 @@ impl Report {
                     target: "≥ 0.6×".to_owned(),
                     measured: discard.map_or("not run".to_owned(), |discard| {
                         format!(
-                            "{:.2}× ({} / {} spans/s)",
+                            "{:.2}× ({} / {} spans/s); per server CPU-second {:.2}×",
                             sled.spans_per_second / discard.spans_per_second.max(1.0),
                             thousands(sled.spans_per_second),
-                            thousands(discard.spans_per_second)
+                            thousands(discard.spans_per_second),
+                            sled.spans_per_server_cpu_second()
+                                / discard.spans_per_server_cpu_second().max(1.0)
                         )
                     }),
                     pass: discard
