@@ -117,10 +117,16 @@ pub async fn run(
             first_error.get_or_insert(error);
         }
     }
-    tokio::task::spawn_blocking(move || store.sync())
+    let stats = tokio::task::spawn_blocking(move || store.sync().map(|()| store.stats()))
         .await?
         .context("failed to sync the store on shutdown")?;
-    tracing::info!("tracery stopped");
+    tracing::info!(
+        num_blocks = stats.num_blocks,
+        num_spans = stats.num_spans,
+        block_bytes = stats.block_bytes,
+        size_on_disk = stats.size_on_disk,
+        "tracery stopped"
+    );
     first_error.map_or(Ok(()), Err)
 }
 

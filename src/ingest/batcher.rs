@@ -20,6 +20,18 @@ pub struct Batcher {
     num_pending_spans: usize,
     /// The fsync of the last durable batch, which acknowledges it when done.
     syncing: Option<tokio::task::JoinHandle<()>>,
+    /// When the oldest pending durable export arrived.
+    durable_since: Option<tokio::time::Instant>,
+}
+
+/// Durable batches are written once they reach this fraction of a full block.
+const DURABLE_BATCH_FRACTION: usize = 4;
+
+async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
 }
 
 impl Batcher {
@@ -31,6 +43,7 @@ impl Batcher {
             pending: Vec::new(),
             num_pending_spans: 0,
             syncing: None,
+            durable_since: None,
         }
     }
 
@@ -39,7 +52,12 @@ impl Batcher {
         let mut tick = tokio::time::interval(self.config.flush_interval);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
+            // A durable exporter waits at most `durable_linger` for its batch to grow.
+            let linger_deadline = self
+                .durable_since
+                .map(|since| since + self.config.durable_linger);
             tokio::select! {
+                _ = sleep_until_some(linger_deadline) => self.flush().await,
                 submit = self.rx.recv() => match submit {
                     Some(submit) => {
                         self.push(submit);
@@ -50,8 +68,12 @@ impl Batcher {
                                 Err(_) => break,
                             }
                         }
-                        let someone_waits = self.pending.iter().any(|submit| submit.ack.is_some());
-                        if someone_waits || self.num_pending_spans >= self.config.max_batch_spans.get() {
+                        // Group commit: durable exports are written once enough spans for a
+                        // well-compressed block have arrived, or when the linger runs out.
+                        let max_batch = self.config.max_batch_spans.get();
+                        let enough_for_durable = self.durable_since.is_some()
+                            && self.num_pending_spans >= max_batch / DURABLE_BATCH_FRACTION;
+                        if enough_for_durable || self.num_pending_spans >= max_batch {
                             self.flush().await;
                         }
                     }
@@ -71,6 +93,9 @@ impl Batcher {
     }
 
     fn push(&mut self, submit: Submit) {
+        if submit.ack.is_some() && self.durable_since.is_none() {
+            self.durable_since = Some(tokio::time::Instant::now());
+        }
         self.num_pending_spans += submit.spans.len();
         self.pending.push(submit);
     }
@@ -81,6 +106,7 @@ impl Batcher {
         }
         let batch = std::mem::take(&mut self.pending);
         let num_spans = std::mem::take(&mut self.num_pending_spans);
+        self.durable_since = None;
         let durable = batch.iter().any(|submit| submit.ack.is_some());
         let (store, storage) = (self.store.clone(), self.config.storage);
         let (written, batch) = tokio::task::spawn_blocking(move || {

@@ -30,7 +30,8 @@ use crate::model::{
 
 /// Bumped whenever the block layout changes; readers reject versions they don't know.
 pub(crate) const BLOCK_VERSION: u8 = 1;
-const META_VERSION: u8 = 1;
+/// Version 2 carries the trace index (`trace_prefixes`) that replaced per-trace keys.
+const META_VERSION: u8 = 2;
 
 /// What the store needs besides the bytes: the traces in the block.
 #[derive(Debug)]
@@ -269,6 +270,26 @@ pub(crate) struct BlockMeta {
     pub(crate) services: Vec<u32>,
     /// (parent service, child service, calls) for parent links resolved within the block.
     pub(crate) edges: Vec<(u32, u32, u32)>,
+    /// The first 8 bytes of every trace ID in the block, sorted and unique: the trace
+    /// index. A match is confirmed against the full ID when the block is decoded.
+    pub(crate) trace_prefixes: Vec<u64>,
+}
+
+/// The part of a trace ID that the in-memory trace index keeps.
+pub(crate) fn trace_prefix(trace_id: &TraceId) -> u64 {
+    let mut prefix = [0u8; 8];
+    prefix.copy_from_slice(&trace_id.0[..8]);
+    u64::from_be_bytes(prefix)
+}
+
+impl BlockMeta {
+    /// Whether the block may hold spans of `trace_id` (false positives are possible,
+    /// when two trace IDs share their first 8 bytes).
+    pub(crate) fn may_hold(&self, trace_id: &TraceId) -> bool {
+        self.trace_prefixes
+            .binary_search(&trace_prefix(trace_id))
+            .is_ok()
+    }
 }
 
 impl BlockMeta {
@@ -295,6 +316,13 @@ impl BlockMeta {
             put_u64(&mut out, u64::from(*child));
             put_u64(&mut out, u64::from(*calls));
         }
+        // Sorted: store each prefix as the gap from the previous one.
+        put_u64(&mut out, self.trace_prefixes.len() as u64);
+        let mut previous = 0u64;
+        for prefix in &self.trace_prefixes {
+            put_u64(&mut out, prefix - previous);
+            previous = *prefix;
+        }
         out
     }
 
@@ -320,6 +348,15 @@ impl BlockMeta {
         for _ in 0..count {
             edges.push((reader.u32()?, reader.u32()?, reader.u32()?));
         }
+        let count = reader.count()?;
+        let mut trace_prefixes = Vec::with_capacity(count);
+        let mut previous = 0u64;
+        for _ in 0..count {
+            previous = previous
+                .checked_add(reader.u64()?)
+                .ok_or(CodecError::Corrupt("trace prefixes overflow"))?;
+            trace_prefixes.push(previous);
+        }
         let [operations, services] = id_lists;
         Ok(BlockMeta {
             seq,
@@ -332,6 +369,7 @@ impl BlockMeta {
             operations,
             services,
             edges,
+            trace_prefixes,
         })
     }
 }

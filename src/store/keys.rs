@@ -4,13 +4,19 @@
 //!
 //! ```text
 //!   B seq[8]                 → codec block: version byte + zstd(many traces' spans)
-//!   M seq[8]                 → codec::BlockMeta (time range, services, operations, edges)
-//!   T trace_id[16] seq[8]    → ()   which blocks of this hour hold spans of the trace
+//!   M seq[8]                 → codec::BlockMeta (time range, services, operations,
+//!                              edges, and the block's trace-ID prefixes)
 //! ```
 //!
-//! A block, its meta and its trace keys are written with one `apply_batch`, which sled
-//! applies atomically: after a crash a block is either fully indexed or absent.
-//! Expiring an hour is one `drop_tree`, with no per-key deletes.
+//! There is deliberately no key per trace. The trace index is the sorted list of
+//! 8-byte trace-ID prefixes in each block's meta, held in memory (8 bytes per trace
+//! and block): one sled key per trace meant thousands of random-key inserts per
+//! block, and sled's log-structured pages turned those into ~500 bytes of disk per
+//! key, more than the compressed spans themselves.
+//!
+//! A block and its meta are written with one `apply_batch`, which sled applies
+//! atomically: after a crash a block is either fully indexed or absent. Expiring an
+//! hour is one `drop_tree`, with no per-key deletes.
 //!
 //! The `catalog` tree names services and operations once, with dense ids that block
 //! metadata refers to:
@@ -28,7 +34,6 @@ pub(super) const CATALOG_TREE: &str = "catalog";
 
 pub(super) const BLOCK: u8 = b'B';
 pub(super) const META: u8 = b'M';
-pub(super) const TRACE: u8 = b'T';
 pub(super) const SERVICE: u8 = b'S';
 pub(super) const OPERATION: u8 = b'O';
 
@@ -49,26 +54,6 @@ pub(super) fn block_key(kind: u8, seq: u64) -> [u8; 9] {
     key[0] = kind;
     key[1..].copy_from_slice(&seq.to_be_bytes());
     key
-}
-
-pub(super) fn trace_key(trace_id: &[u8; 16], seq: u64) -> [u8; 25] {
-    let mut key = [0u8; 25];
-    key[0] = TRACE;
-    key[1..17].copy_from_slice(trace_id);
-    key[17..].copy_from_slice(&seq.to_be_bytes());
-    key
-}
-
-pub(super) fn trace_prefix(trace_id: &[u8; 16]) -> [u8; 17] {
-    let mut key = [0u8; 17];
-    key[0] = TRACE;
-    key[1..].copy_from_slice(trace_id);
-    key
-}
-
-pub(super) fn seq_from_key(key: &[u8]) -> Option<u64> {
-    let tail: [u8; 8] = key.get(key.len().checked_sub(8)?..)?.try_into().ok()?;
-    Some(u64::from_be_bytes(tail))
 }
 
 pub(super) fn service_key(service: &str) -> Vec<u8> {
@@ -94,9 +79,6 @@ mod tests {
     #[test]
     fn keys_sort_numerically_and_round_trip() {
         assert!(block_key(BLOCK, 255) < block_key(BLOCK, 256));
-        assert_eq!(seq_from_key(&block_key(META, 42)), Some(42));
-        assert_eq!(seq_from_key(&trace_key(&[7; 16], 9)), Some(9));
-        assert!(trace_key(&[7; 16], 9).starts_with(&trace_prefix(&[7; 16])));
         assert_eq!(
             parse_partition_tree_name(partition_tree_name(493_000).as_bytes()),
             Some(493_000)

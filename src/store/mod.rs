@@ -144,20 +144,10 @@ impl Store {
             let (operation_ids, service_ids) = self.catalog_ids(refs)?;
             let encoded = codec::encode_block(refs, inner.config.zstd_level)?;
             let seq = inner.next_seq.fetch_add(1, Ordering::SeqCst);
-            let meta = block_meta(
-                seq,
-                hour,
-                refs,
-                &operation_ids,
-                &service_ids,
-                encoded.bytes.len(),
-            );
+            let meta = block_meta(seq, hour, refs, &operation_ids, &service_ids, &encoded);
             let mut batch = sled::Batch::default();
             batch.insert(&keys::block_key(keys::BLOCK, seq), encoded.bytes);
             batch.insert(&keys::block_key(keys::META, seq), meta.encode());
-            for trace_id in &encoded.trace_ids {
-                batch.insert(&keys::trace_key(trace_id.as_bytes(), seq), &[]);
-            }
             tree.apply_batch(batch)?;
             inner
                 .blocks
@@ -181,26 +171,22 @@ impl Store {
         &self,
         trace_ids: &[TraceId],
     ) -> Result<HashMap<TraceId, Vec<Span>>, StoreError> {
-        let partitions: Vec<sled::Tree> = self.read_partitions().values().rev().cloned().collect();
         let wanted: HashSet<TraceId> = trace_ids.iter().copied().collect();
+        let candidates: Vec<Arc<BlockMeta>> = self
+            .blocks()
+            .into_iter()
+            .filter(|meta| wanted.iter().any(|trace_id| meta.may_hold(trace_id)))
+            .collect();
+        let partitions = self.read_partitions().clone();
         let mut found: HashMap<TraceId, Vec<Span>> = HashMap::default();
-        for tree in partitions {
-            let mut seqs: BTreeMap<u64, ()> = BTreeMap::new();
-            for trace_id in &wanted {
-                for entry in tree.scan_prefix(keys::trace_prefix(trace_id.as_bytes())) {
-                    let (key, _) = entry?;
-                    seqs.insert(
-                        keys::seq_from_key(&key).ok_or(StoreError::Corrupt("trace key"))?,
-                        (),
-                    );
-                }
-            }
-            for seq in seqs.keys() {
-                // A block can vanish between index scan and read when retention drops its hour.
-                if let Some(block) = tree.get(keys::block_key(keys::BLOCK, *seq))? {
-                    for span in codec::decode_block(&block, |trace_id| wanted.contains(trace_id))? {
-                        found.entry(span.trace_id).or_default().push(span);
-                    }
+        for meta in candidates {
+            // A block can vanish between planning and reading when retention drops its hour.
+            let Some(tree) = partitions.get(&meta.partition) else {
+                continue;
+            };
+            if let Some(block) = tree.get(keys::block_key(keys::BLOCK, meta.seq))? {
+                for span in codec::decode_block(&block, |trace_id| wanted.contains(trace_id))? {
+                    found.entry(span.trace_id).or_default().push(span);
                 }
             }
         }
@@ -383,8 +369,10 @@ fn block_meta(
     spans: &[&Span],
     operation_ids: &[u32],
     service_ids: &[u32],
-    num_bytes: usize,
+    encoded: &codec::EncodedBlock,
 ) -> BlockMeta {
+    let mut trace_prefixes: Vec<u64> = encoded.trace_ids.iter().map(codec::trace_prefix).collect();
+    trace_prefixes.dedup(); // trace_ids are sorted, so equal prefixes are adjacent
     let service_of_span: HashMap<(TraceId, crate::model::SpanId), u32> = spans
         .iter()
         .zip(service_ids)
@@ -428,13 +416,14 @@ fn block_meta(
             .max()
             .unwrap_or(0),
         num_spans: spans.len() as u32,
-        num_bytes: num_bytes as u32,
+        num_bytes: encoded.bytes.len() as u32,
         operations: sorted_unique(operation_ids),
         services: sorted_unique(service_ids),
         edges: edges
             .into_iter()
             .map(|((parent, child), calls)| (parent, child, calls))
             .collect(),
+        trace_prefixes,
     }
 }
 

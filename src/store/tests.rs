@@ -83,6 +83,11 @@ fn writes_survive_reopen_with_catalog_and_edges() {
         "spans of one trace come back from both blocks"
     );
     assert!(!found.contains_key(&TraceId([9; 16])));
+    // Two traces that share their first 8 bytes: the in-memory index can't tell them
+    // apart, decoding must.
+    let mut twin = [1u8; 16];
+    twin[15] = 2;
+    assert!(store.read_traces(&[TraceId(twin)]).unwrap().is_empty());
     // front → cart resolves inside the first block; cart → db crosses blocks and is not counted.
     let edges: Vec<(u32, u32, u32)> = store
         .blocks()

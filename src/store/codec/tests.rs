@@ -149,6 +149,7 @@ fn meta_round_trips() {
         operations: vec![1, 5, 9],
         services: vec![0, 2],
         edges: vec![(0, 2, 17)],
+        trace_prefixes: vec![3, 1 << 40, u64::MAX],
     };
     assert_eq!(BlockMeta::decode(&meta.encode()).unwrap(), meta);
     assert!(BlockMeta::decode(&meta.encode()[..5]).is_err());
