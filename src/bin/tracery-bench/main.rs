@@ -77,12 +77,13 @@ struct Cli {
     /// Distinct requests generated before the timed phases
     #[arg(long, default_value_t = 512)]
     pool_requests: usize,
-    /// Protocols to drive; the last one (gRPC by default) also fills the store
+    /// Protocols to drive, in order; on the sled store the first one (gRPC by default)
+    /// fills it to --store-spans before queries are measured
     #[arg(
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "http-protobuf,http-json,grpc"
+        default_value = "grpc,http-protobuf,http-json"
     )]
     protocols: Vec<Protocol>,
     /// Requests per query latency series
@@ -235,35 +236,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         return finish(&cli, &mut report, started, &run_dir);
     }
 
-    // 2. The sled store with durable acks: every protocol, the last one filling the store.
+    // 2. The sled store with durable acks. The first protocol fills it to
+    // --store-spans; queries are measured over exactly that store, and only then do
+    // the other protocols add their share (so a fast machine can't overshoot it).
     let sled_spec = spec(Storage::Sled, "sled");
     let (server, _) = Server::start(&sled_spec, &query_http).await?;
     let query_base = format!("http://{}", server.query);
     let data_start = unix_nanos_now().saturating_sub(1_000_000_000);
     let mut sent: Vec<Sent> = Vec::new();
-    let mut stored_spans = 0u64;
-    let (last, first) = cli.protocols.split_last().context("no protocols")?;
-    for protocol in first {
-        progress(&format!(
-            "sled: {} for {:?}",
-            protocol.label(),
-            cli.duration
-        ));
-        let result = ingest_phase(
-            &server,
-            Storage::Sled,
-            &source,
-            &phase(*protocol, None, stored_spans),
-        )
-        .await?;
-        progress(&phase_line(&result));
-        stored_spans += result.acked_spans;
-        sent.extend_from_slice(&result.sent);
-        report.sled.push(result);
-    }
+    let (fill_protocol, others) = cli.protocols.split_first().context("no protocols")?;
     progress(&format!(
         "sled: {} until the store holds {} spans, probing ack → queryable every {:?}",
-        last.label(),
+        fill_protocol.label(),
         cli.store_spans,
         cli.freshness_interval
     ));
@@ -280,14 +264,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         &server,
         Storage::Sled,
         &source,
-        &phase(*last, Some(cli.store_spans), stored_spans),
+        &phase(*fill_protocol, Some(cli.store_spans), 0),
     )
     .await;
     probe_stop.cancel();
     let freshness = probe.await.context("freshness probe panicked")??;
     let fill = fill?;
     progress(&phase_line(&fill));
-    stored_spans += fill.acked_spans;
+    let mut stored_spans = fill.acked_spans;
     sent.extend_from_slice(&fill.sent);
     report.sled.push(fill);
     for marker in &freshness.sent {
@@ -296,12 +280,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     sent.extend_from_slice(&freshness.sent);
     report.freshness = Some(freshness);
     let data_end = unix_nanos_now();
-    report.ingest_rss_hwm = server.memory()?.peak_rss;
 
-    // 3. Queries over the filled store, then the count-back.
+    // 3. Queries over the filled store.
     progress(&format!(
-        "queries: {} samples per endpoint",
-        cli.query_samples
+        "queries over {stored_spans} spans: up to {} samples or {:?} per endpoint",
+        cli.query_samples, cli.query_budget
     ));
     let mut rng = StdRng::seed_from_u64(cli.seed ^ unix_nanos_now());
     let latencies = query::query_latencies(
@@ -322,6 +305,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     )
     .await?;
     report.queries = Some(latencies);
+    report.queried_spans = stored_spans;
+
+    // 4. The other protocols, on top of the filled store.
+    for protocol in others {
+        progress(&format!(
+            "sled: {} for {:?}",
+            protocol.label(),
+            cli.duration
+        ));
+        let result = ingest_phase(
+            &server,
+            Storage::Sled,
+            &source,
+            &phase(*protocol, None, stored_spans),
+        )
+        .await?;
+        progress(&phase_line(&result));
+        stored_spans += result.acked_spans;
+        sent.extend_from_slice(&result.sent);
+        report.sled.push(result);
+    }
+    report.ingest_rss_hwm = server.memory()?.peak_rss;
+
+    // 5. Every acknowledged span, counted back.
     progress(&format!("count-back of {stored_spans} acknowledged spans"));
     let verification = query::verify_all(&verify_http, &query_base, &source, &sent).await?;
     progress(&format!(
@@ -334,7 +341,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     ));
     report.verification = Some(verification.clone());
 
-    // 4. Clean shutdown, disk use, and reopening the same data directory.
+    // 6. Clean shutdown, disk use, and reopening the same data directory.
     let shutdown = server.stop().await?;
     let (apparent, allocated) = dir_size(&sled_spec.data_dir)?;
     report.store = Some(StoreFigures {

@@ -56,6 +56,8 @@ pub(crate) struct Report {
     pub(crate) freshness: Option<Freshness>,
     pub(crate) ingest_rss_hwm: u64,
     pub(crate) queries: Option<QueryLatencies>,
+    /// Spans in the store while queries were measured.
+    pub(crate) queried_spans: u64,
     pub(crate) verification: Option<Verification>,
     pub(crate) store: Option<StoreFigures>,
     pub(crate) reopen: Option<Reopen>,
@@ -235,12 +237,18 @@ impl Report {
                 pass: Some(stats.p99 <= limit && stats.failures == 0),
             };
             rows.push(latency_row(
-                format!("get-trace ({MIN_GET_TRACE_SPANS}–30 spans)"),
+                format!(
+                    "get-trace ({MIN_GET_TRACE_SPANS}–30 spans) over {} spans",
+                    thousands(self.queried_spans as f64)
+                ),
                 &queries.get_trace,
                 Duration::from_millis(10),
             ));
             rows.push(latency_row(
-                "find-traces, service + operation + time window".to_owned(),
+                format!(
+                    "find-traces, service + operation + time window, over {} spans",
+                    thousands(self.queried_spans as f64)
+                ),
                 &queries.find_traces,
                 Duration::from_millis(100),
             ));
@@ -333,8 +341,10 @@ impl Report {
             "Closed loop: each worker sends a request and waits for its acknowledgement. \
              \"cores\" is CPU-seconds per second of the timed window; the client is the load \
              generator itself, and \"others\" is what the rest of the machine (other tenants of \
-             a shared host) used meanwhile, so a phase that got less CPU shows it. The last sled phase fills the store, so its figure is \
-             the average over the whole fill (the first window of the same length is shown too).\n"
+             a shared host) used meanwhile, so a phase that got less CPU shows it. The first \
+             sled phase fills the store, so its figure is the average over the whole fill (the \
+             first window of the same length is shown too); the other protocols run after the \
+             queries, on top of the filled store.\n"
         )?;
         writeln!(
             out,
@@ -411,10 +421,11 @@ impl Report {
         writeln!(out, "## Queries\n")?;
         writeln!(
             out,
-            "Over the filled store, one request at a time, timed to the last byte of the body \
-             (gzip, as a browser asks). find-traces asks for {} traces; the operation search \
+            "Over the filled store ({} spans), one request at a time, timed to the last byte of \
+             the body (gzip, as a browser asks). find-traces asks for {} traces; the operation search \
              uses a random {:.0} s window within the stored data, the tag search \
              (`tags={{\"http.response.status_code\":\"500\"}}`) the whole time range of one service.\n",
+            thousands(self.queried_spans as f64),
             20,
             queries.search_window.as_secs_f64()
         )?;
