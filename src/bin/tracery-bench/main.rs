@@ -150,7 +150,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             cli.tracery.display()
         );
     }
-    let mut report = Report::new(&std::env::args().collect::<Vec<_>>(), &cli.tracery)?;
+    let mut report = Report::new(
+        &std::env::args().collect::<Vec<_>>(),
+        &cli.tracery,
+        cli.out.as_deref(),
+    )?;
     let run_dir = cli
         .work_dir
         .join(format!("run-{}", unix_nanos_now() / 1_000_000_000));

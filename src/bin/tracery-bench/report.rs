@@ -73,7 +73,11 @@ struct Row {
 }
 
 impl Report {
-    pub(crate) fn new(args: &[String], tracery: &Path) -> anyhow::Result<Report> {
+    pub(crate) fn new(
+        args: &[String],
+        tracery: &Path,
+        out: Option<&Path>,
+    ) -> anyhow::Result<Report> {
         // bench/run.sh names itself so the report quotes the command a reader would type.
         let command = match std::env::var("TRACERY_BENCH_COMMAND") {
             Ok(command) if !command.trim().is_empty() => command,
@@ -86,7 +90,7 @@ impl Report {
             .unwrap_or_default();
         Ok(Report {
             command,
-            commit: format!("{} ({version})", git_commit()),
+            commit: format!("{} ({version})", git_commit(out)),
             machine: machine(),
             load_at_start: load_average(),
             date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
@@ -598,7 +602,9 @@ fn shell_words(args: &[String]) -> String {
         .join(" ")
 }
 
-fn git_commit() -> String {
+/// The commit the benchmark runs from, marked when tracked files differ from it. The
+/// report file itself (`out`) doesn't count: each run overwrites the previous one.
+fn git_commit(out: Option<&Path>) -> String {
     let run = |args: &[&str]| {
         Command::new("git")
             .args(args)
@@ -609,8 +615,12 @@ fn git_commit() -> String {
     };
     match run(&["rev-parse", "--short=12", "HEAD"]) {
         Some(commit) => {
-            let dirty = run(&["status", "--porcelain", "--untracked-files=no"])
-                .is_some_and(|status| !status.is_empty());
+            let exclude = out.map(|out| format!(":(exclude){}", out.display()));
+            let mut args = vec!["status", "--porcelain", "--untracked-files=no", "--", "."];
+            if let Some(exclude) = &exclude {
+                args.push(exclude);
+            }
+            let dirty = run(&args).is_some_and(|status| !status.is_empty());
             if dirty {
                 format!("{commit} + uncommitted changes")
             } else {
