@@ -22,6 +22,8 @@ pub struct Batcher {
     syncing: Option<tokio::task::JoinHandle<()>>,
     /// When the oldest pending durable export arrived.
     durable_since: Option<tokio::time::Instant>,
+    /// Enqueued-ack spans were written since the last sync; the next tick syncs them.
+    unsynced: bool,
 }
 
 /// Durable batches are written once they reach this fraction of a full block.
@@ -44,6 +46,7 @@ impl Batcher {
             num_pending_spans: 0,
             syncing: None,
             durable_since: None,
+            unsynced: false,
         }
     }
 
@@ -79,7 +82,10 @@ impl Batcher {
                     }
                     None => break,
                 },
-                _ = tick.tick() => self.flush().await,
+                _ = tick.tick() => {
+                    self.flush().await;
+                    self.sync_unsynced().await;
+                }
             }
         }
         self.flush().await;
@@ -156,10 +162,31 @@ impl Batcher {
                 }
             }));
         } else {
+            self.unsynced = storage == StorageMode::Sled;
             for ack in batch.into_iter().filter_map(|submit| submit.ack) {
                 let _ = ack.send(Ok(()));
             }
         }
+    }
+
+    /// Syncs spans acknowledged on enqueue, at most once per tick and in the
+    /// background, so a crash loses at most about one flush interval of them.
+    async fn sync_unsynced(&mut self) {
+        if !std::mem::take(&mut self.unsynced) {
+            return;
+        }
+        self.wait_for_sync().await;
+        let store = self.store.clone();
+        self.syncing = Some(tokio::spawn(async move {
+            match tokio::task::spawn_blocking(move || store.sync()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    let error = IngestError::Store(Arc::new(error));
+                    tracing::error!(error = %error_chain(&error), "failed to sync enqueued spans");
+                }
+                Err(error) => tracing::error!(%error, "sync task failed"),
+            }
+        }));
     }
 
     async fn wait_for_sync(&mut self) {

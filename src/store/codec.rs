@@ -16,7 +16,8 @@
 //! Interning strings and resources per block removes most repetition before zstd
 //! sees the data, and the trace directory lets `get-trace` decode only its own spans.
 //! `str` is a varint index into the string table. Metadata (`BlockMeta`) is stored
-//! beside the block, uncompressed, and is small enough to keep in memory.
+//! in sled, uncompressed, and is small enough to keep in memory; the block itself
+//! lives in its hour's segment file (see `segment`).
 
 use std::sync::Arc;
 
@@ -30,8 +31,9 @@ use crate::model::{
 
 /// Bumped whenever the block layout changes; readers reject versions they don't know.
 pub(crate) const BLOCK_VERSION: u8 = 1;
-/// Version 2 carries the trace index (`trace_prefixes`) that replaced per-trace keys.
-const META_VERSION: u8 = 2;
+/// Version 2 carries the trace index (`trace_prefixes`) that replaced per-trace keys;
+/// version 3 the block's place in its segment file (`offset`, `checksum`).
+const META_VERSION: u8 = 3;
 
 /// What the store needs besides the bytes: the traces in the block.
 #[derive(Debug)]
@@ -263,7 +265,11 @@ pub(crate) struct BlockMeta {
     pub(crate) max_start_unix_nanos: u64,
     pub(crate) max_duration_nanos: u64,
     pub(crate) num_spans: u32,
+    /// Where the block starts in its partition's segment file, and its length there.
+    pub(crate) offset: u64,
     pub(crate) num_bytes: u32,
+    /// CRC-32 of the block's bytes, checked on every read.
+    pub(crate) checksum: u32,
     /// Catalog operation ids present in the block, sorted.
     pub(crate) operations: Vec<u32>,
     /// Catalog service ids present in the block, sorted.
@@ -283,6 +289,11 @@ pub(crate) fn trace_prefix(trace_id: &TraceId) -> u64 {
 }
 
 impl BlockMeta {
+    /// Where the block ends in its segment file.
+    pub(crate) fn end(&self) -> u64 {
+        self.offset + u64::from(self.num_bytes)
+    }
+
     /// Whether the block may hold spans of `trace_id` (false positives are possible,
     /// when two trace IDs share their first 8 bytes).
     pub(crate) fn may_hold(&self, trace_id: &TraceId) -> bool {
@@ -302,7 +313,9 @@ impl BlockMeta {
             self.max_start_unix_nanos,
             self.max_duration_nanos,
             u64::from(self.num_spans),
+            self.offset,
             u64::from(self.num_bytes),
+            u64::from(self.checksum),
         ] {
             put_u64(&mut out, value);
         }
@@ -335,7 +348,8 @@ impl BlockMeta {
         let seq = reader.u64()?;
         let partition = reader.u32()?;
         let (min_start, max_start, max_duration) = (reader.u64()?, reader.u64()?, reader.u64()?);
-        let (num_spans, num_bytes) = (reader.u32()?, reader.u32()?);
+        let num_spans = reader.u32()?;
+        let (offset, num_bytes, checksum) = (reader.u64()?, reader.u32()?, reader.u32()?);
         let mut id_lists = [Vec::new(), Vec::new()];
         for list in &mut id_lists {
             let count = reader.count()?;
@@ -365,7 +379,9 @@ impl BlockMeta {
             max_start_unix_nanos: max_start,
             max_duration_nanos: max_duration,
             num_spans,
+            offset,
             num_bytes,
+            checksum,
             operations,
             services,
             edges,

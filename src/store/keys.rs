@@ -1,22 +1,25 @@
 //! The on-disk key layout. Integers are big-endian so byte order equals numeric order.
 //!
-//! One sled tree per ingest hour, named `part-<unix hour, 10 digits>`, holds that hour's data:
+//! One sled tree per ingest hour, named `part-<unix hour, 10 digits>`, holds the
+//! metadata of that hour's blocks; the blocks themselves are in the hour's segment
+//! file (see `segment`):
 //!
 //! ```text
-//!   B seq[8]                 → codec block: version byte + zstd(many traces' spans)
-//!   M seq[8]                 → codec::BlockMeta (time range, services, operations,
-//!                              edges, and the block's trace-ID prefixes)
+//!   M seq[8]                 → codec::BlockMeta (segment offset, length and CRC-32,
+//!                              time range, services, operations, edges, and the
+//!                              block's trace-ID prefixes)
 //! ```
 //!
 //! There is deliberately no key per trace. The trace index is the sorted list of
 //! 8-byte trace-ID prefixes in each block's meta, held in memory (8 bytes per trace
 //! and block): one sled key per trace meant thousands of random-key inserts per
 //! block, and sled's log-structured pages turned those into ~500 bytes of disk per
-//! key, more than the compressed spans themselves.
+//! key, more than the compressed spans themselves. Blocks stay out of sled because
+//! sled keeps the values it writes in memory: RSS grew with the store.
 //!
-//! A block and its meta are written with one `apply_batch`, which sled applies
-//! atomically: after a crash a block is either fully indexed or absent. Expiring an
-//! hour is one `drop_tree`, with no per-key deletes.
+//! A meta is written only after its block is fsynced, so after a crash a block is
+//! either fully indexed or absent. Expiring an hour is one `drop_tree` and one file
+//! deletion, with no per-key deletes.
 //!
 //! The `catalog` tree names services and operations once, with dense ids that block
 //! metadata refers to:
@@ -32,7 +35,6 @@
 pub(super) const PARTITION_PREFIX: &str = "part-";
 pub(super) const CATALOG_TREE: &str = "catalog";
 
-pub(super) const BLOCK: u8 = b'B';
 pub(super) const META: u8 = b'M';
 pub(super) const SERVICE: u8 = b'S';
 pub(super) const OPERATION: u8 = b'O';
@@ -78,7 +80,7 @@ mod tests {
 
     #[test]
     fn keys_sort_numerically_and_round_trip() {
-        assert!(block_key(BLOCK, 255) < block_key(BLOCK, 256));
+        assert!(block_key(META, 255) < block_key(META, 256));
         assert_eq!(
             parse_partition_tree_name(partition_tree_name(493_000).as_bytes()),
             Some(493_000)

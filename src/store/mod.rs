@@ -1,13 +1,15 @@
-//! The embedded store: compressed span blocks in sled, partitioned by ingest hour.
+//! The embedded store: compressed span blocks in per-hour segment files, their
+//! metadata and the catalog in sled, partitioned by ingest hour.
 //!
-//! Owns every `sled` type; nothing outside this module sees one. The layout is
-//! documented in `keys`, the value formats in `codec`. Writes come from one batcher
+//! Owns every `sled` type and every file; nothing outside this module sees one. The
+//! layout is documented in `keys` and `segment`, the value formats in `codec`. Writes come from one batcher
 //! at a time; reads may run concurrently from any thread. Every call here blocks,
 //! so async callers use `spawn_blocking`.
 
 mod catalog;
 pub(crate) mod codec;
 mod keys;
+mod segment;
 pub(crate) mod varint;
 
 use std::collections::BTreeMap;
@@ -19,6 +21,7 @@ use foldhash::{HashMap, HashSet};
 
 use catalog::Catalog;
 pub(crate) use codec::BlockMeta;
+use segment::Segments;
 
 use crate::config::StoreConfig;
 use crate::model::{Span, SpanKind, TraceId};
@@ -29,6 +32,8 @@ pub enum StoreError {
     Open { path: String, source: sled::Error },
     #[error("storage engine error")]
     Sled(#[from] sled::Error),
+    #[error("block file I/O failed")]
+    Io(#[from] std::io::Error),
     #[error("stored data is unreadable")]
     Codec(#[from] CodecError),
     #[error("stored data is corrupt: {0}")]
@@ -60,9 +65,15 @@ struct Inner {
     db: sled::Db,
     catalog_tree: sled::Tree,
     catalog: RwLock<Catalog>,
+    /// The sled tree of block metadata of each hour.
     partitions: RwLock<BTreeMap<u32, sled::Tree>>,
+    /// The block files of each hour.
+    segments: Segments,
     /// Metadata of every live block, in sequence order.
     blocks: RwLock<Vec<Arc<BlockMeta>>>,
+    /// Blocks written since the last `sync`: their metadata goes to sled only once
+    /// their bytes are on disk.
+    unsynced: Mutex<Vec<Arc<BlockMeta>>>,
     next_seq: AtomicU64,
     /// Serialises writers so catalog ids and sequence numbers are assigned in order.
     write_lock: Mutex<()>,
@@ -115,6 +126,31 @@ impl Store {
         }
         blocks.sort_by_key(|meta| meta.seq);
         let next_seq = blocks.last().map_or(0, |meta| meta.seq + 1);
+        let mut valid_len: HashMap<u32, u64> = HashMap::default();
+        for meta in &blocks {
+            let end = valid_len.entry(meta.partition).or_default();
+            *end = (*end).max(meta.end());
+        }
+        let segments = Segments::open(&config.data_dir.join("blocks"), |hour| {
+            valid_len.get(&hour).copied().unwrap_or(0)
+        })?;
+        // Metadata is written after its block is synced, so this only finds blocks whose
+        // file was damaged or removed behind the store's back.
+        let (blocks, missing): (Vec<_>, Vec<_>) = blocks.into_iter().partition(|meta| {
+            segments
+                .get(meta.partition)
+                .is_some_and(|segment| meta.end() <= segment.len())
+        });
+        for meta in &missing {
+            tracing::warn!(
+                seq = meta.seq,
+                hour = meta.partition,
+                "dropping the metadata of a block whose file is missing or short"
+            );
+            if let Some(tree) = partitions.get(&meta.partition) {
+                tree.remove(keys::block_key(keys::META, meta.seq))?;
+            }
+        }
         tracing::info!(path = %path.display(), num_blocks = blocks.len(), num_partitions = partitions.len(), "store opened");
         Ok(Store {
             inner: Arc::new(Inner {
@@ -122,7 +158,9 @@ impl Store {
                 catalog_tree,
                 catalog: RwLock::new(catalog),
                 partitions: RwLock::new(partitions),
+                segments,
                 blocks: RwLock::new(blocks),
+                unsynced: Mutex::new(Vec::new()),
                 next_seq: AtomicU64::new(next_seq),
                 write_lock: Mutex::new(()),
                 config: config.clone(),
@@ -130,8 +168,8 @@ impl Store {
         })
     }
 
-    /// Writes spans as one or more blocks. Each block is atomic; call `sync` to make
-    /// the writes durable.
+    /// Writes spans as one or more blocks, queryable at once. Call `sync` to make
+    /// them durable; until then a crash may lose them, but never half of a block.
     pub fn write_spans(&self, spans: &[&Span]) -> Result<(), StoreError> {
         let inner = &self.inner;
         let _writer = inner
@@ -139,27 +177,67 @@ impl Store {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let hour = unix_hour_now();
-        let tree = self.partition(hour)?;
+        let segment = inner.segments.get_or_create(hour)?;
         for refs in spans.chunks(inner.config.max_block_spans.get()) {
             let (operation_ids, service_ids) = self.catalog_ids(refs)?;
             let encoded = codec::encode_block(refs, inner.config.zstd_level)?;
+            let offset = segment.append(&encoded.bytes)?;
             let seq = inner.next_seq.fetch_add(1, Ordering::SeqCst);
-            let meta = block_meta(seq, hour, refs, &operation_ids, &service_ids, &encoded);
-            let mut batch = sled::Batch::default();
-            batch.insert(&keys::block_key(keys::BLOCK, seq), encoded.bytes);
-            batch.insert(&keys::block_key(keys::META, seq), meta.encode());
-            tree.apply_batch(batch)?;
+            let place = BlockPlace {
+                seq,
+                partition: hour,
+                offset,
+                checksum: crc32fast::hash(&encoded.bytes),
+            };
+            let meta = Arc::new(block_meta(
+                place,
+                refs,
+                &operation_ids,
+                &service_ids,
+                &encoded,
+            ));
+            lock(&inner.unsynced).push(meta.clone());
             inner
                 .blocks
                 .write()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .push(Arc::new(meta));
+                .push(meta);
         }
         Ok(())
     }
 
-    /// Flushes everything written so far to disk (fsync).
+    /// Makes everything written so far durable: fsyncs the segment files, then records
+    /// the new blocks' metadata in sled and flushes it. May run while `write_spans`
+    /// writes more.
     pub fn sync(&self) -> Result<(), StoreError> {
+        let inner = &self.inner;
+        let unsynced = std::mem::take(&mut *lock(&inner.unsynced));
+        let synced = self.persist_metas(&unsynced);
+        if synced.is_err() {
+            // Keep them for the next attempt, ahead of anything written meanwhile.
+            let mut pending = lock(&inner.unsynced);
+            let newer = std::mem::replace(&mut *pending, unsynced);
+            pending.extend(newer);
+        }
+        synced
+    }
+
+    fn persist_metas(&self, metas: &[Arc<BlockMeta>]) -> Result<(), StoreError> {
+        let mut batches: BTreeMap<u32, sled::Batch> = BTreeMap::new();
+        for meta in metas {
+            batches
+                .entry(meta.partition)
+                .or_default()
+                .insert(&keys::block_key(keys::META, meta.seq), meta.encode());
+        }
+        for (hour, batch) in batches {
+            // Retention may have dropped the hour meanwhile; don't bring its tree back.
+            let Some(segment) = self.inner.segments.get(hour) else {
+                continue;
+            };
+            segment.sync()?;
+            self.partition(hour)?.apply_batch(batch)?;
+        }
         self.inner.db.flush()?;
         Ok(())
     }
@@ -177,14 +255,10 @@ impl Store {
             .into_iter()
             .filter(|meta| wanted.iter().any(|trace_id| meta.may_hold(trace_id)))
             .collect();
-        let partitions = self.read_partitions().clone();
         let mut found: HashMap<TraceId, Vec<Span>> = HashMap::default();
         for meta in candidates {
             // A block can vanish between planning and reading when retention drops its hour.
-            let Some(tree) = partitions.get(&meta.partition) else {
-                continue;
-            };
-            if let Some(block) = tree.get(keys::block_key(keys::BLOCK, meta.seq))? {
+            if let Some(block) = self.read_block(&meta)? {
                 for span in codec::decode_block(&block, |trace_id| wanted.contains(trace_id))? {
                     found.entry(span.trace_id).or_default().push(span);
                 }
@@ -209,13 +283,22 @@ impl Store {
         meta: &BlockMeta,
         visit: impl FnMut(&codec::SpanView<'_>),
     ) -> Result<(), StoreError> {
-        let Some(tree) = self.read_partitions().get(&meta.partition).cloned() else {
-            return Ok(());
-        };
-        if let Some(block) = tree.get(keys::block_key(keys::BLOCK, meta.seq))? {
+        if let Some(block) = self.read_block(meta)? {
             codec::scan_block(&block, visit)?;
         }
         Ok(())
+    }
+
+    /// The block's bytes, checked against its checksum; `None` once retention dropped it.
+    fn read_block(&self, meta: &BlockMeta) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(segment) = self.inner.segments.get(meta.partition) else {
+            return Ok(None);
+        };
+        let bytes = segment.read(meta.offset, meta.num_bytes)?;
+        if crc32fast::hash(&bytes) != meta.checksum {
+            return Err(StoreError::Corrupt("block checksum mismatch"));
+        }
+        Ok(Some(bytes))
     }
 
     /// Service names, sorted.
@@ -261,11 +344,14 @@ impl Store {
     /// Drops every partition whose hour ended before `cutoff_unix_secs`. Returns how many.
     pub fn expire_before(&self, cutoff_unix_secs: u64) -> Result<usize, StoreError> {
         let cutoff_hour = (cutoff_unix_secs / 3600) as u32;
-        let expired: Vec<u32> = self
+        let mut expired: Vec<u32> = self
             .read_partitions()
             .range(..cutoff_hour)
             .map(|(hour, _)| *hour)
+            .chain(self.inner.segments.hours_before(cutoff_hour))
             .collect();
+        expired.sort_unstable();
+        expired.dedup();
         for hour in &expired {
             // Forget the blocks first so searches stop planning reads of them.
             self.inner
@@ -273,12 +359,16 @@ impl Store {
                 .write()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .retain(|meta| meta.partition != *hour);
+            lock(&self.inner.unsynced).retain(|meta| meta.partition != *hour);
             self.inner
                 .partitions
                 .write()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .remove(hour);
+            // Metadata first: a crash in between leaves a file without metadata, which
+            // the next open deletes.
             self.inner.db.drop_tree(keys::partition_tree_name(*hour))?;
+            self.inner.segments.remove(*hour)?;
             tracing::info!(hour, "expired partition");
         }
         Ok(expired.len())
@@ -290,7 +380,8 @@ impl Store {
             num_blocks: blocks.len() as u64,
             num_spans: blocks.iter().map(|meta| u64::from(meta.num_spans)).sum(),
             block_bytes: blocks.iter().map(|meta| u64::from(meta.num_bytes)).sum(),
-            size_on_disk: self.inner.db.size_on_disk().unwrap_or(0),
+            size_on_disk: self.inner.db.size_on_disk().unwrap_or(0)
+                + self.inner.segments.total_len(),
         }
     }
 
@@ -363,9 +454,17 @@ impl Store {
     }
 }
 
-fn block_meta(
+/// Where a block was written.
+#[derive(Clone, Copy)]
+struct BlockPlace {
     seq: u64,
     partition: u32,
+    offset: u64,
+    checksum: u32,
+}
+
+fn block_meta(
+    place: BlockPlace,
     spans: &[&Span],
     operation_ids: &[u32],
     service_ids: &[u32],
@@ -398,8 +497,8 @@ fn block_meta(
         ids
     };
     BlockMeta {
-        seq,
-        partition,
+        seq: place.seq,
+        partition: place.partition,
         min_start_unix_nanos: spans
             .iter()
             .map(|span| span.start_unix_nanos)
@@ -416,7 +515,9 @@ fn block_meta(
             .max()
             .unwrap_or(0),
         num_spans: spans.len() as u32,
+        offset: place.offset,
         num_bytes: encoded.bytes.len() as u32,
+        checksum: place.checksum,
         operations: sorted_unique(operation_ids),
         services: sorted_unique(service_ids),
         edges: edges
@@ -425,6 +526,12 @@ fn block_meta(
             .collect(),
         trace_prefixes,
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn unix_hour_now() -> u32 {
