@@ -139,13 +139,14 @@ pub(crate) mod tests {
     /// A handle whose batcher is held but never run, so queued spans stay queued.
     pub(crate) fn stalled_handle(
         max_queued_spans: usize,
+        queue_wait: Duration,
     ) -> (IngestHandle, Batcher, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config::for_data_dir(dir.path());
         config.ingest.ack = AckMode::Enqueued;
         config.ingest.storage = StorageMode::Discard;
         config.ingest.max_queued_spans = NonZeroUsize::new(max_queued_spans).expect("non-zero");
-        config.ingest.queue_wait = Duration::from_millis(10);
+        config.ingest.queue_wait = queue_wait;
         let store = Store::open(&config.store).expect("store opens");
         let (handle, batcher) = channel(&config.ingest, store);
         (handle, batcher, dir)
@@ -153,7 +154,7 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn a_full_queue_refuses_instead_of_growing() {
-        let (handle, _batcher, _dir) = stalled_handle(2);
+        let (handle, _batcher, _dir) = stalled_handle(2, Duration::from_millis(10));
         handle.submit(spans(2)).await.unwrap();
         assert_eq!(handle.queued_spans(), 2);
         assert!(matches!(
@@ -165,7 +166,8 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn the_batcher_releases_room_once_spans_are_written() {
-        let (handle, batcher, _dir) = stalled_handle(2);
+        // Generous: the batcher must get scheduled within the wait, on a busy machine too.
+        let (handle, batcher, _dir) = stalled_handle(2, Duration::from_secs(30));
         handle.submit(spans(2)).await.unwrap();
         let running = tokio::spawn(batcher.run());
         // A request larger than the whole queue still gets through once there is room.
@@ -176,7 +178,7 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn submitting_after_the_batcher_is_gone_reports_shutdown() {
-        let (handle, batcher, _dir) = stalled_handle(2);
+        let (handle, batcher, _dir) = stalled_handle(2, Duration::from_millis(10));
         drop(batcher);
         assert!(matches!(
             handle.submit(spans(1)).await,

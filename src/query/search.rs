@@ -44,26 +44,62 @@ pub(super) fn matching_trace_ids(
         .collect();
     candidates.sort_by_key(|meta| std::cmp::Reverse(meta.max_start_unix_nanos));
 
+    // Without tag filters, the block summaries (operation, start and duration per
+    // span) are enough, and they are a few percent of a block.
+    let summary_filter = match (query.tags.is_empty(), &plan.operation_ids, plan.service_id) {
+        (false, ..) => None,
+        (true, Some(ids), _) => Some(Some(sorted(ids.clone()))),
+        (true, None, Some(service_id)) => Some(Some(sorted(store.operation_ids_of(service_id)))),
+        (true, None, None) if query.operation.is_none() => Some(None),
+        (true, None, None) => None,
+    };
+
     // Newest matching span start per trace.
     let mut newest: HashMap<TraceId, u64> = HashMap::new();
+    let mut kth = 0;
     for meta in candidates {
-        if newest.len() >= query.limit
-            && meta.max_start_unix_nanos < kth_newest(&newest, query.limit)
-        {
+        if meta.max_start_unix_nanos < kth {
             break; // nothing in this or any later block can displace the current top `limit`
         }
-        store.scan_block(&meta, |span| {
-            if span_matches(span, query) {
-                let start = span.start_unix_nanos();
-                let entry = newest.entry(span.trace_id).or_insert(start);
-                *entry = (*entry).max(start);
+        match &summary_filter {
+            Some(operations) => {
+                let Some(summary) = store.read_summary(&meta)? else {
+                    continue;
+                };
+                summary.for_each(|trace_id, span| {
+                    if operations
+                        .as_ref()
+                        .is_none_or(|ids| ids.binary_search(&span.operation).is_ok())
+                        && plan.span_in_range(span.start_unix_nanos, span.duration_nanos, query)
+                    {
+                        note_match(&mut newest, *trace_id, span.start_unix_nanos);
+                    }
+                });
             }
-        })?;
+            None => store.scan_block(&meta, |span| {
+                if span_matches(span, query) {
+                    note_match(&mut newest, span.trace_id, span.start_unix_nanos());
+                }
+            })?,
+        }
+        if newest.len() >= query.limit {
+            kth = kth_newest(&newest, query.limit);
+        }
     }
     let mut ranked: Vec<(TraceId, u64)> = newest.into_iter().collect();
     ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     ranked.truncate(query.limit);
     Ok(ranked.into_iter().map(|(trace_id, _)| trace_id).collect())
+}
+
+fn note_match(newest: &mut HashMap<TraceId, u64>, trace_id: TraceId, start: u64) {
+    let entry = newest.entry(trace_id).or_insert(start);
+    *entry = (*entry).max(start);
+}
+
+fn sorted(mut ids: Vec<u32>) -> Vec<u32> {
+    ids.sort_unstable();
+    ids
 }
 
 fn kth_newest(newest: &HashMap<TraceId, u64>, k: usize) -> u64 {
@@ -107,6 +143,14 @@ impl Plan {
                 .duration_min
                 .map_or(0, |min| min.as_nanos().min(u128::from(u64::MAX)) as u64),
         })
+    }
+
+    /// The time filters of `query`, for a span known only by its summary.
+    fn span_in_range(&self, start: u64, duration_nanos: u64, query: &TraceQuery) -> bool {
+        let duration = Duration::from_nanos(duration_nanos);
+        (self.start_min..=self.start_max).contains(&start)
+            && query.duration_min.is_none_or(|min| duration >= min)
+            && query.duration_max.is_none_or(|max| duration <= max)
     }
 
     fn may_match(&self, meta: &BlockMeta) -> bool {

@@ -270,7 +270,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_queue_answers_429_with_retry_after() {
-        let (ingest, _batcher, _dir) = stalled_handle(2);
+        let (ingest, _batcher, _dir) = stalled_handle(2, std::time::Duration::from_millis(10));
         let config = ReceiverConfig {
             max_message_bytes: 1 << 20,
             cors_origins: None,

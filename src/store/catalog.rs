@@ -83,6 +83,14 @@ impl Catalog {
             .collect()
     }
 
+    pub(super) fn operation_ids_of(&self, service_id: u32) -> Vec<u32> {
+        self.operation_ids
+            .iter()
+            .filter(|((service, _), _)| *service == service_id)
+            .flat_map(|(_, names)| names.values().copied())
+            .collect()
+    }
+
     pub(super) fn service_name(&self, id: u32) -> Option<&str> {
         self.services.get(id as usize).map(String::as_str)
     }

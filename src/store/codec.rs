@@ -1,20 +1,22 @@
 //! Versioned, compressed span blocks and their metadata.
 //!
-//! A block value is one version byte followed by a zstd frame. Inside the frame:
+//! A block is one version byte, the summary frame's length (u32, little-endian), and
+//! two zstd frames (each with zstd's content checksum): the summary (see `summary`:
+//! the trace directory plus operation, start and duration of every span), then the
+//! body:
 //!
 //! ```text
-//! base_start_ns            varint   every start time is stored as a delta from this
 //! strings                  count, then (len, utf-8 bytes)…   every string in the block, once
 //! resources                count, then (service: str, attrs)…
 //! scopes                   count, then (name: str, version: str, attrs)…
-//! traces                   count, then (trace_id[16], num_spans, section_len)…   sorted by trace id
 //! span sections            one per trace, in directory order; each span:
 //!     span_id[8] has_parent:u8 [parent_id[8]] trace_state:str flags name:str kind:u8
-//!     start_delta:zigzag duration status:u8 status_message:str resource scope attrs events links
+//!     status:u8 status_message:str resource scope attrs events links
 //! ```
 //!
 //! Interning strings and resources per block removes most repetition before zstd
 //! sees the data, and the trace directory lets `get-trace` decode only its own spans.
+//! Searches without a tag filter read only the summary, a few percent of the block.
 //! `str` is a varint index into the string table. Metadata (`BlockMeta`) is stored
 //! in sled, uncompressed, and is small enough to keep in memory; the block itself
 //! lives in its hour's segment file (see `segment`).
@@ -30,19 +32,30 @@ use crate::model::{
 };
 
 /// Bumped whenever the block layout changes; readers reject versions they don't know.
-pub(crate) const BLOCK_VERSION: u8 = 1;
+/// Version 2 split the block into a summary frame and a body frame.
+pub(crate) const BLOCK_VERSION: u8 = 2;
+/// The version byte and the summary frame's length.
+pub(crate) const BLOCK_PREFIX_LEN: usize = 5;
 /// Version 2 carries the trace index (`trace_prefixes`) that replaced per-trace keys;
-/// version 3 the block's place in its segment file (`offset`, `checksum`).
-const META_VERSION: u8 = 3;
+/// version 3 the block's place in its segment file (`offset`, `checksum`); version 4
+/// the length of the block's summary frame.
+const META_VERSION: u8 = 4;
 
 /// What the store needs besides the bytes: the traces in the block.
 #[derive(Debug)]
 pub(crate) struct EncodedBlock {
     pub(crate) bytes: Vec<u8>,
+    /// Length of the summary frame, which follows `BLOCK_PREFIX_LEN` bytes.
+    pub(crate) summary_len: u32,
     pub(crate) trace_ids: Vec<TraceId>,
 }
 
-pub(crate) fn encode_block(spans: &[&Span], zstd_level: i32) -> Result<EncodedBlock, CodecError> {
+/// Encodes one block; `operation_ids[i]` is the catalog operation id of `spans[i]`.
+pub(crate) fn encode_block(
+    spans: &[&Span],
+    operation_ids: &[u32],
+    zstd_level: i32,
+) -> Result<EncodedBlock, CodecError> {
     let mut order: Vec<usize> = (0..spans.len()).collect();
     order.sort_by(|&a, &b| {
         (spans[a].trace_id, spans[a].start_unix_nanos)
@@ -63,8 +76,14 @@ pub(crate) fn encode_block(spans: &[&Span], zstd_level: i32) -> Result<EncodedBl
     // Spans first (into a scratch buffer) so the string table is complete afterwards.
     let mut sections = Vec::with_capacity(spans.len() * 96);
     let mut directory: Vec<(TraceId, u64, u64)> = Vec::new();
+    let mut columns: Vec<(u32, u64, u64)> = Vec::with_capacity(spans.len());
     for &position in &order {
         let span = spans[position];
+        columns.push((
+            operation_ids.get(position).copied().unwrap_or(u32::MAX),
+            span.start_unix_nanos,
+            span.duration_nanos(),
+        ));
         let section_start = sections.len();
         let resource = *resource_index
             .entry(Arc::as_ptr(&span.resource))
@@ -78,14 +97,7 @@ pub(crate) fn encode_block(spans: &[&Span], zstd_level: i32) -> Result<EncodedBl
                 scopes.push(&span.scope);
                 scopes.len() as u64 - 1
             });
-        encode_span(
-            &mut sections,
-            &mut interner,
-            span,
-            base_start,
-            resource,
-            scope,
-        );
+        encode_span(&mut sections, &mut interner, span, resource, scope);
         let len = (sections.len() - section_start) as u64;
         match directory.last_mut() {
             Some((trace_id, count, section_len)) if *trace_id == span.trace_id => {
@@ -110,7 +122,6 @@ pub(crate) fn encode_block(spans: &[&Span], zstd_level: i32) -> Result<EncodedBl
         put_u64(&mut scope_bytes, version);
         encode_attributes(&mut scope_bytes, &mut interner, &scope.attributes);
     }
-    put_u64(&mut header, base_start);
     put_u64(&mut header, interner.strings.len() as u64);
     for text in &interner.strings {
         put_bytes(&mut header, text.as_bytes());
@@ -119,22 +130,21 @@ pub(crate) fn encode_block(spans: &[&Span], zstd_level: i32) -> Result<EncodedBl
     header.extend_from_slice(&resource_bytes);
     put_u64(&mut header, scopes.len() as u64);
     header.extend_from_slice(&scope_bytes);
-    put_u64(&mut header, directory.len() as u64);
-    for (trace_id, count, section_len) in &directory {
-        header.extend_from_slice(trace_id.as_bytes());
-        put_u64(&mut header, *count);
-        put_u64(&mut header, *section_len);
-    }
     header.extend_from_slice(&sections);
+    let mut raw_summary = Vec::with_capacity(spans.len() * 8 + directory.len() * 24);
+    summary::encode(&mut raw_summary, base_start, &directory, &columns);
 
-    let mut bytes = Vec::with_capacity(header.len() / 6 + 16);
+    let mut bytes = Vec::with_capacity(header.len() / 6 + raw_summary.len() / 2 + 16);
     bytes.push(BLOCK_VERSION);
-    let mut encoder =
-        zstd::stream::Encoder::new(bytes, zstd_level).map_err(CodecError::Compression)?;
-    std::io::Write::write_all(&mut encoder, &header).map_err(CodecError::Compression)?;
-    let bytes = encoder.finish().map_err(CodecError::Compression)?;
+    bytes.extend_from_slice(&[0; 4]);
+    let bytes = compress(bytes, &raw_summary, zstd_level)?;
+    let summary_len = u32::try_from(bytes.len() - BLOCK_PREFIX_LEN)
+        .map_err(|_| CodecError::Corrupt("block summary larger than 4 GiB"))?;
+    let mut bytes = compress(bytes, &header, zstd_level)?;
+    bytes[1..BLOCK_PREFIX_LEN].copy_from_slice(&summary_len.to_le_bytes());
     Ok(EncodedBlock {
         bytes,
+        summary_len,
         trace_ids: directory
             .into_iter()
             .map(|(trace_id, _, _)| trace_id)
@@ -148,44 +158,90 @@ pub(crate) fn decode_block(
     bytes: &[u8],
     wanted: impl Fn(&TraceId) -> bool,
 ) -> Result<Vec<Span>, CodecError> {
-    let raw = decompress(bytes)?;
+    let (summary, body) = split(bytes)?;
+    let summary = Summary::parse(&decompress(summary)?)?;
+    if !summary
+        .directory
+        .iter()
+        .any(|(trace_id, ..)| wanted(trace_id))
+    {
+        return Ok(Vec::new());
+    }
+    let raw = decompress(body)?;
     let (header, mut reader) = Header::parse(&raw)?;
     let context = header.context();
     let mut spans = Vec::new();
-    for (trace_id, count, section_start) in header.sections()? {
+    for (trace_id, first_span, count, section_start) in summary.sections(header.sections_start)? {
         if wanted(&trace_id) {
             reader.seek(section_start)?;
-            for _ in 0..count {
-                spans.push(decode_span(&mut reader, &context, trace_id)?);
+            for columns in span_columns(&summary, first_span, count)? {
+                spans.push(decode_span(&mut reader, &context, trace_id, columns)?);
             }
         }
     }
     Ok(spans)
 }
 
-fn decompress(bytes: &[u8]) -> Result<Vec<u8>, CodecError> {
-    let (&version, compressed) = bytes.split_first().ok_or(CodecError::Truncated)?;
+/// The summary of a block, from a prefix of the block's bytes that holds at least
+/// `BLOCK_PREFIX_LEN` plus the summary frame.
+pub(crate) fn read_summary(bytes: &[u8]) -> Result<Summary, CodecError> {
+    let (summary, _) = split(bytes)?;
+    Summary::parse(&decompress(summary)?)
+}
+
+/// (summary frame, body frame); the body may be cut short when only the summary was read.
+fn split(bytes: &[u8]) -> Result<(&[u8], &[u8]), CodecError> {
+    let (&version, rest) = bytes.split_first().ok_or(CodecError::Truncated)?;
     if version != BLOCK_VERSION {
         return Err(CodecError::UnknownVersion(version));
     }
-    zstd::stream::decode_all(compressed).map_err(CodecError::Compression)
+    let (len, rest) = rest.split_first_chunk::<4>().ok_or(CodecError::Truncated)?;
+    let len = u32::from_le_bytes(*len) as usize;
+    if len > rest.len() {
+        return Err(CodecError::Truncated);
+    }
+    Ok(rest.split_at(len))
 }
 
-/// Everything before the span sections: shared by full decoding and scanning.
+fn span_columns(
+    summary: &Summary,
+    first_span: usize,
+    count: usize,
+) -> Result<&[SpanSummary], CodecError> {
+    summary
+        .spans
+        .get(first_span..first_span + count)
+        .ok_or(CodecError::Corrupt(
+            "trace directory counts more spans than the summary",
+        ))
+}
+
+fn compress(mut out: Vec<u8>, raw: &[u8], zstd_level: i32) -> Result<Vec<u8>, CodecError> {
+    let mut encoder = zstd::stream::Encoder::new(std::mem::take(&mut out), zstd_level)
+        .map_err(CodecError::Compression)?;
+    encoder
+        .include_checksum(true)
+        .map_err(CodecError::Compression)?;
+    std::io::Write::write_all(&mut encoder, raw).map_err(CodecError::Compression)?;
+    encoder.finish().map_err(CodecError::Compression)
+}
+
+fn decompress(frame: &[u8]) -> Result<Vec<u8>, CodecError> {
+    zstd::stream::decode_all(frame).map_err(CodecError::Compression)
+}
+
+/// Everything in the body before the span sections: shared by full decoding and
+/// scanning.
 struct Header<'r> {
-    base_start: u64,
     strings: Vec<&'r str>,
     resources: Vec<Arc<Resource>>,
     scopes: Vec<Arc<Scope>>,
-    /// (trace, number of spans, section length)
-    directory: Vec<(TraceId, usize, usize)>,
     sections_start: usize,
 }
 
 impl<'r> Header<'r> {
     fn parse(raw: &'r [u8]) -> Result<(Header<'r>, Reader<'r>), CodecError> {
         let mut reader = Reader::new(raw);
-        let base_start = reader.u64()?;
         let num_strings = reader.count()?;
         let mut strings = Vec::with_capacity(num_strings);
         for _ in 0..num_strings {
@@ -217,19 +273,11 @@ impl<'r> Header<'r> {
                 attributes,
             }));
         }
-        let num_traces = reader.count()?;
-        let mut directory = Vec::with_capacity(num_traces);
-        for _ in 0..num_traces {
-            let trace_id = TraceId(reader.array()?);
-            directory.push((trace_id, reader.usize()?, reader.usize()?));
-        }
         let sections_start = reader.position();
         let header = Header {
-            base_start,
             strings,
             resources,
             scopes,
-            directory,
             sections_start,
         };
         Ok((header, reader))
@@ -240,19 +288,7 @@ impl<'r> Header<'r> {
             table: StringTable(&self.strings),
             resources: &self.resources,
             scopes: &self.scopes,
-            base_start: self.base_start,
         }
-    }
-
-    /// (trace, number of spans, where its section starts) in block order.
-    fn sections(&self) -> Result<Vec<(TraceId, usize, usize)>, CodecError> {
-        let mut start = self.sections_start;
-        let mut sections = Vec::with_capacity(self.directory.len());
-        for &(trace_id, count, len) in &self.directory {
-            sections.push((trace_id, count, start));
-            start = start.checked_add(len).ok_or(CodecError::Truncated)?;
-        }
-        Ok(sections)
     }
 }
 
@@ -268,8 +304,11 @@ pub(crate) struct BlockMeta {
     /// Where the block starts in its partition's segment file, and its length there.
     pub(crate) offset: u64,
     pub(crate) num_bytes: u32,
-    /// CRC-32 of the block's bytes, checked on every read.
+    /// CRC-32 of the block's bytes, checked on every read of the whole block.
     pub(crate) checksum: u32,
+    /// Length of the summary frame; reading `BLOCK_PREFIX_LEN` plus this many bytes
+    /// is enough for a search without tag filters (zstd checks the frame's checksum).
+    pub(crate) summary_len: u32,
     /// Catalog operation ids present in the block, sorted.
     pub(crate) operations: Vec<u32>,
     /// Catalog service ids present in the block, sorted.
@@ -316,6 +355,7 @@ impl BlockMeta {
             self.offset,
             u64::from(self.num_bytes),
             u64::from(self.checksum),
+            u64::from(self.summary_len),
         ] {
             put_u64(&mut out, value);
         }
@@ -350,6 +390,7 @@ impl BlockMeta {
         let (min_start, max_start, max_duration) = (reader.u64()?, reader.u64()?, reader.u64()?);
         let num_spans = reader.u32()?;
         let (offset, num_bytes, checksum) = (reader.u64()?, reader.u32()?, reader.u32()?);
+        let summary_len = reader.u32()?;
         let mut id_lists = [Vec::new(), Vec::new()];
         for list in &mut id_lists {
             let count = reader.count()?;
@@ -382,6 +423,7 @@ impl BlockMeta {
             offset,
             num_bytes,
             checksum,
+            summary_len,
             operations,
             services,
             edges,
@@ -412,7 +454,6 @@ fn encode_span<'a>(
     out: &mut Vec<u8>,
     interner: &mut Interner<'a>,
     span: &'a Span,
-    base_start: u64,
     resource: u64,
     scope: u64,
 ) {
@@ -428,8 +469,6 @@ fn encode_span<'a>(
     put_u64(out, u64::from(span.flags));
     put_u64(out, interner.index(&span.name));
     out.push(span.kind as u8);
-    put_u64(out, span.start_unix_nanos - base_start);
-    put_u64(out, span.duration_nanos());
     out.push(span.status_code as u8);
     put_u64(out, interner.index(&span.status_message));
     put_u64(out, resource);
@@ -529,13 +568,13 @@ struct SpanContext<'t, 'a> {
     table: StringTable<'t, 'a>,
     resources: &'t [Arc<Resource>],
     scopes: &'t [Arc<Scope>],
-    base_start: u64,
 }
 
 fn decode_span(
     reader: &mut Reader<'_>,
     context: &SpanContext<'_, '_>,
     trace_id: TraceId,
+    columns: &SpanSummary,
 ) -> Result<Span, CodecError> {
     let table = context.table;
     let span_id = SpanId(reader.array()?);
@@ -548,8 +587,8 @@ fn decode_span(
     let name = table.get(reader.u64()?)?.to_owned();
     let kind = SpanKind::from_number(i32::from(reader.u8()?))
         .ok_or(CodecError::Corrupt("unknown span kind"))?;
-    let start_unix_nanos = context.base_start.wrapping_add(reader.u64()?);
-    let end_unix_nanos = start_unix_nanos.wrapping_add(reader.u64()?);
+    let start_unix_nanos = columns.start_unix_nanos;
+    let end_unix_nanos = start_unix_nanos.wrapping_add(columns.duration_nanos);
     let status_code = StatusCode::from_number(i32::from(reader.u8()?))
         .ok_or(CodecError::Corrupt("unknown status code"))?;
     let status_message = table.get(reader.u64()?)?.to_owned();
@@ -653,8 +692,10 @@ fn decode_value(
 }
 
 mod scan;
+mod summary;
 
 pub(crate) use scan::{scan_block, SpanView};
+pub(crate) use summary::{SpanSummary, Summary};
 
 #[cfg(test)]
 mod tests;

@@ -20,7 +20,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use foldhash::{HashMap, HashSet};
 
 use catalog::Catalog;
-pub(crate) use codec::BlockMeta;
+pub(crate) use codec::{BlockMeta, Summary};
 use segment::Segments;
 
 use crate::config::StoreConfig;
@@ -180,7 +180,7 @@ impl Store {
         let segment = inner.segments.get_or_create(hour)?;
         for refs in spans.chunks(inner.config.max_block_spans.get()) {
             let (operation_ids, service_ids) = self.catalog_ids(refs)?;
-            let encoded = codec::encode_block(refs, inner.config.zstd_level)?;
+            let encoded = codec::encode_block(refs, &operation_ids, inner.config.zstd_level)?;
             let offset = segment.append(&encoded.bytes)?;
             let seq = inner.next_seq.fetch_add(1, Ordering::SeqCst);
             let place = BlockPlace {
@@ -289,6 +289,17 @@ impl Store {
         Ok(())
     }
 
+    /// The summary of one block (trace directory, operation, start and duration of
+    /// every span), reading only its summary frame; `None` once retention dropped it.
+    pub(crate) fn read_summary(&self, meta: &BlockMeta) -> Result<Option<Summary>, StoreError> {
+        let Some(segment) = self.inner.segments.get(meta.partition) else {
+            return Ok(None);
+        };
+        let len = codec::BLOCK_PREFIX_LEN as u32 + meta.summary_len;
+        let bytes = segment.read(meta.offset, len.min(meta.num_bytes))?;
+        Ok(Some(codec::read_summary(&bytes)?))
+    }
+
     /// The block's bytes, checked against its checksum; `None` once retention dropped it.
     fn read_block(&self, meta: &BlockMeta) -> Result<Option<Vec<u8>>, StoreError> {
         let Some(segment) = self.inner.segments.get(meta.partition) else {
@@ -332,6 +343,11 @@ impl Store {
 
     pub(crate) fn operation_ids_named(&self, service_id: u32, name: &str) -> Vec<u32> {
         self.read_catalog().operation_ids_named(service_id, name)
+    }
+
+    /// Ids of every operation of `service`, in any kind.
+    pub(crate) fn operation_ids_of(&self, service_id: u32) -> Vec<u32> {
+        self.read_catalog().operation_ids_of(service_id)
     }
 
     /// Resolves catalog ids in block metadata back to service names.
@@ -518,6 +534,7 @@ fn block_meta(
         offset: place.offset,
         num_bytes: encoded.bytes.len() as u32,
         checksum: place.checksum,
+        summary_len: encoded.summary_len,
         operations: sorted_unique(operation_ids),
         services: sorted_unique(service_ids),
         edges: edges

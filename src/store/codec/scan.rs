@@ -2,7 +2,10 @@
 //! the decompressed block and attribute lists go into buffers reused across spans,
 //! so a span costs a few varint reads instead of dozens of allocations.
 
-use super::{decode_value, decompress, Header, SpanContext, StringTable};
+use super::{
+    decode_value, decompress, span_columns, split, Header, SpanContext, SpanSummary, StringTable,
+    Summary,
+};
 use crate::model::{AttrValue, Resource, Scope, SpanFields, SpanKind, StatusCode, TraceId};
 use crate::store::varint::Reader;
 use crate::store::CodecError;
@@ -49,20 +52,23 @@ pub(crate) fn scan_block(
     bytes: &[u8],
     mut visit: impl FnMut(&SpanView<'_>),
 ) -> Result<(), CodecError> {
-    let raw = decompress(bytes)?;
+    let (summary, body) = split(bytes)?;
+    let summary = Summary::parse(&decompress(summary)?)?;
+    let raw = decompress(body)?;
     let (header, mut reader) = Header::parse(&raw)?;
     let context = header.context();
     let mut attributes = Vec::new();
     let mut event_attributes = Vec::new();
     let mut scratch = Vec::new();
-    for (trace_id, count, section_start) in header.sections()? {
+    for (trace_id, first_span, count, section_start) in summary.sections(header.sections_start)? {
         reader.seek(section_start)?;
-        for _ in 0..count {
+        for columns in span_columns(&summary, first_span, count)? {
             attributes.clear();
             event_attributes.clear();
             let head = read_span(
                 &mut reader,
                 &context,
+                columns,
                 &mut attributes,
                 &mut event_attributes,
                 &mut scratch,
@@ -103,6 +109,7 @@ struct SpanHead<'h> {
 fn read_span<'h, 'r: 'h>(
     reader: &mut Reader<'r>,
     context: &'h SpanContext<'h, 'r>,
+    columns: &SpanSummary,
     attributes: &mut Vec<(&'r str, ValueView<'r>)>,
     event_attributes: &mut Vec<(&'r str, ValueView<'r>)>,
     scratch: &mut Vec<(&'r str, ValueView<'r>)>,
@@ -117,8 +124,8 @@ fn read_span<'h, 'r: 'h>(
     let name = table.get(reader.u64()?)?;
     let kind = SpanKind::from_number(i32::from(reader.u8()?))
         .ok_or(CodecError::Corrupt("unknown span kind"))?;
-    let start_unix_nanos = context.base_start.wrapping_add(reader.u64()?);
-    let duration_nanos = reader.u64()?;
+    let start_unix_nanos = columns.start_unix_nanos;
+    let duration_nanos = columns.duration_nanos;
     let status_code = StatusCode::from_number(i32::from(reader.u8()?))
         .ok_or(CodecError::Corrupt("unknown status code"))?;
     let status_message = table.get(reader.u64()?)?;

@@ -101,9 +101,36 @@ fn blocks_round_trip_every_field() {
         span(1, 3, &cart),
     ];
     let refs: Vec<&Span> = spans.iter().collect();
-    let encoded = encode_block(&refs, 3).unwrap();
+    let encoded = encode_block(&refs, &[10, 20, 11, 12], 3).unwrap();
     assert_eq!(encoded.trace_ids, vec![TraceId([1; 16]), TraceId([2; 16])]);
     assert_eq!(encoded.bytes[0], BLOCK_VERSION);
+    // The summary alone (prefix + summary frame) lists every span's columns.
+    let prefix = &encoded.bytes[..BLOCK_PREFIX_LEN + encoded.summary_len as usize];
+    let mut seen = Vec::new();
+    read_summary(prefix).unwrap().for_each(|trace_id, span| {
+        seen.push((
+            trace_id.0[0],
+            span.operation,
+            span.start_unix_nanos,
+            span.duration_nanos,
+        ))
+    });
+    seen.sort();
+    let mut expected: Vec<(u8, u32, u64, u64)> = spans
+        .iter()
+        .zip([10, 20, 11, 12])
+        .map(|(span, operation)| {
+            (
+                span.trace_id.0[0],
+                operation,
+                span.start_unix_nanos,
+                span.duration_nanos(),
+            )
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(seen, expected);
+    assert!(read_summary(&prefix[..prefix.len() - 1]).is_err());
     let decoded = decode_block(&encoded.bytes, |_| true).unwrap();
     assert_eq!(sorted(decoded), sorted(spans.clone()));
     let only = decode_block(&encoded.bytes, |trace_id| *trace_id == TraceId([2; 16])).unwrap();
@@ -118,7 +145,7 @@ fn corrupt_blocks_are_errors_not_panics() {
     let cart = resource("cart");
     let spans = [span(1, 1, &cart)];
     let refs: Vec<&Span> = spans.iter().collect();
-    let encoded = encode_block(&refs, 3).unwrap();
+    let encoded = encode_block(&refs, &[0; 4], 3).unwrap();
     assert!(matches!(
         decode_block(&[], |_| true),
         Err(CodecError::Truncated)
@@ -148,6 +175,7 @@ fn meta_round_trips() {
         offset: 1 << 33,
         num_bytes: 123_456,
         checksum: u32::MAX,
+        summary_len: 4_321,
         operations: vec![1, 5, 9],
         services: vec![0, 2],
         edges: vec![(0, 2, 17)],
@@ -168,7 +196,7 @@ fn scanning_sees_what_decoding_sees() {
         span(1, 3, &cart),
     ];
     let refs: Vec<&Span> = spans.iter().collect();
-    let encoded = encode_block(&refs, 3).unwrap();
+    let encoded = encode_block(&refs, &[0; 4], 3).unwrap();
     let decoded = decode_block(&encoded.bytes, |_| true).unwrap();
     let mut seen = Vec::new();
     scan_block(&encoded.bytes, |view| {
