@@ -10,7 +10,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use super::error::{ApiError, V3Error};
-use super::params::{parse_go_duration, parse_rfc3339_nanos, parse_trace_id, Params};
+use super::params::{parse_go_duration, parse_rfc3339_nanos, path_trace_id, Params};
 use super::{dto, AppState};
 use crate::model::SpanKind;
 use crate::query::TraceQuery;
@@ -69,9 +69,7 @@ async fn trace(
     State(state): State<AppState>,
     Path(raw_id): Path<String>,
 ) -> Result<Response, V3Error> {
-    let trace_id = parse_trace_id(&raw_id).map_err(|reason| {
-        ApiError::BadRequest(format!("malformed parameter trace_id: {reason}"))
-    })?;
+    let trace_id = path_trace_id(&raw_id)?;
     let spans = state.query.trace(trace_id).await?;
     let traces = vec![spans];
     Ok(Json(dto::V3Result {

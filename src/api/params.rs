@@ -93,6 +93,14 @@ pub(crate) fn parse_rfc3339_nanos(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("`{text}` is out of range"))
 }
 
+/// A trace ID from a URL path segment (`/api/v3/traces/{trace_id}` and the UI's
+/// route), with api_v3's error wording.
+pub(crate) fn path_trace_id(raw_id: &str) -> Result<TraceId, super::error::ApiError> {
+    parse_trace_id(raw_id).map_err(|reason| {
+        super::error::ApiError::BadRequest(format!("malformed parameter trace_id: {reason}"))
+    })
+}
+
 /// Hex (Jaeger's rules: up to 32 digits, leading zeros optional) or, as Jaeger ≥ 2.20
 /// accepts, the 16 bytes in base64.
 pub(crate) fn parse_trace_id(text: &str) -> Result<TraceId, String> {

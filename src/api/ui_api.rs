@@ -12,7 +12,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use super::error::{ApiError, V3Error};
-use super::params::parse_trace_id;
+use super::params::path_trace_id;
 use super::{ui_dto, AppState};
 use crate::query::{tree, QueryError};
 
@@ -26,9 +26,7 @@ async fn trace_view(
     State(state): State<AppState>,
     Path(raw_id): Path<String>,
 ) -> Result<Response, V3Error> {
-    let trace_id = parse_trace_id(&raw_id).map_err(|reason| {
-        ApiError::BadRequest(format!("malformed parameter trace_id: {reason}"))
-    })?;
+    let trace_id = path_trace_id(&raw_id)?;
     let spans = state.query.trace(trace_id).await?;
     // Building the tree and writing the JSON of a 50,000-span trace takes tens of
     // milliseconds: too long for an async worker.
