@@ -3,8 +3,8 @@
 //! without queueing on the client side.
 //!
 //! gRPC goes through tonic's generic client with a codec that writes pre-encoded
-//! bytes (so the client never re-encodes; it only patches IDs and times), over a few
-//! HTTP/2 connections. OTLP/HTTP goes through reqwest over HTTP/1.1 keep-alive
+//! bytes (so the client never re-encodes; it only patches IDs and times), over
+//! `--grpc-connections` HTTP/2 connections (one per worker by default). OTLP/HTTP goes through reqwest over HTTP/1.1 keep-alive
 //! connections, one per worker, as OTLP/HTTP exporters do. Retryable refusals
 //! (UNAVAILABLE / RESOURCE_EXHAUSTED, HTTP 429 / 502 / 503 / 504) are retried with
 //! exponential backoff; everything else counts as a failed request. Every

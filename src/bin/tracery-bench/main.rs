@@ -65,7 +65,7 @@ struct Cli {
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
     /// HTTP/2 connections the gRPC workers share; 0 gives each worker its own, as
-    /// OTLP/HTTP has (a few shared connections cap the rate per connection, see the report)
+    /// OTLP/HTTP has; 1 is how an OpenTelemetry Collector exports (many streams, one connection)
     #[arg(long, default_value_t = 0)]
     grpc_connections: usize,
     /// Spans the sled store holds before queries are measured, e.g. 10M or 1M
