@@ -18,6 +18,7 @@ mod app;
 pub mod config;
 pub mod ingest;
 pub mod model;
+mod net;
 pub mod query;
 pub(crate) mod receiver;
 pub mod store;

@@ -72,7 +72,7 @@ pub async fn serve(
     state: AppState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    axum::serve(crate::net::with_nodelay(listener), router(state))
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
 }

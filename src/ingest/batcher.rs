@@ -1,6 +1,9 @@
 //! Drains the ingest queue into store blocks: flushes on size, on time, and, when
-//! exporters wait for durable acks, as soon as the queue is momentarily empty
-//! (group commit: under load, batches grow while the previous write runs).
+//! exporters wait for durable acks, once a quarter block is waiting or the oldest
+//! of them has waited `durable_linger` (group commit: under load, batches grow
+//! while the previous write and fsync run). Few exporters with small requests wait
+//! the whole linger: 16 in flight × 100 spans stay below a quarter block, so each
+//! export takes at least 25 ms by default.
 
 use std::sync::Arc;
 

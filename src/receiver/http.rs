@@ -81,7 +81,7 @@ pub(crate) async fn serve(
     config: &ReceiverConfig,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(ingest, config))
+    axum::serve(crate::net::with_nodelay(listener), router(ingest, config))
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
 }
