@@ -14,13 +14,14 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState, UiEndpoints};
-use crate::config::Config;
+use crate::config::{Config, StorageMode};
 use crate::query::QueryService;
 use crate::store::Store;
 use crate::{ingest, receiver};
 
 /// How often expired partitions are looked for.
 const RETENTION_INTERVAL: Duration = Duration::from_secs(300);
+const COMPACTION_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Sockets bound by the caller, so tests can pass port-0 listeners.
 #[derive(Debug)]
@@ -105,6 +106,9 @@ pub async fn run(
     if let Some(retention) = config.store.retention {
         tasks.spawn(run_retention(store.clone(), retention, shutdown.clone()));
     }
+    if config.ingest.storage == StorageMode::Sled {
+        tasks.spawn(run_compaction(store.clone(), shutdown.clone()));
+    }
 
     let mut first_error = None;
     while let Some(joined) = tasks.join_next().await {
@@ -128,6 +132,27 @@ pub async fn run(
         "tracery stopped"
     );
     first_error.map_or(Ok(()), Err)
+}
+
+/// Merges small blocks now and then; see `store::compact`.
+async fn run_compaction(store: Store, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(COMPACTION_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            _ = tick.tick() => {}
+        }
+        let store = store.clone();
+        let compacted = tokio::task::spawn_blocking(move || store.compact_small_blocks()).await?;
+        if let Err(error) = compacted {
+            // Not fatal: the blocks stay as they were and the next round retries.
+            tracing::error!(
+                error = format!("{:#}", anyhow::Error::from(error)),
+                "compaction failed"
+            );
+        }
+    }
 }
 
 async fn run_retention(

@@ -8,6 +8,7 @@
 
 mod catalog;
 pub(crate) mod codec;
+mod compact;
 mod keys;
 mod segment;
 pub(crate) mod varint;
@@ -360,6 +361,8 @@ impl Store {
     /// Drops every partition whose hour ended before `cutoff_unix_secs`. Returns how many.
     pub fn expire_before(&self, cutoff_unix_secs: u64) -> Result<usize, StoreError> {
         let cutoff_hour = (cutoff_unix_secs / 3600) as u32;
+        // Serialised with writers and compaction, which append to segments.
+        let _writer = lock(&self.inner.write_lock);
         let mut expired: Vec<u32> = self
             .read_partitions()
             .range(..cutoff_hour)

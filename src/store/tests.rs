@@ -190,3 +190,45 @@ fn damaged_blocks_are_reported_not_decoded() {
         "{error:?}"
     );
 }
+
+#[test]
+fn compaction_merges_small_synced_blocks_without_losing_or_duplicating_spans() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    config.max_block_spans = NonZeroUsize::new(8).unwrap(); // small = fewer than 2 spans
+    let store = Store::open(&config).unwrap();
+    for id in 1..=5u8 {
+        store
+            .write_spans(&[&span(id % 2, id, "front", None)])
+            .unwrap();
+        store.sync().unwrap();
+    }
+    store.write_spans(&[&span(9, 9, "front", None)]).unwrap(); // not synced: left alone
+    store
+        .write_spans(&[&span(7, 10, "front", None), &span(7, 11, "front", None)])
+        .unwrap(); // not small
+    store.sync().unwrap();
+    store.write_spans(&[&span(9, 12, "front", None)]).unwrap();
+    assert_eq!(store.blocks().len(), 8);
+    let before = store.stats().num_spans;
+
+    assert_eq!(store.compact_small_blocks().unwrap(), 6);
+    let blocks = store.blocks();
+    assert_eq!(blocks.len(), 3, "six 1-span blocks became one");
+    assert_eq!(store.stats().num_spans, before);
+    let count = |store: &Store, trace: u8| {
+        store
+            .read_traces(&[TraceId([trace; 16])])
+            .unwrap()
+            .get(&TraceId([trace; 16]))
+            .map_or(0, Vec::len)
+    };
+    assert_eq!((count(&store, 0), count(&store, 1)), (2, 3));
+    assert_eq!(count(&store, 9), 2);
+    store.sync().unwrap();
+    drop(store);
+    let store = Store::open(&config).unwrap();
+    assert_eq!(store.blocks().len(), 3);
+    assert_eq!((count(&store, 0), count(&store, 1)), (2, 3));
+    assert_eq!(count(&store, 9), 2);
+}

@@ -1,0 +1,136 @@
+//! Merging small blocks. Under light load a durable batch holds whatever arrived
+//! within the linger, often a few spans: such blocks compress poorly, and each costs
+//! a meta in memory and a read per search. Compaction rewrites runs of small blocks
+//! of one hour as one block in the same hour's segment file.
+//!
+//! Crash safety follows the write path: the merged block is fsynced before one sled
+//! batch adds its meta and removes the old ones, so after a crash either the old
+//! blocks or the merged one are indexed, never both. The old bytes stay in the
+//! segment file until the hour expires.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use foldhash::HashSet;
+
+use super::{block_meta, codec, keys, lock, BlockMeta, BlockPlace, Store, StoreError};
+use crate::model::Span;
+
+/// Blocks with fewer spans than this fraction of a full block are merged.
+const SMALL_FRACTION: usize = 4;
+
+impl Store {
+    /// Merges runs of small, synced blocks within each hour. Returns how many blocks
+    /// were replaced.
+    pub fn compact_small_blocks(&self) -> Result<usize, StoreError> {
+        let max_spans = self.inner.config.max_block_spans.get();
+        let mut replaced = 0;
+        for group in small_block_groups(
+            &self.blocks(),
+            &self.unsynced_seqs(),
+            (max_spans / SMALL_FRACTION) as u32,
+            max_spans as u32,
+        ) {
+            if self.merge(&group)? {
+                replaced += group.len();
+            }
+        }
+        if replaced > 0 {
+            tracing::debug!(replaced, "merged small blocks");
+        }
+        Ok(replaced)
+    }
+
+    fn unsynced_seqs(&self) -> HashSet<u64> {
+        lock(&self.inner.unsynced)
+            .iter()
+            .map(|meta| meta.seq)
+            .collect()
+    }
+
+    /// Writes the group's spans as one block and swaps the metadata. `false` when
+    /// retention dropped the hour meanwhile.
+    fn merge(&self, group: &[Arc<BlockMeta>]) -> Result<bool, StoreError> {
+        let hour = group[0].partition;
+        let mut spans: Vec<Span> = Vec::new();
+        for meta in group {
+            let Some(bytes) = self.read_block(meta)? else {
+                return Ok(false);
+            };
+            spans.extend(codec::decode_block(&bytes, |_| true)?);
+        }
+        let refs: Vec<&Span> = spans.iter().collect();
+        let inner = &self.inner;
+        // Appends to a segment are serialised with ingest's.
+        let _writer = lock(&inner.write_lock);
+        let Some(segment) = inner.segments.get(hour) else {
+            return Ok(false);
+        };
+        let (operation_ids, service_ids) = self.catalog_ids(&refs)?;
+        let encoded = codec::encode_block(&refs, &operation_ids, inner.config.zstd_level)?;
+        let offset = segment.append(&encoded.bytes)?;
+        segment.sync()?;
+        let place = BlockPlace {
+            seq: inner.next_seq.fetch_add(1, Ordering::SeqCst),
+            partition: hour,
+            offset,
+            checksum: crc32fast::hash(&encoded.bytes),
+        };
+        let merged = Arc::new(block_meta(
+            place,
+            &refs,
+            &operation_ids,
+            &service_ids,
+            &encoded,
+        ));
+        let mut batch = sled::Batch::default();
+        batch.insert(&keys::block_key(keys::META, merged.seq), merged.encode());
+        for meta in group {
+            batch.remove(&keys::block_key(keys::META, meta.seq));
+        }
+        self.partition(hour)?.apply_batch(batch)?;
+        let old: HashSet<u64> = group.iter().map(|meta| meta.seq).collect();
+        let mut blocks = inner
+            .blocks
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        blocks.retain(|meta| !old.contains(&meta.seq));
+        blocks.push(merged);
+        Ok(true)
+    }
+}
+
+/// Runs of at least two small blocks of one hour, each run at most `max_spans` spans,
+/// skipping blocks whose metadata isn't in sled yet.
+fn small_block_groups(
+    blocks: &[Arc<BlockMeta>],
+    unsynced: &HashSet<u64>,
+    small: u32,
+    max_spans: u32,
+) -> Vec<Vec<Arc<BlockMeta>>> {
+    let mut groups = Vec::new();
+    let mut current: Vec<Arc<BlockMeta>> = Vec::new();
+    let mut current_spans = 0;
+    let candidates = blocks
+        .iter()
+        .filter(|meta| meta.num_spans < small && !unsynced.contains(&meta.seq));
+    for meta in candidates {
+        let fits = current
+            .first()
+            .is_some_and(|first| first.partition == meta.partition)
+            && current_spans + meta.num_spans <= max_spans;
+        if !fits {
+            if current.len() >= 2 {
+                groups.push(std::mem::take(&mut current));
+            }
+            current.clear();
+            current_spans = 0;
+        }
+        current_spans += meta.num_spans;
+        current.push(meta.clone());
+    }
+    if current.len() >= 2 {
+        groups.push(current);
+    }
+    groups
+}
