@@ -3,10 +3,11 @@
 //!
 //! - `otlp/decode`: prost decode of one 100-span `ExportTraceServiceRequest`.
 //! - `otlp/decode_convert`: decode plus `tracery::model::from_otlp::convert`.
-//! - `store/write_block`: `Store::write_spans` of one block (encode, zstd, sled batch),
-//!   without the fsync, into a temporary store.
+//! - `store/write_block`: `Store::write_spans` of one block (catalog ids, encode,
+//!   zstd, segment-file append), without the fsync, into a temporary store.
 //! - `store/read_trace`: `Store::read_traces` of one trace of 10–30 spans from a store
-//!   of 100 blocks (index scan, one block decompression, decode of that trace).
+//!   of 100 blocks (index lookup, one block read, summary and body decompression,
+//!   decode of that trace).
 //!
 //! Run with `cargo bench --bench hot_paths`; throughput is reported in spans.
 
