@@ -5,8 +5,9 @@
 //!
 //! Crash safety follows the write path: the merged block is fsynced before one sled
 //! batch adds its meta and removes the old ones, so after a crash either the old
-//! blocks or the merged one are indexed, never both. The old bytes stay in the
-//! segment file until the hour expires.
+//! blocks or the merged one are indexed, never both. The old blocks' bytes are freed
+//! (a hole punched into the segment file) one round later, once the sled batch that
+//! removed their metas is flushed and queries that planned with them are done.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -23,6 +24,7 @@ impl Store {
     /// Merges runs of small, synced blocks within each hour. Returns how many blocks
     /// were replaced.
     pub fn compact_small_blocks(&self) -> Result<usize, StoreError> {
+        self.free_replaced()?;
         let max_spans = self.inner.config.max_block_spans.get();
         let mut replaced = 0;
         for group in small_block_groups(
@@ -39,6 +41,32 @@ impl Store {
             tracing::debug!(replaced, "merged small blocks");
         }
         Ok(replaced)
+    }
+
+    /// Punches holes where the blocks replaced in the previous round were.
+    fn free_replaced(&self) -> Result<(), StoreError> {
+        let mut ranges = std::mem::take(&mut *lock(&self.inner.replaced));
+        if ranges.is_empty() {
+            return Ok(());
+        }
+        // The metas' removal must be on disk before the bytes go.
+        self.inner.db.flush()?;
+        ranges.sort_unstable();
+        let mut merged: Vec<DeadRange> = Vec::with_capacity(ranges.len());
+        for range in ranges {
+            match merged.last_mut() {
+                Some(last) if last.hour == range.hour && last.offset + last.len == range.offset => {
+                    last.len += range.len;
+                }
+                _ => merged.push(range),
+            }
+        }
+        for range in merged {
+            if let Some(segment) = self.inner.segments.get(range.hour) {
+                segment.punch_hole(range.offset, range.len)?;
+            }
+        }
+        Ok(())
     }
 
     fn unsynced_seqs(&self) -> HashSet<u64> {
@@ -96,8 +124,21 @@ impl Store {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         blocks.retain(|meta| !old.contains(&meta.seq));
         blocks.push(merged);
+        lock(&inner.replaced).extend(group.iter().map(|meta| DeadRange {
+            hour,
+            offset: meta.offset,
+            len: u64::from(meta.num_bytes),
+        }));
         Ok(true)
     }
+}
+
+/// Bytes of a segment file that no meta refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct DeadRange {
+    hour: u32,
+    offset: u64,
+    len: u64,
 }
 
 /// Runs of at least two small blocks of one hour, each run at most `max_spans` spans,

@@ -75,6 +75,8 @@ struct Inner {
     /// Blocks written since the last `sync`: their metadata goes to sled only once
     /// their bytes are on disk.
     unsynced: Mutex<Vec<Arc<BlockMeta>>>,
+    /// Byte ranges of blocks that compaction replaced, freed one round later.
+    replaced: Mutex<Vec<compact::DeadRange>>,
     next_seq: AtomicU64,
     /// Serialises writers so catalog ids and sequence numbers are assigned in order.
     write_lock: Mutex<()>,
@@ -162,6 +164,7 @@ impl Store {
                 segments,
                 blocks: RwLock::new(blocks),
                 unsynced: Mutex::new(Vec::new()),
+                replaced: Mutex::new(Vec::new()),
                 next_seq: AtomicU64::new(next_seq),
                 write_lock: Mutex::new(()),
                 config: config.clone(),

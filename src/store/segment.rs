@@ -45,6 +45,18 @@ impl Segment {
         Ok(bytes)
     }
 
+    /// Frees the disk space of a byte range that no meta refers to any more; the
+    /// file keeps its length. A file system without hole punching keeps the bytes.
+    pub(super) fn punch_hole(&self, offset: u64, len: u64) -> io::Result<()> {
+        use rustix::fs::FallocateFlags;
+        let flags = FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE;
+        match rustix::fs::fallocate(&self.file, flags, offset, len) {
+            Ok(()) => Ok(()),
+            Err(rustix::io::Errno::OPNOTSUPP) => Ok(()),
+            Err(errno) => Err(errno.into()),
+        }
+    }
+
     pub(super) fn sync(&self) -> io::Result<()> {
         self.file.sync_data()
     }

@@ -212,6 +212,12 @@ fn compaction_merges_small_synced_blocks_without_losing_or_duplicating_spans() {
     assert_eq!(store.blocks().len(), 8);
     let before = store.stats().num_spans;
 
+    let small: Vec<(u64, usize)> = store
+        .blocks()
+        .iter()
+        .filter(|meta| meta.num_spans == 1 && meta.seq != 7)
+        .map(|meta| (meta.offset, meta.num_bytes as usize))
+        .collect();
     assert_eq!(store.compact_small_blocks().unwrap(), 6);
     let blocks = store.blocks();
     assert_eq!(blocks.len(), 3, "six 1-span blocks became one");
@@ -225,6 +231,24 @@ fn compaction_merges_small_synced_blocks_without_losing_or_duplicating_spans() {
     };
     assert_eq!((count(&store, 0), count(&store, 1)), (2, 3));
     assert_eq!(count(&store, 9), 2);
+    // The next round frees the replaced blocks' bytes (the file keeps its length).
+    assert_eq!(store.compact_small_blocks().unwrap(), 0);
+    let segment = std::fs::read_dir(dir.path().join("blocks"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let bytes = std::fs::read(segment).unwrap();
+    for (offset, len) in small.iter().take(5) {
+        assert!(
+            bytes[*offset as usize..][..*len]
+                .iter()
+                .all(|byte| *byte == 0),
+            "a hole was punched at {offset}"
+        );
+    }
+    assert_eq!((count(&store, 0), count(&store, 1)), (2, 3));
     store.sync().unwrap();
     drop(store);
     let store = Store::open(&config).unwrap();
