@@ -21,7 +21,7 @@ use crate::{ingest, receiver};
 
 /// How often expired partitions are looked for.
 const RETENTION_INTERVAL: Duration = Duration::from_secs(300);
-const COMPACTION_INTERVAL: Duration = Duration::from_secs(30);
+const COMPACTION_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Sockets bound by the caller, so tests can pass port-0 listeners.
 #[derive(Debug)]
