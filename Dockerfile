@@ -6,8 +6,8 @@ COPY src ./src
 COPY ui ./ui
 COPY proto ./proto
 COPY docs ./docs
-# Tests and benches are not built here; an empty tests/it keeps the manifest valid.
-RUN mkdir -p tests/it && touch tests/it/main.rs \
+# Tests and benches are not built here; empty stand-ins keep the manifest valid.
+RUN mkdir -p tests/it benches && touch tests/it/main.rs benches/hot_paths.rs \
     && cargo build --release --locked --bin tracery \
     && cp target/release/tracery /usr/local/bin/tracery
 
