@@ -109,6 +109,7 @@ impl Store {
             &refs,
             &operation_ids,
             &service_ids,
+            merged_edges(group),
             &encoded,
         ));
         let mut batch = sled::Batch::default();
@@ -131,6 +132,21 @@ impl Store {
         }));
         Ok(true)
     }
+}
+
+/// The old blocks' edges, summed: they already count the links within and across
+/// those blocks, so recomputing them from the merged spans would count some twice.
+fn merged_edges(group: &[Arc<BlockMeta>]) -> Vec<(u32, u32, u32)> {
+    let mut calls: foldhash::HashMap<(u32, u32), u32> = foldhash::HashMap::default();
+    for (parent, child, count) in group.iter().flat_map(|meta| meta.edges.iter()) {
+        *calls.entry((*parent, *child)).or_default() += count;
+    }
+    let mut edges: Vec<(u32, u32, u32)> = calls
+        .into_iter()
+        .map(|((parent, child), count)| (parent, child, count))
+        .collect();
+    edges.sort_unstable();
+    edges
 }
 
 /// Bytes of a segment file that no meta refers to.

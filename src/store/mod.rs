@@ -9,6 +9,7 @@
 mod catalog;
 pub(crate) mod codec;
 mod compact;
+mod edges;
 mod keys;
 mod segment;
 pub(crate) mod varint;
@@ -75,6 +76,8 @@ struct Inner {
     /// Blocks written since the last `sync`: their metadata goes to sled only once
     /// their bytes are on disk.
     unsynced: Mutex<Vec<Arc<BlockMeta>>>,
+    /// Resolves parent links across blocks for the dependencies API.
+    edges: Mutex<edges::EdgeResolver>,
     /// Byte ranges of blocks that compaction replaced, freed one round later.
     replaced: Mutex<Vec<compact::DeadRange>>,
     next_seq: AtomicU64,
@@ -102,16 +105,10 @@ pub struct StoreStats {
 impl Store {
     pub fn open(config: &StoreConfig) -> Result<Store, StoreError> {
         let path = config.data_dir.join("sled");
-        let db = sled::Config::new()
-            .path(&path)
-            .cache_capacity(config.cache_capacity_bytes)
-            .flush_every_ms(Some(config.flush_every_ms))
-            .mode(sled::Mode::HighThroughput)
-            .open()
-            .map_err(|source| StoreError::Open {
-                path: path.display().to_string(),
-                source,
-            })?;
+        let db = open_sled(config, &path).map_err(|source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
         let catalog_tree = db.open_tree(keys::CATALOG_TREE)?;
         let catalog = Catalog::load(&catalog_tree)?;
         let mut partitions = BTreeMap::new();
@@ -165,6 +162,7 @@ impl Store {
                 blocks: RwLock::new(blocks),
                 unsynced: Mutex::new(Vec::new()),
                 replaced: Mutex::new(Vec::new()),
+                edges: Mutex::new(edges::EdgeResolver::default()),
                 next_seq: AtomicU64::new(next_seq),
                 write_lock: Mutex::new(()),
                 config: config.clone(),
@@ -193,11 +191,13 @@ impl Store {
                 offset,
                 checksum: crc32fast::hash(&encoded.bytes),
             };
+            let edges = lock(&inner.edges).block_edges(refs, &service_ids);
             let meta = Arc::new(block_meta(
                 place,
                 refs,
                 &operation_ids,
                 &service_ids,
+                edges,
                 &encoded,
             ));
             lock(&inner.unsynced).push(meta.clone());
@@ -490,24 +490,11 @@ fn block_meta(
     spans: &[&Span],
     operation_ids: &[u32],
     service_ids: &[u32],
+    edges: Vec<(u32, u32, u32)>,
     encoded: &codec::EncodedBlock,
 ) -> BlockMeta {
     let mut trace_prefixes: Vec<u64> = encoded.trace_ids.iter().map(codec::trace_prefix).collect();
     trace_prefixes.dedup(); // trace_ids are sorted, so equal prefixes are adjacent
-    let service_of_span: HashMap<(TraceId, crate::model::SpanId), u32> = spans
-        .iter()
-        .zip(service_ids)
-        .map(|(span, service)| ((span.trace_id, span.span_id), *service))
-        .collect();
-    let mut edges: HashMap<(u32, u32), u32> = HashMap::default();
-    for (span, child_service) in spans.iter().zip(service_ids) {
-        if let Some(parent_service) = span
-            .parent_span_id
-            .and_then(|parent| service_of_span.get(&(span.trace_id, parent)))
-        {
-            *edges.entry((*parent_service, *child_service)).or_default() += 1;
-        }
-    }
     let sorted_unique = |ids: &[u32]| {
         let mut ids: Vec<u32> = ids
             .iter()
@@ -543,11 +530,33 @@ fn block_meta(
         summary_len: encoded.summary_len,
         operations: sorted_unique(operation_ids),
         services: sorted_unique(service_ids),
-        edges: edges
-            .into_iter()
-            .map(|((parent, child), calls)| (parent, child, calls))
-            .collect(),
+        edges,
         trace_prefixes,
+    }
+}
+
+/// Opens sled, waiting up to `LOCK_WAIT` for its file lock: sled's background
+/// threads release it shortly after the previous `Db` in this process is dropped
+/// (a reopen in tests, or an embedding that restarts the store).
+fn open_sled(config: &StoreConfig, path: &std::path::Path) -> Result<sled::Db, sled::Error> {
+    const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+    let started = std::time::Instant::now();
+    loop {
+        let opened = sled::Config::new()
+            .path(path)
+            .cache_capacity(config.cache_capacity_bytes)
+            .flush_every_ms(Some(config.flush_every_ms))
+            .mode(sled::Mode::HighThroughput)
+            .open();
+        match opened {
+            Err(sled::Error::Io(error))
+                if error.to_string().starts_with("could not acquire lock")
+                    && started.elapsed() < LOCK_WAIT =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            opened => return opened,
+        }
     }
 }
 

@@ -88,7 +88,8 @@ fn writes_survive_reopen_with_catalog_and_edges() {
     let mut twin = [1u8; 16];
     twin[15] = 2;
     assert!(store.read_traces(&[TraceId(twin)]).unwrap().is_empty());
-    // front → cart resolves inside the first block; cart → db crosses blocks and is not counted.
+    // front → cart resolves inside the first block, cart → db across blocks; both
+    // were stored in the metas and survive the reopen.
     let edges: Vec<(u32, u32, u32)> = store
         .blocks()
         .iter()
@@ -96,7 +97,8 @@ fn writes_survive_reopen_with_catalog_and_edges() {
         .collect();
     let front = store.service_id("front").unwrap();
     let cart = store.service_id("cart").unwrap();
-    assert_eq!(edges, [(front, cart, 1)]);
+    let db = store.service_id("db").unwrap();
+    assert_eq!(edges, [(front, cart, 1), (cart, db, 1)]);
     // New writes continue the sequence rather than overwrite block 0.
     store.write_spans(&[&span(3, 5, "front", None)]).unwrap();
     let seqs: Vec<u64> = store.blocks().iter().map(|meta| meta.seq).collect();

@@ -185,10 +185,13 @@ async fn waterfall_collapses_shows_details_and_finds() {
             "many matches",
         )
         .await;
-    let total = browser
-        .script("return document.querySelectorAll('.wf-row.is-match').length;")
+    // The count and the row highlights are separate DOM updates: wait for both.
+    browser
+        .wait_until(
+            "document.querySelectorAll('.wf-row.is-match').length >= 3",
+            "three or more highlighted rows",
+        )
         .await;
-    assert!(total.as_u64().unwrap_or(0) >= 3, "{total}");
     browser
         .find("#find-next")
         .await

@@ -1,0 +1,149 @@
+//! Service-to-service call edges for the dependencies API, counted at write time.
+//!
+//! Services export their own spans, usually seconds apart (SDK batch processors), so
+//! a parent and its child tend to land in different blocks. Besides the links
+//! resolved inside a block, the resolver remembers the service of recently written
+//! spans and the children still waiting for their parent, both bounded; an edge found
+//! across blocks is counted in the block being written. After a restart, spans from
+//! before it can't be resolved any more.
+
+use std::collections::VecDeque;
+
+use foldhash::HashMap;
+
+use crate::model::{Span, SpanId, TraceId};
+
+/// Spans remembered (about 16 bytes each) and children awaiting a parent.
+const RECENT_SPANS: usize = 1 << 20;
+const WAITING_CHILDREN: usize = 1 << 18;
+
+#[derive(Debug, Default)]
+pub(super) struct EdgeResolver {
+    /// Service id of recently written spans, by span key.
+    recent: HashMap<u64, u32>,
+    recent_order: VecDeque<u64>,
+    /// Child services whose parent hasn't been seen yet, by the parent's key.
+    waiting: HashMap<u64, Vec<u32>>,
+    waiting_order: VecDeque<u64>,
+}
+
+fn key(trace_id: &TraceId, span_id: &SpanId) -> u64 {
+    use std::hash::BuildHasher as _;
+    foldhash::fast::FixedState::with_seed(0x7472_6163_6572_7931).hash_one((trace_id.0, span_id.0))
+}
+
+impl EdgeResolver {
+    /// (parent service, child service, calls) for the parent links of `spans`, whose
+    /// services are `service_ids`: links within the block, to recently written spans,
+    /// and from earlier children to parents in this block.
+    pub(super) fn block_edges(
+        &mut self,
+        spans: &[&Span],
+        service_ids: &[u32],
+    ) -> Vec<(u32, u32, u32)> {
+        let in_block: HashMap<u64, u32> = spans
+            .iter()
+            .zip(service_ids)
+            .map(|(span, service)| (key(&span.trace_id, &span.span_id), *service))
+            .collect();
+        let mut edges: HashMap<(u32, u32), u32> = HashMap::default();
+        for (span, child_service) in spans.iter().zip(service_ids) {
+            // Earlier children of this span.
+            if let Some(children) = self.waiting.remove(&key(&span.trace_id, &span.span_id)) {
+                for child in children {
+                    *edges.entry((*child_service, child)).or_default() += 1;
+                }
+            }
+            let Some(parent) = span.parent_span_id else {
+                continue;
+            };
+            let parent_key = key(&span.trace_id, &parent);
+            match in_block
+                .get(&parent_key)
+                .or_else(|| self.recent.get(&parent_key))
+            {
+                Some(parent_service) => {
+                    *edges.entry((*parent_service, *child_service)).or_default() += 1;
+                }
+                None => self.wait(parent_key, *child_service),
+            }
+        }
+        for (span_key, service) in in_block {
+            self.remember(span_key, service);
+        }
+        edges
+            .into_iter()
+            .map(|((parent, child), calls)| (parent, child, calls))
+            .collect()
+    }
+
+    fn remember(&mut self, span_key: u64, service: u32) {
+        if self.recent.insert(span_key, service).is_none() {
+            self.recent_order.push_back(span_key);
+        }
+        while self.recent_order.len() > RECENT_SPANS {
+            if let Some(oldest) = self.recent_order.pop_front() {
+                self.recent.remove(&oldest);
+            }
+        }
+    }
+
+    fn wait(&mut self, parent_key: u64, child_service: u32) {
+        let children = self.waiting.entry(parent_key).or_default();
+        if children.is_empty() {
+            self.waiting_order.push_back(parent_key);
+        }
+        children.push(child_service);
+        while self.waiting_order.len() > WAITING_CHILDREN {
+            if let Some(oldest) = self.waiting_order.pop_front() {
+                self.waiting.remove(&oldest);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(trace: u8, id: u8, parent: Option<u8>) -> Span {
+        Span {
+            trace_id: TraceId([trace; 16]),
+            span_id: SpanId([id; 8]),
+            parent_span_id: parent.map(|parent| SpanId([parent; 8])),
+            trace_state: String::new(),
+            flags: 0,
+            name: String::new(),
+            kind: crate::model::SpanKind::Server,
+            start_unix_nanos: 0,
+            end_unix_nanos: 0,
+            attributes: vec![],
+            events: vec![],
+            links: vec![],
+            status_code: crate::model::StatusCode::Unset,
+            status_message: String::new(),
+            resource: Default::default(),
+            scope: Default::default(),
+        }
+    }
+
+    #[test]
+    fn links_resolve_within_blocks_and_across_them_in_either_order() {
+        let mut resolver = EdgeResolver::default();
+        // Block 1: front (1) calls cart (2) inside the block; cart's child db (3) has
+        // not arrived, and the child of a payment span (5) arrives before its parent.
+        let (root, cart, orphan) = (span(1, 1, None), span(1, 2, Some(1)), span(1, 6, Some(5)));
+        let mut edges = resolver.block_edges(&[&root, &cart, &orphan], &[10, 20, 40]);
+        edges.sort();
+        assert_eq!(edges, [(10, 20, 1)]);
+        // Block 2: db under cart (parent in an earlier block) and the payment span
+        // that block 1's orphan was waiting for.
+        let (db, payment) = (span(1, 3, Some(2)), span(1, 5, Some(1)));
+        let mut edges = resolver.block_edges(&[&db, &payment], &[30, 50]);
+        edges.sort();
+        assert_eq!(edges, [(10, 50, 1), (20, 30, 1), (50, 40, 1)]);
+        // The same span IDs in another trace are other spans.
+        let stranger = span(2, 9, Some(2));
+        assert!(resolver.block_edges(&[&stranger], &[60]).is_empty());
+    }
+}
