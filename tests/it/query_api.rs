@@ -1,5 +1,6 @@
 //! The Jaeger query API: services, operations, search semantics, trace shapes.
 
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use serde_json::{json, Value};
 
 use crate::support::fixtures::{kv, merged, now_nanos, Trace, TraceBuilder, KIND_CLIENT};
@@ -479,5 +480,38 @@ async fn dependencies_count_service_calls() {
     );
     let (status, _) = server.get("/api/metrics/latencies?service=frontend").await;
     assert_eq!(status, 501);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn dependencies_count_calls_whose_spans_arrive_separately() {
+    let server = TestServer::start().await;
+    let trace = TraceBuilder::new("frontend")
+        .at(now_nanos() - 5_000_000_000)
+        .span("GET /cart", 0..120)
+        .service("cart")
+        .child("load cart", 10..100)
+        .build();
+    let mut per_service = trace.to_export_request().resource_spans;
+    assert_eq!(per_service.len(), 2, "one resource per service");
+    // Each service exports its own spans, the child first as SDKs do (it ends first);
+    // with durable acks each export is its own block.
+    for resource_spans in per_service.drain(..).rev() {
+        server
+            .export(ExportTraceServiceRequest {
+                resource_spans: vec![resource_spans],
+            })
+            .await;
+    }
+    let body = server
+        .get_ok(&format!(
+            "/api/dependencies?endTs={}&lookback=3600000",
+            now_nanos() / 1_000_000
+        ))
+        .await;
+    assert_eq!(
+        body["data"],
+        json!([{"parent": "frontend", "child": "cart", "callCount": 1}])
+    );
     server.stop().await;
 }
