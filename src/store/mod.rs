@@ -191,7 +191,7 @@ impl Store {
                 offset,
                 checksum: crc32fast::hash(&encoded.bytes),
             };
-            let edges = lock(&inner.edges).block_edges(refs, &service_ids);
+            let edges = lock(&inner.edges).block_edges(refs, &service_ids, unix_secs_now());
             let meta = Arc::new(block_meta(
                 place,
                 refs,
@@ -566,11 +566,14 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn unix_hour_now() -> u32 {
-    let secs = SystemTime::now()
+fn unix_secs_now() -> u64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs());
-    (secs / 3600) as u32
+        .map_or(0, |elapsed| elapsed.as_secs())
+}
+
+fn unix_hour_now() -> u32 {
+    (unix_secs_now() / 3600) as u32
 }
 
 #[cfg(test)]
