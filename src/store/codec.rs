@@ -570,6 +570,22 @@ struct SpanContext<'t, 'a> {
     scopes: &'t [Arc<Scope>],
 }
 
+impl<'t> SpanContext<'t, '_> {
+    /// The resource a span's varint index names.
+    fn resource(&self, reader: &mut Reader<'_>) -> Result<&'t Arc<Resource>, CodecError> {
+        self.resources
+            .get(reader.usize()?)
+            .ok_or(CodecError::Corrupt("resource index out of range"))
+    }
+
+    /// The scope a span's varint index names.
+    fn scope(&self, reader: &mut Reader<'_>) -> Result<&'t Arc<Scope>, CodecError> {
+        self.scopes
+            .get(reader.usize()?)
+            .ok_or(CodecError::Corrupt("scope index out of range"))
+    }
+}
+
 fn decode_span(
     reader: &mut Reader<'_>,
     context: &SpanContext<'_, '_>,
@@ -592,14 +608,8 @@ fn decode_span(
     let status_code = StatusCode::from_number(i32::from(reader.u8()?))
         .ok_or(CodecError::Corrupt("unknown status code"))?;
     let status_message = table.get(reader.u64()?)?.to_owned();
-    let resource = context
-        .resources
-        .get(reader.usize()?)
-        .ok_or(CodecError::Corrupt("resource index out of range"))?;
-    let scope = context
-        .scopes
-        .get(reader.usize()?)
-        .ok_or(CodecError::Corrupt("scope index out of range"))?;
+    let resource = context.resource(reader)?;
+    let scope = context.scope(reader)?;
     let attributes = decode_attributes(reader, &table, 0)?;
     let num_events = reader.count()?;
     let mut events = Vec::with_capacity(num_events);

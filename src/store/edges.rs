@@ -142,24 +142,7 @@ mod tests {
     use super::*;
 
     fn span(trace: u8, id: u8, parent: Option<u8>) -> Span {
-        Span {
-            trace_id: TraceId([trace; 16]),
-            span_id: SpanId([id; 8]),
-            parent_span_id: parent.map(|parent| SpanId([parent; 8])),
-            trace_state: String::new(),
-            flags: 0,
-            name: String::new(),
-            kind: crate::model::SpanKind::Server,
-            start_unix_nanos: 0,
-            end_unix_nanos: 0,
-            attributes: vec![],
-            events: vec![],
-            links: vec![],
-            status_code: crate::model::StatusCode::Unset,
-            status_message: String::new(),
-            resource: Default::default(),
-            scope: Default::default(),
-        }
+        crate::store::tests::span(trace, id, "any", parent)
     }
 
     #[test]

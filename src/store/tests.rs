@@ -15,7 +15,7 @@ fn config(dir: &std::path::Path) -> StoreConfig {
     }
 }
 
-fn span(trace: u8, id: u8, service: &str, parent: Option<u8>) -> Span {
+pub(super) fn span(trace: u8, id: u8, service: &str, parent: Option<u8>) -> Span {
     Span {
         trace_id: TraceId([trace; 16]),
         span_id: SpanId([id; 8]),
@@ -37,6 +37,16 @@ fn span(trace: u8, id: u8, service: &str, parent: Option<u8>) -> Span {
         }),
         scope: Arc::new(Scope::default()),
     }
+}
+
+/// A segment file of the store (the tests write within one hour).
+fn only_segment(data_dir: &std::path::Path) -> std::path::PathBuf {
+    std::fs::read_dir(data_dir.join("blocks"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
 }
 
 #[test]
@@ -176,12 +186,7 @@ fn damaged_blocks_are_reported_not_decoded() {
     let store = Store::open(&config(dir.path())).unwrap();
     store.write_spans(&[&span(1, 1, "front", None)]).unwrap();
     store.sync().unwrap();
-    let segment = std::fs::read_dir(dir.path().join("blocks"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let segment = only_segment(dir.path());
     let mut bytes = std::fs::read(&segment).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff;
@@ -235,12 +240,7 @@ fn compaction_merges_small_synced_blocks_without_losing_or_duplicating_spans() {
     assert_eq!(count(&store, 9), 2);
     // The next round frees the replaced blocks' bytes (the file keeps its length).
     assert_eq!(store.compact_small_blocks().unwrap(), 0);
-    let segment = std::fs::read_dir(dir.path().join("blocks"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let segment = only_segment(dir.path());
     let bytes = std::fs::read(segment).unwrap();
     for (offset, len) in small.iter().take(5) {
         assert!(

@@ -374,19 +374,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         spot_check_missing: spot_check.missing_traces,
     });
 
-    report.total = started.elapsed();
-    report.load_at_end = report::load_average();
-    let markdown = report.render();
-    println!("{markdown}");
-    if let Some(out) = &cli.out {
-        std::fs::write(out, &markdown)
-            .with_context(|| format!("failed to write {}", out.display()))?;
-        progress(&format!("report written to {}", out.display()));
-    }
-    if !cli.keep_data {
-        std::fs::remove_dir_all(&run_dir)
-            .with_context(|| format!("failed to remove {}", run_dir.display()))?;
-    }
+    finish(&cli, &mut report, started, &run_dir)?;
     if !verification.passed() || spot_check.missing_traces > 0 {
         bail!(
             "acknowledged spans are missing: {} missing, {} extra, {} of {} sampled traces missing after reopen",

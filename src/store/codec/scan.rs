@@ -129,14 +129,8 @@ fn read_span<'h, 'r: 'h>(
     let status_code = StatusCode::from_number(i32::from(reader.u8()?))
         .ok_or(CodecError::Corrupt("unknown status code"))?;
     let status_message = table.get(reader.u64()?)?;
-    let resource = context
-        .resources
-        .get(reader.usize()?)
-        .ok_or(CodecError::Corrupt("resource index out of range"))?;
-    let scope = context
-        .scopes
-        .get(reader.usize()?)
-        .ok_or(CodecError::Corrupt("scope index out of range"))?;
+    let resource = context.resource(reader)?;
+    let scope = context.scope(reader)?;
     read_attributes(reader, table, attributes)?;
     let num_events = reader.count()?;
     for _ in 0..num_events {
