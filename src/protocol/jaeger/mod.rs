@@ -14,3 +14,23 @@
 pub mod api_v2 {
     tonic::include_proto!("jaeger.api_v2");
 }
+
+mod batch;
+mod convert;
+pub(crate) mod thrift;
+
+pub use batch::{decode_binary_batch, decode_binary_emit_batch, decode_compact_emit_batch};
+pub use convert::convert_batch;
+pub use thrift::ThriftError;
+
+use crate::protocol::Converted;
+
+/// Translates one decoded batch into model spans.
+pub fn convert(batch: api_v2::Batch) -> Converted {
+    let mut converted = Converted::default();
+    convert_batch(batch, &mut converted);
+    converted
+}
+
+#[cfg(test)]
+mod tests;
