@@ -1,9 +1,16 @@
-//! Generates the table of web UI assets that `src/ui.rs` embeds.
+//! Generates the table of web UI assets that `src/ui.rs` embeds, and the Rust code
+//! and file descriptor set of the Jaeger protos under `proto/`.
 //!
 //! Every file under `ui/` becomes one `(path, include_bytes!(..))` entry in
 //! `$OUT_DIR/ui_assets.rs`. A generated table instead of a derive crate such as
 //! rust-embed: no dependency, and `rerun-if-changed=ui` makes Cargo rebuild when a
 //! file is added or removed, not only when an already embedded file changes.
+//!
+//! The protos are parsed by `protox`, a protobuf compiler written in Rust, so
+//! building needs no `protoc` on the machine. api_v3 returns OTLP `TracesData`,
+//! which maps onto `opentelemetry-proto`'s types through `extern_path`; the OTLP
+//! `.proto` files under `proto/opentelemetry` are there only so the descriptor set
+//! (served by gRPC reflection) is complete.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -32,7 +39,32 @@ fn main() -> io::Result<()> {
         env::var_os("OUT_DIR")
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "OUT_DIR is not set"))?,
     );
-    fs::write(out_dir.join("ui_assets.rs"), table)
+    fs::write(out_dir.join("ui_assets.rs"), table)?;
+    compile_protos(&manifest_dir, &out_dir)
+}
+
+/// The Jaeger protos Tracery serves or accepts.
+const PROTOS: [&str; 4] = [
+    "jaeger/api_v2/model.proto",
+    "jaeger/api_v2/query.proto",
+    "jaeger/api_v2/sampling.proto",
+    "jaeger/api_v3/query_service.proto",
+];
+
+fn compile_protos(manifest_dir: &Path, out_dir: &Path) -> io::Result<()> {
+    let proto_dir = manifest_dir.join("proto");
+    println!("cargo:rerun-if-changed=proto");
+    let descriptors = protox::compile(PROTOS, [&proto_dir]).map_err(io::Error::other)?;
+    fs::write(
+        out_dir.join("jaeger_descriptor.bin"),
+        prost::Message::encode_to_vec(&descriptors),
+    )?;
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .generate_default_stubs(true)
+        .extern_path(".opentelemetry.proto", "::opentelemetry_proto::tonic")
+        .compile_fds(descriptors)
 }
 
 /// Collects `(path relative to ui/ with '/' separators, absolute path)` for every

@@ -19,6 +19,7 @@ pub mod config;
 pub mod ingest;
 pub mod model;
 mod net;
+pub mod protocol;
 pub mod query;
 pub(crate) mod receiver;
 pub mod store;
