@@ -7,8 +7,8 @@
 //! - `otlp_json`: OTLP `TracesData` in the OTLP/JSON mapping, for api_v3;
 //! - `api_v3`: api_v3's envelope, errors and trace summaries;
 //! - the same traces as protobuf for the gRPC query services: `jaeger_v1/proto`
-//!   renders a `JaegerTrace` as `jaeger.api_v2` spans, `otlp_proto` renders OTLP
-//!   `TracesData`; both reuse the JSON renderings' adjusters and grouping.
+//!   renders a `JaegerTrace` as `jaeger.api_v2` spans; `by_resource_and_scope`
+//!   groups a trace for OTLP/JSON here and for `protocol::otlp::encode`.
 //!
 //! Everything here is a pure function of the spans it is given: no I/O, no axum
 //! types, no store access. Callers pass the spans of whole traces; the DTOs borrow
@@ -17,21 +17,20 @@
 mod api_v3;
 mod jaeger_v1;
 mod otlp_json;
-mod otlp_proto;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::model::{Resource, Scope, Span};
+use crate::model::{Scope, Span};
+use crate::protocol::otlp::encode::ResourceGroups;
 
 pub(crate) use api_v3::{
     trace_summary, v3_error, ServicesDto, TraceSummariesDto, V3Operations, V3Result,
 };
 pub(crate) use jaeger_v1::{jaeger_trace, Envelope, EnvelopeError, JaegerTrace};
 pub(crate) use otlp_json::otlp_traces_data;
-pub(crate) use otlp_proto::otlp_trace_proto;
 
 /// One operation of a service: v1 `/api/operations` and api_v3 `/api/v3/operations`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -80,8 +79,6 @@ fn ordered_unique(spans: &[Span]) -> Vec<&Span> {
 /// One trace's spans as OTLP nests them: per distinct resource, per distinct
 /// scope, in order of first appearance, after `ordered_unique`. Shared by the
 /// OTLP/JSON (HTTP api_v3) and OTLP protobuf (gRPC api_v3) renderings.
-pub(crate) type ResourceGroups<'a> = Vec<(&'a Resource, Vec<(&'a Scope, Vec<&'a Span>)>)>;
-
 pub(crate) fn by_resource_and_scope(trace: &[Span]) -> ResourceGroups<'_> {
     let mut resources = Distinct::new();
     // Per resource: its distinct scopes, and the spans of each scope.

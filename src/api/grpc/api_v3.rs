@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use futures_util::stream;
+use opentelemetry_proto::tonic::trace::v1::TracesData;
 use tonic::{Request, Response, Status};
 
 use super::{duration, status_from, unix_nanos, ReplyStream};
@@ -15,8 +16,8 @@ use crate::protocol::jaeger::api_v3::{
     GetOperationsRequest, GetOperationsResponse, GetServicesRequest, GetServicesResponse,
     GetTraceRequest, Operation,
 };
+use crate::protocol::otlp::encode;
 use crate::query::{QueryService, TraceQuery};
-use opentelemetry_proto::tonic::trace::v1::TracesData;
 
 /// Jaeger's api_v3 default for `search_depth`.
 const DEFAULT_SEARCH_DEPTH: usize = 100;
@@ -179,9 +180,7 @@ fn search_query(request: FindTracesRequest) -> Result<TraceQuery, Status> {
 }
 
 fn one_message_per_trace(traces: Vec<Vec<Span>>) -> ReplyStream<TracesData> {
-    Box::pin(stream::iter(
-        traces
-            .into_iter()
-            .map(|spans| Ok(dto::otlp_trace_proto(&spans))),
-    ))
+    Box::pin(stream::iter(traces.into_iter().map(|spans| {
+        Ok(encode::traces_data(dto::by_resource_and_scope(&spans)))
+    })))
 }

@@ -1,6 +1,8 @@
-//! OTLP `TracesData` as protobuf, for the gRPC api_v3 `QueryService`: the same
-//! grouping and dedupe as the OTLP/JSON rendering (`by_resource_and_scope`), into
-//! `opentelemetry-proto`'s message types.
+//! The model → OTLP protobuf direction, for the gRPC api_v3 `QueryService`.
+//!
+//! Takes one trace already grouped per resource and scope (`api::dto` does that,
+//! with Jaeger's dedupe, for OTLP/JSON and protobuf alike) and builds
+//! `opentelemetry-proto`'s `TracesData`.
 
 use opentelemetry_proto::tonic::common::v1::{
     any_value, AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList,
@@ -10,12 +12,15 @@ use opentelemetry_proto::tonic::trace::v1::{
     span, ResourceSpans, ScopeSpans, Span as OtlpSpan, Status, TracesData,
 };
 
-use super::by_resource_and_scope;
-use crate::model::{AttrValue, Attribute, Span};
+use crate::model::{AttrValue, Attribute, Resource, Scope, Span};
 
-/// One `TracesData` holding `trace`, as api_v3 streams one message per trace.
-pub(crate) fn otlp_trace_proto(trace: &[Span]) -> TracesData {
-    let resource_spans = by_resource_and_scope(trace)
+/// One trace's spans per distinct resource, per distinct scope within it.
+pub type ResourceGroups<'a> = Vec<(&'a Resource, Vec<(&'a Scope, Vec<&'a Span>)>)>;
+
+/// One `TracesData` holding one trace, as api_v3 streams one message per trace.
+/// `service.name` goes back into the resource as its first attribute.
+pub fn traces_data(groups: ResourceGroups<'_>) -> TracesData {
+    let resource_spans = groups
         .into_iter()
         .map(|(resource, scopes)| {
             let mut attributes = Vec::with_capacity(resource.attributes.len() + 1);
