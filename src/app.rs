@@ -98,7 +98,7 @@ pub async fn run(
         .await
         .context("OTLP/HTTP receiver failed")
     });
-    let query = QueryService::new(store.clone());
+    let query = QueryService::new(store.clone(), &config.query);
     if let Some(listener) = listeners.query_grpc {
         tracing::info!(query_grpc = %listener.local_addr()?, "gRPC query API listening");
         let (query, grpc_shutdown) = (query.clone(), shutdown.clone());

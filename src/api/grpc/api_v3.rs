@@ -171,6 +171,8 @@ fn search_query(request: FindTracesRequest) -> Result<TraceQuery, Status> {
         service: (!query.service_name.is_empty()).then_some(query.service_name),
         operation: (!query.operation_name.is_empty()).then_some(query.operation_name),
         tags,
+        filters: Vec::new(),
+        n_plus_one: false,
         start_min_unix_nanos: start_min,
         start_max_unix_nanos: start_max,
         duration_min,
