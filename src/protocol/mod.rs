@@ -7,8 +7,13 @@
 
 pub mod jaeger;
 pub mod otlp;
+pub mod zipkin;
 
 use crate::model::Span;
+
+/// The encoded `FileDescriptorSet` of every vendored proto and its imports, for
+/// gRPC server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptors.bin"));
 
 /// The service name given to spans whose resource names none.
 pub const MISSING_SERVICE_NAME: &str = "missing-service-name";

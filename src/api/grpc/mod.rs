@@ -20,7 +20,7 @@ use tonic_health::ServingStatus;
 
 use crate::protocol::jaeger::api_v2::query_service_server::QueryServiceServer as V2Server;
 use crate::protocol::jaeger::api_v3::query_service_server::QueryServiceServer as V3Server;
-use crate::protocol::jaeger::FILE_DESCRIPTOR_SET;
+use crate::protocol::FILE_DESCRIPTOR_SET;
 use crate::query::{QueryError, QueryService};
 
 /// The services the health service reports SERVING, as Jaeger's query does.

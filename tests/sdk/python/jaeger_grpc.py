@@ -29,11 +29,12 @@ def generated_stubs():
 
     out = tempfile.mkdtemp(prefix="jaeger-stubs-")
     well_known = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
-    for proto in ["jaeger/api_v2/model.proto", "jaeger/api_v2/query.proto"]:
+    # jaeger-idl's api_v2 files import their siblings by bare name.
+    for proto in ["model.proto", "query.proto"]:
         code = protoc.main(
             [
                 "grpc_tools.protoc",
-                f"-I{PROTO_DIR}",
+                f"-I{os.path.join(PROTO_DIR, 'jaeger', 'api_v2')}",
                 f"-I{well_known}",
                 f"--python_out={out}",
                 f"--grpc_python_out={out}",
@@ -43,7 +44,8 @@ def generated_stubs():
         if code != 0:
             raise SystemExit(f"protoc failed on {proto}")
     sys.path.insert(0, out)
-    from jaeger.api_v2 import query_pb2, query_pb2_grpc
+    import query_pb2
+    import query_pb2_grpc
 
     return query_pb2, query_pb2_grpc
 
