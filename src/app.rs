@@ -31,6 +31,8 @@ pub struct Listeners {
     pub api: TcpListener,
     /// The Jaeger and Zipkin listeners; `None` is off.
     pub legacy: LegacyListeners,
+    /// The gRPC query API; `None` when turned off.
+    pub query_grpc: Option<TcpListener>,
 }
 
 /// Jaeger-native and Zipkin ingest sockets, each optional.
@@ -74,6 +76,7 @@ impl Listeners {
                 jaeger_udp_compact: bind_udp(config.jaeger_udp_compact_addr).await?,
                 jaeger_udp_binary: bind_udp(config.jaeger_udp_binary_addr).await?,
             },
+            query_grpc: bind_tcp(config.query_grpc_addr).await?,
         })
     }
 }
@@ -176,11 +179,17 @@ pub async fn run(
         .await
         .context("OTLP/HTTP receiver failed")
     });
-    let state = AppState::new(
-        QueryService::new(store.clone(), &config.query),
-        config.ui.ui_dir.clone(),
-        endpoints,
-    );
+    let query = QueryService::new(store.clone(), &config.query);
+    if let Some(listener) = listeners.query_grpc {
+        tracing::info!(query_grpc = %listener.local_addr()?, "gRPC query API listening");
+        let (query, grpc_shutdown) = (query.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            api::grpc::serve(listener, query, grpc_shutdown)
+                .await
+                .context("gRPC query API failed")
+        });
+    }
+    let state = AppState::new(query, config.ui.ui_dir.clone(), endpoints);
     let api_shutdown = shutdown.clone();
     tasks.spawn(async move {
         api::serve(listeners.api, state, api_shutdown)

@@ -20,6 +20,7 @@ pub const DEFAULT_JAEGER_THRIFT_HTTP_ADDR: &str = "0.0.0.0:14268";
 pub const DEFAULT_JAEGER_UDP_COMPACT_ADDR: &str = "0.0.0.0:6831";
 pub const DEFAULT_JAEGER_UDP_BINARY_ADDR: &str = "0.0.0.0:6832";
 pub const DEFAULT_ZIPKIN_ADDR: &str = "0.0.0.0:9411";
+pub const DEFAULT_QUERY_GRPC_ADDR: &str = "0.0.0.0:16685";
 pub const DEFAULT_MAX_MESSAGE_MIB: usize = 16;
 pub const DEFAULT_CORS_ORIGINS: &str = "*";
 pub const DEFAULT_ACK: AckMode = AckMode::Durable;
@@ -107,6 +108,9 @@ pub struct RawConfig {
     /// Query API and web UI listen address [default: 0.0.0.0:16686]
     #[arg(long, env = "TRACERY_QUERY_ADDR")]
     pub query_addr: Option<String>,
+    /// gRPC query API (jaeger.api_v2 and api_v3 QueryService) listen address; empty turns it off [default: 0.0.0.0:16685]
+    #[arg(long, env = "TRACERY_QUERY_GRPC_ADDR")]
+    pub query_grpc_addr: Option<String>,
     /// Largest accepted OTLP message (gRPC) or body after decompression (HTTP), in MiB [default: 16]
     #[arg(long, env = "TRACERY_MAX_MESSAGE_MIB")]
     pub max_message_mib: Option<usize>,
@@ -170,6 +174,8 @@ pub struct Config {
     pub jaeger_udp_compact_addr: Option<SocketAddr>,
     pub jaeger_udp_binary_addr: Option<SocketAddr>,
     pub zipkin_addr: Option<SocketAddr>,
+    /// `None` when turned off with an empty value.
+    pub query_grpc_addr: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -260,6 +266,7 @@ impl RawConfig {
                 .or(lower.jaeger_udp_compact_addr),
             jaeger_udp_binary_addr: self.jaeger_udp_binary_addr.or(lower.jaeger_udp_binary_addr),
             zipkin_addr: self.zipkin_addr.or(lower.zipkin_addr),
+            query_grpc_addr: self.query_grpc_addr.or(lower.query_grpc_addr),
             max_message_mib: self.max_message_mib.or(lower.max_message_mib),
             cors_origins: self.cors_origins.or(lower.cors_origins),
             ack: self.ack.or(lower.ack),
@@ -368,28 +375,37 @@ impl Config {
             )?,
             jaeger_grpc_addr: optional_addr(
                 "jaeger_grpc_addr",
-                raw.jaeger_grpc_addr.as_deref(),
-                DEFAULT_JAEGER_GRPC_ADDR,
+                raw.jaeger_grpc_addr
+                    .as_deref()
+                    .unwrap_or(DEFAULT_JAEGER_GRPC_ADDR),
             )?,
             jaeger_thrift_http_addr: optional_addr(
                 "jaeger_thrift_http_addr",
-                raw.jaeger_thrift_http_addr.as_deref(),
-                DEFAULT_JAEGER_THRIFT_HTTP_ADDR,
+                raw.jaeger_thrift_http_addr
+                    .as_deref()
+                    .unwrap_or(DEFAULT_JAEGER_THRIFT_HTTP_ADDR),
             )?,
             jaeger_udp_compact_addr: optional_addr(
                 "jaeger_udp_compact_addr",
-                raw.jaeger_udp_compact_addr.as_deref(),
-                DEFAULT_JAEGER_UDP_COMPACT_ADDR,
+                raw.jaeger_udp_compact_addr
+                    .as_deref()
+                    .unwrap_or(DEFAULT_JAEGER_UDP_COMPACT_ADDR),
             )?,
             jaeger_udp_binary_addr: optional_addr(
                 "jaeger_udp_binary_addr",
-                raw.jaeger_udp_binary_addr.as_deref(),
-                DEFAULT_JAEGER_UDP_BINARY_ADDR,
+                raw.jaeger_udp_binary_addr
+                    .as_deref()
+                    .unwrap_or(DEFAULT_JAEGER_UDP_BINARY_ADDR),
             )?,
             zipkin_addr: optional_addr(
                 "zipkin_addr",
-                raw.zipkin_addr.as_deref(),
-                DEFAULT_ZIPKIN_ADDR,
+                raw.zipkin_addr.as_deref().unwrap_or(DEFAULT_ZIPKIN_ADDR),
+            )?,
+            query_grpc_addr: optional_addr(
+                "query_grpc_addr",
+                raw.query_grpc_addr
+                    .as_deref()
+                    .unwrap_or(DEFAULT_QUERY_GRPC_ADDR),
             )?,
         })
     }
@@ -451,13 +467,9 @@ fn addr(field: &'static str, text: &str) -> Result<SocketAddr, ConfigError> {
     })
 }
 
-/// A listener address that an empty value turns off.
-fn optional_addr(
-    field: &'static str,
-    text: Option<&str>,
-    default: &str,
-) -> Result<Option<SocketAddr>, ConfigError> {
-    match text.unwrap_or(default).trim() {
+/// An address, or `None` for an empty value (the listener is turned off).
+fn optional_addr(field: &'static str, text: &str) -> Result<Option<SocketAddr>, ConfigError> {
+    match text.trim() {
         "" => Ok(None),
         text => addr(field, text).map(Some),
     }
@@ -489,6 +501,7 @@ mod tests {
             DEFAULT_JAEGER_UDP_COMPACT_ADDR.to_owned(),
             DEFAULT_JAEGER_UDP_BINARY_ADDR.to_owned(),
             DEFAULT_ZIPKIN_ADDR.to_owned(),
+            DEFAULT_QUERY_GRPC_ADDR.to_owned(),
             format!("[default: {DEFAULT_MAX_MESSAGE_MIB}]"),
             format!("[default: {DEFAULT_MAX_BATCH_SPANS}]"),
             format!("[default: {DEFAULT_FLUSH_INTERVAL_MS}]"),

@@ -9,6 +9,7 @@ mod ingest_http;
 mod jaeger_ingest;
 mod legacy_clients;
 mod query_api;
+mod query_grpc;
 mod sdk_languages;
 mod search_filters;
 mod shutdown;

@@ -12,7 +12,7 @@ pub(crate) fn sdk_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk")
 }
 
-/// Runs an exporter script; it prints the trace id it sent.
+/// Runs a script of tests/sdk (an exporter prints the trace id it sent).
 pub(crate) async fn run_exporter(program: PathBuf, args: Vec<String>) -> String {
     assert!(
         program.exists() || program.to_str() == Some("node"),

@@ -24,6 +24,7 @@ pub(crate) struct TestServer {
     pub(crate) jaeger_thrift_http: SocketAddr,
     pub(crate) jaeger_udp_compact: SocketAddr,
     pub(crate) jaeger_udp_binary: SocketAddr,
+    pub(crate) query_grpc: SocketAddr,
     cancel_on_drop: DropGuard,
     handle: JoinHandle<anyhow::Result<()>>,
     data_dir: TempDir,
@@ -59,6 +60,7 @@ impl TestServer {
                 jaeger_udp_compact: Some(bind_udp().await),
                 jaeger_udp_binary: Some(bind_udp().await),
             },
+            query_grpc: Some(bind().await),
         };
         let legacy = &listeners.legacy;
         let local =
@@ -71,6 +73,11 @@ impl TestServer {
         let otlp_grpc = listeners.otlp_grpc.local_addr().unwrap();
         let otlp_http = listeners.otlp_http.local_addr().unwrap();
         let api = listeners.api.local_addr().unwrap();
+        let query_grpc = listeners
+            .query_grpc
+            .as_ref()
+            .map(|listener| listener.local_addr().unwrap())
+            .unwrap();
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(tracery::run(config, listeners, shutdown.clone()));
         TestServer {
@@ -81,6 +88,7 @@ impl TestServer {
             jaeger_thrift_http,
             jaeger_udp_compact,
             jaeger_udp_binary,
+            query_grpc,
             cancel_on_drop: shutdown.drop_guard(),
             handle,
             data_dir,
