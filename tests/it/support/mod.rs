@@ -20,6 +20,8 @@ pub(crate) struct TestServer {
     pub(crate) otlp_http: SocketAddr,
     pub(crate) api: SocketAddr,
     pub(crate) query_grpc: SocketAddr,
+    pub(crate) sampling_http: SocketAddr,
+    pub(crate) sampling_grpc: SocketAddr,
     cancel_on_drop: DropGuard,
     handle: JoinHandle<anyhow::Result<()>>,
     data_dir: TempDir,
@@ -49,6 +51,8 @@ impl TestServer {
             otlp_http: bind().await,
             api: bind().await,
             query_grpc: Some(bind().await),
+            sampling_http: Some(bind().await),
+            sampling_grpc: Some(bind().await),
         };
         let otlp_grpc = listeners.otlp_grpc.local_addr().unwrap();
         let otlp_http = listeners.otlp_http.local_addr().unwrap();
@@ -58,6 +62,10 @@ impl TestServer {
             .as_ref()
             .map(|listener| listener.local_addr().unwrap())
             .unwrap();
+        let local =
+            |listener: &Option<TcpListener>| listener.as_ref().unwrap().local_addr().unwrap();
+        let sampling_http = local(&listeners.sampling_http);
+        let sampling_grpc = local(&listeners.sampling_grpc);
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(tracery::run(config, listeners, shutdown.clone()));
         TestServer {
@@ -65,6 +73,8 @@ impl TestServer {
             otlp_http,
             api,
             query_grpc,
+            sampling_http,
+            sampling_grpc,
             cancel_on_drop: shutdown.drop_guard(),
             handle,
             data_dir,
