@@ -72,17 +72,23 @@ async fn default_is_probabilistic_one_in_a_thousand_on_every_path_and_grpc() {
         assert_eq!(status, 400, "{bad}");
         assert!(body.contains("'service' parameter"), "{body}");
     }
+    // 5779, and 14250 as with Jaeger v1's collector.
+    for addr in [server.sampling_grpc, server.jaeger_grpc] {
+        let mut client = SamplingManagerClient::connect(format!("http://{addr}"))
+            .await
+            .unwrap();
+        let reply = client
+            .get_sampling_strategy(SamplingStrategyParameters {
+                service_name: "anything".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(reply.probabilistic_sampling.unwrap().sampling_rate, 0.001);
+    }
     let mut client = SamplingManagerClient::connect(format!("http://{}", server.sampling_grpc))
         .await
         .unwrap();
-    let reply = client
-        .get_sampling_strategy(SamplingStrategyParameters {
-            service_name: "anything".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(reply.probabilistic_sampling.unwrap().sampling_rate, 0.001);
     let missing = client
         .get_sampling_strategy(SamplingStrategyParameters::default())
         .await
@@ -161,6 +167,7 @@ async fn a_bad_strategies_file_stops_startup_with_the_reason() {
         otlp_grpc: bind().await,
         otlp_http: bind().await,
         api: bind().await,
+        legacy: tracery::LegacyListeners::default(),
         query_grpc: None,
         sampling_http: None,
         sampling_grpc: None,
