@@ -6,6 +6,7 @@
 
 mod search;
 pub(crate) mod tree;
+pub(crate) mod views;
 
 use std::collections::HashMap;
 use std::time::Duration;
