@@ -11,4 +11,4 @@ mod sdk_languages;
 mod shutdown;
 mod support;
 mod ui;
-mod ui_views_api;
+pub(crate) mod ui_views_api;

@@ -11,6 +11,7 @@ mod files;
 mod screenshots;
 mod search;
 mod trace_page;
+mod views;
 
 use serde_json::Value;
 
