@@ -155,6 +155,7 @@ async fn why_slow_view(
             duration_min: None,
             duration_max: None,
             limit,
+            ..TraceQuery::default()
         })
         .await?;
     blocking(move || {
