@@ -3,6 +3,7 @@
 // (views/waterfall-view.js), Flamegraph or Statistics, picked by tabs and `?view=`.
 
 import { ApiError, fetchTrace } from '../api.js';
+import { renderNPlusOneBanner } from '../components/n-plus-one-banner.js';
 import { renderTraceHeader } from '../components/trace-header.js';
 import { el, notice, setChildren } from '../lib/dom.js';
 import { mountFlamegraphView } from '../views/flamegraph-view.js';
@@ -79,8 +80,15 @@ function render(container, view, params, context) {
   const compare = renderCompareAction(view, context);
   const header = renderTraceHeader(view, context, compare);
   const holder = el('div', { class: 'trace-view-holder' });
+  // N+1 groups are shown in the waterfall: "Show" switches to it first.
+  const banner = renderNPlusOneBanner(view, {
+    onShow: (index) => {
+      show('waterfall');
+      mounted?.showGroup?.(index);
+    },
+  });
   const page = el('div', { class: 'trace-page', id: 'trace-page', 'data-trace-id': view.traceId, 'data-view': current },
-    header, el('div', { class: 'view-tabs', role: 'tablist', 'aria-label': 'Trace views' }, tabs), holder);
+    header, banner, el('div', { class: 'view-tabs', role: 'tablist', 'aria-label': 'Trace views' }, tabs), holder);
   setChildren(container, page);
 
   let mounted = null;

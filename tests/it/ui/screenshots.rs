@@ -24,7 +24,7 @@ async fn screenshots_of_the_main_pages() {
     for trace in &traces {
         server.export(trace.to_export_request()).await;
     }
-    let (_output, directory) = screenshot_dir();
+    let (_output, directory) = screenshot_directory();
 
     let browser = Browser::start().await;
     browser.goto(&server.api_url("/search?lookback=1h")).await;
@@ -97,7 +97,7 @@ fn checkout_trace_sized(start_nanos: u64, index: u64) -> Trace {
 
 /// docs/screenshots/ when TRACERY_UPDATE_SCREENSHOTS=1, else a temp dir (kept
 /// alive by the first value).
-pub(crate) fn screenshot_dir() -> (Option<tempfile::TempDir>, std::path::PathBuf) {
+pub(super) fn screenshot_directory() -> (Option<tempfile::TempDir>, std::path::PathBuf) {
     let output = match std::env::var_os("TRACERY_UPDATE_SCREENSHOTS") {
         Some(_) => None,
         None => Some(tempfile::tempdir().expect("temp dir")),
@@ -110,7 +110,7 @@ pub(crate) fn screenshot_dir() -> (Option<tempfile::TempDir>, std::path::PathBuf
     (output, directory)
 }
 
-pub(crate) async fn save_screenshot(browser: &Browser, path: &std::path::Path) {
+pub(super) async fn save_screenshot(browser: &Browser, path: &std::path::Path) {
     // Let layout and the rAF-scheduled draws settle before the picture.
     browser
         .script_async("await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))); return true;")

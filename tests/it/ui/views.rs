@@ -1,11 +1,11 @@
 //! The views beyond the waterfall in a real browser: flamegraph, statistics,
 //! compare, "Why slow?" and the dependency map; each saves its screenshot for
-//! docs/ui.md (see `screenshots::screenshot_dir`).
+//! docs/ui.md (see `screenshots::screenshot_directory`).
 
 use serde_json::Value;
 
 use super::browser::Browser;
-use super::screenshots::{save_screenshot, screenshot_dir};
+use super::screenshots::{save_screenshot, screenshot_directory};
 use super::{checkout_trace, open_trace_page, server_with};
 use crate::support::fixtures::{now_nanos, Trace, TraceBuilder};
 use crate::ui_views_api::{parallel_trace, why_slow_traces};
@@ -104,7 +104,7 @@ async fn flamegraph_switches_axes_zooms_and_describes_frames() {
         .wait_until(&format!("{} === '-1'", canvas("focus")), "zoom reset")
         .await;
 
-    let (_keep, directory) = screenshot_dir();
+    let (_keep, directory) = screenshot_directory();
     open_trace_page(
         &browser,
         &server,
@@ -183,7 +183,7 @@ async fn statistics_table_sorts_by_any_column() {
         browser.script(&column(3)).await,
         serde_json::json!(["0", "1", "0", "0", "0"])
     );
-    let (_keep, directory) = screenshot_dir();
+    let (_keep, directory) = screenshot_directory();
     save_screenshot(&browser, &directory.join("statistics.png")).await;
     assert_eq!(browser.csp_violations().await, 0);
     browser.close().await;
@@ -299,7 +299,7 @@ async fn compare_two_traces_from_the_results_and_by_id() {
         .text("#compare-legend")
         .await
         .contains("only in B (1)"));
-    let (_keep, directory) = screenshot_dir();
+    let (_keep, directory) = screenshot_directory();
     save_screenshot(&browser, &directory.join("compare.png")).await;
     assert_eq!(browser.csp_violations().await, 0);
     browser.close().await;
@@ -348,7 +348,7 @@ async fn why_slow_from_the_search_results_ranks_gold_and_cache_miss_first() {
         browser.script(&first("why-slow-operations")).await,
         serde_json::json!(["cache · cache.miss", "+1 call, +180ms self-time per trace"])
     );
-    let (_keep, directory) = screenshot_dir();
+    let (_keep, directory) = screenshot_directory();
     save_screenshot(&browser, &directory.join("why-slow.png")).await;
 
     // Brush 112–118 ms on the chart: six fast traces become "slow".
@@ -454,7 +454,7 @@ async fn dependency_map_from_the_top_bar_opens_a_service_search() {
             .all(|count| count == "6" || count == "12"),
         "{counts}"
     );
-    let (_keep, directory) = screenshot_dir();
+    let (_keep, directory) = screenshot_directory();
     save_screenshot(&browser, &directory.join("dependencies.png")).await;
     browser
         .find(".dep-node[data-service=checkout]")
