@@ -208,3 +208,40 @@ function nanosToMicros(nanos) {
     return Math.floor(Number(nanos) / 1000);
   }
 }
+
+/**
+ * The flamegraph of one trace (api/ui_views_dto.rs): frames in preorder with x
+ * and width on two axes, critical path and self time; services with colours.
+ */
+export async function fetchFlamegraph(traceId) {
+  return getJson(`/internal/ui/traces/${encodeURIComponent(traceId)}/flamegraph`);
+}
+
+/** Per (service, operation) statistics of one trace. */
+export async function fetchStatistics(traceId) {
+  return getJson(`/internal/ui/traces/${encodeURIComponent(traceId)}/statistics`);
+}
+
+/** Two traces merged into one tree: { a, b, services, nodes }. */
+export async function fetchComparison(traceIdA, traceIdB) {
+  return getJson(`/internal/ui/compare?${new URLSearchParams({ a: traceIdA, b: traceIdB })}`);
+}
+
+/**
+ * "Why slow?" for one operation. query: { service, operation, startUs, endUs,
+ * slowMinUs, slowMaxUs } (the slow range is optional: above p90 without it).
+ */
+export async function fetchWhySlow(query) {
+  const params = new URLSearchParams({ service: query.service, operation: query.operation });
+  if (query.startUs != null) params.set('start', String(Math.floor(query.startUs)));
+  if (query.endUs != null) params.set('end', String(Math.floor(query.endUs)));
+  if (query.slowMinUs != null) params.set('slowMinUs', String(Math.floor(query.slowMinUs)));
+  if (query.slowMaxUs != null) params.set('slowMaxUs', String(Math.ceil(query.slowMaxUs)));
+  return getJson(`/internal/ui/why-slow?${params}`);
+}
+
+/** The service map of the last `lookbackMs`, laid out in columns by the server. */
+export async function fetchDependencyGraph(lookbackMs) {
+  const params = new URLSearchParams({ endTs: String(Date.now()), lookback: String(lookbackMs) });
+  return getJson(`/internal/ui/dependencies?${params}`);
+}

@@ -1,8 +1,11 @@
 // Boot and the history router. Pages are mounted into #app and return a cleanup
 // function that the router calls before mounting the next page.
 
+import { mountCompare } from './pages/compare.js';
+import { mountDependencies } from './pages/dependencies.js';
 import { mountSearch } from './pages/search.js';
 import { mountTrace } from './pages/trace.js';
+import { mountWhySlow } from './pages/why-slow.js';
 import { tracesFromFile } from './trace-file.js';
 import { el, notice, setChildren } from './lib/dom.js';
 
@@ -41,6 +44,12 @@ function render() {
     navigate(`/search${url.search}`, { replace: true });
   } else if (url.pathname === '/search' || url.pathname === '/search/') {
     cleanup = mountSearch(app, url.searchParams, context);
+  } else if (url.pathname === '/compare') {
+    cleanup = mountCompare(app, url.searchParams, context);
+  } else if (url.pathname === '/why-slow') {
+    cleanup = mountWhySlow(app, url.searchParams, context);
+  } else if (url.pathname === '/dependencies') {
+    cleanup = mountDependencies(app, url.searchParams, context);
   } else if (traceMatch) {
     cleanup = mountTrace(app, decodeURIComponent(traceMatch[1]).toLowerCase(), url.searchParams, context);
   } else {

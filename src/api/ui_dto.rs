@@ -338,7 +338,7 @@ fn n_plus_one(tree: &TraceTree, findings: &[Finding]) -> Vec<NPlusOneDto> {
 /// slots remain. Hashing keeps a service's colour from trace to trace; probing
 /// keeps the services of one trace apart. `ui/lib/format.js` (`assignColors`)
 /// does the same for search results and opened files.
-fn color_indexes<'a>(sorted_names: impl Iterator<Item = &'a str>) -> Vec<u32> {
+pub(super) fn color_indexes<'a>(sorted_names: impl Iterator<Item = &'a str>) -> Vec<u32> {
     let mut taken = [false; NUM_SERVICE_COLORS as usize];
     let mut num_taken = 0;
     sorted_names

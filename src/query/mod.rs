@@ -8,6 +8,7 @@ pub mod filter;
 pub(crate) mod n_plus_one;
 mod search;
 pub(crate) mod tree;
+pub(crate) mod views;
 
 use std::collections::HashMap;
 use std::time::Duration;

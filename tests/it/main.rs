@@ -16,4 +16,5 @@ mod search_filters;
 mod shutdown;
 mod support;
 mod ui;
+pub(crate) mod ui_views_api;
 mod zipkin_ingest;

@@ -12,6 +12,7 @@ mod n_plus_one;
 mod screenshots;
 mod search;
 mod trace_page;
+mod views;
 
 use serde_json::Value;
 

@@ -1,5 +1,6 @@
 // The list of search results: one link per trace with its root, duration, span
-// and error counts, per-service badges and start time (absolute and relative).
+// and error counts, per-service badges and start time (absolute and relative),
+// and a checkbox to pick two traces to compare.
 
 import { el } from '../lib/dom.js';
 import { formatCount, formatDuration, formatRelative, formatTimestamp } from '../lib/format.js';
@@ -20,7 +21,9 @@ export function renderResultList(results, sortKey, linkSuffix = '') {
   return el('ol', { class: 'result-list', id: 'result-list' }, sorted.map((result) => {
     const bar = el('span', { class: 'result-bar' });
     bar.style.width = `${Math.max(0.5, (100 * result.durationUs) / longest)}%`;
+    const pick = el('input', { type: 'checkbox', class: 'result-compare', 'data-trace-id': result.traceId, 'aria-label': `Select ${result.traceId.slice(0, 7)} to compare`, title: 'Select two traces to compare' });
     return el('li', { class: result.numErrors > 0 ? 'result has-error' : 'result' },
+      pick,
       el('a', { class: 'result-link', href: `/trace/${result.traceId}${linkSuffix}`, 'data-trace-id': result.traceId },
         el('div', { class: 'result-head' },
           el('span', { class: 'result-name' },

@@ -53,13 +53,36 @@ export function mountSearch(container, params, context) {
       params.set('sort', sort.value);
       setChildren(listHolder, renderResultList(list, sort.value, linkSuffix));
     });
+    const compare = el('button', { type: 'button', class: 'button', id: 'compare-selected', disabled: true, title: 'Tick two traces to compare them' }, 'Compare');
+    listHolder.addEventListener('change', () => {
+      const picked = [...listHolder.querySelectorAll('.result-compare:checked')];
+      compare.disabled = picked.length !== 2;
+      compare.textContent = picked.length === 2 ? 'Compare the two' : `Compare (${picked.length}/2)`;
+    });
+    compare.addEventListener('click', () => {
+      const [a, b] = [...listHolder.querySelectorAll('.result-compare:checked')].map((box) => box.dataset.traceId);
+      if (a && b) context.navigate(`/compare?${new URLSearchParams({ a, b })}`);
+    });
     setChildren(results,
       plot,
       el('div', { class: 'results-bar' },
         el('h2', { class: 'results-count', id: 'results-count' }, heading),
+        fromFile ? null : whySlowLink(),
+        fromFile ? null : compare,
         el('label', { class: 'sort' }, 'Sort ', sort)),
       listHolder);
     disposePlot = mountScatterPlot(plot, list, (traceId) => context.navigate(`/trace/${traceId}${linkSuffix}`));
+  }
+
+  /** "Why slow?" needs one service and one operation: the search's own. */
+  function whySlowLink() {
+    const query = queryFromParams(params);
+    if (!query.service || !query.operation) return null;
+    const next = new URLSearchParams({
+      service: query.service, operation: query.operation,
+      start: String(Math.floor(query.startUs / 1000)), end: String(Math.ceil(query.endUs / 1000)),
+    });
+    return el('a', { class: 'button', id: 'why-slow-link', href: `/why-slow?${next}`, title: 'What do the slow traces of this operation have in common?' }, 'Why slow?');
   }
 
   async function run() {
