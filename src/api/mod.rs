@@ -8,6 +8,7 @@ pub(crate) mod dto;
 mod error;
 mod jaeger_v1;
 mod jaeger_v3;
+mod metrics;
 mod params;
 mod ui_api;
 mod ui_dto;

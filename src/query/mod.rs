@@ -4,6 +4,7 @@
 //! newest first, whole traces returned) and nothing about HTTP or JSON. Store reads
 //! block, so each call runs them on the blocking pool.
 
+pub mod metrics;
 mod search;
 pub(crate) mod tree;
 
@@ -21,6 +22,8 @@ pub enum QueryError {
     TraceNotFound(TraceId),
     #[error("store read failed")]
     Store(#[from] StoreError),
+    #[error("{0}")]
+    BadMetricsQuery(#[from] metrics::GridError),
     #[error("query task failed")]
     Panicked,
 }

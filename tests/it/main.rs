@@ -6,6 +6,7 @@
 
 mod ingest_grpc;
 mod ingest_http;
+mod metrics_api;
 mod query_api;
 mod sdk_languages;
 mod shutdown;

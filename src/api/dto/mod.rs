@@ -5,7 +5,8 @@
 //! - `jaeger_v1`: the internal `/api/*` envelope and Jaeger's UI trace model,
 //!   including the query-time adjusters that Jaeger applies before rendering;
 //! - `otlp_json`: OTLP `TracesData` in the OTLP/JSON mapping, for api_v3;
-//! - `api_v3`: api_v3's envelope, errors and trace summaries.
+//! - `api_v3`: api_v3's envelope, errors and trace summaries;
+//! - `metrics`: Jaeger's `MetricFamily` for the Monitor tab.
 //!
 //! Everything here is a pure function of the spans it is given: no I/O, no axum
 //! types, no store access. Callers pass the spans of whole traces; the DTOs borrow
@@ -13,6 +14,7 @@
 
 mod api_v3;
 mod jaeger_v1;
+mod metrics;
 mod otlp_json;
 
 use std::collections::HashMap;
@@ -26,6 +28,9 @@ pub(crate) use api_v3::{
     trace_summary, v3_error, ServicesDto, TraceSummariesDto, V3Operations, V3Result,
 };
 pub(crate) use jaeger_v1::{jaeger_trace, Envelope, EnvelopeError, JaegerTrace};
+pub(crate) use metrics::{
+    rfc3339, DoubleValue, GaugeValueDto, LabelDto, MetricDto, MetricFamilyDto, MetricPointDto,
+};
 pub(crate) use otlp_json::otlp_traces_data;
 
 /// One operation of a service: v1 `/api/operations` and api_v3 `/api/v3/operations`.
