@@ -92,17 +92,6 @@ impl LatencySketch {
                 .map(|(_, count)| count)
                 .sum::<u64>()
     }
-
-    /// `(representative duration in nanoseconds, count)` per non-empty bucket, zero
-    /// durations first; for heatmaps.
-    pub(crate) fn buckets(&self) -> impl Iterator<Item = (f64, u64)> + '_ {
-        let zero = (self.num_zero > 0).then_some((0.0, self.num_zero));
-        zero.into_iter().chain(
-            self.buckets
-                .iter()
-                .map(|&(index, count)| (bucket_value(index), count)),
-        )
-    }
 }
 
 fn bucket_index(duration_nanos: u64) -> i32 {
