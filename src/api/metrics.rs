@@ -116,6 +116,7 @@ fn parse(kind: &str, params: &Params, now_millis: u64) -> Result<(Metric, Metric
     let query = MetricsQuery {
         services,
         span_kinds,
+        operation: None,
         group_by_operation,
         end_unix_millis: millis("endTs", now_millis)?,
         lookback_millis: millis("lookback", DEFAULT_LOOKBACK_MILLIS)?,
@@ -230,6 +231,7 @@ mod tests {
             MetricsQuery {
                 services: vec!["a".to_owned(), "b".to_owned()],
                 span_kinds: vec![SpanKind::Client, SpanKind::Server],
+                operation: None,
                 group_by_operation: true,
                 end_unix_millis: 7_200_000,
                 lookback_millis: 600_000,

@@ -12,6 +12,7 @@ mod metrics;
 mod params;
 mod ui_api;
 mod ui_dto;
+mod ui_monitor;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -57,7 +58,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v3", jaeger_v3::routes())
         .nest("/api", jaeger_v1::routes())
-        .nest("/internal/ui", ui_api::routes())
+        .nest("/internal/ui", ui_api::routes().merge(ui_monitor::routes()))
         .fallback_service(crate::ui::router(state.ui_dir.clone()))
         .layer((
             TraceLayer::new_for_http(),

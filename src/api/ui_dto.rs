@@ -424,5 +424,7 @@ impl<'a, T: PartialEq> Interner<'a, T> {
     }
 }
 
+pub(crate) mod monitor;
+
 #[cfg(test)]
 mod tests;

@@ -11,8 +11,8 @@
 use std::collections::BTreeMap;
 
 use super::{blocking, QueryError, QueryService};
-use crate::model::SpanKind;
-use crate::store::{RedCell, Resolution};
+use crate::model::{SpanKind, TraceId};
+use crate::store::{RedCell, RedRow, Resolution, Store};
 
 /// The finest step cells allow; smaller steps are answered at this one.
 pub const MIN_STEP_MILLIS: u64 = 10_000;
@@ -25,6 +25,8 @@ pub struct MetricsQuery {
     pub services: Vec<String>,
     /// Empty means every kind.
     pub span_kinds: Vec<SpanKind>,
+    /// Only this operation of the services, when given (the UI's own pages).
+    pub operation: Option<String>,
     pub group_by_operation: bool,
     pub end_unix_millis: u64,
     pub lookback_millis: u64,
@@ -140,13 +142,100 @@ pub fn error_rate(cell: &RedCell) -> Option<f64> {
     (cell.num_calls > 0).then(|| cell.num_errors as f64 / cell.num_calls as f64)
 }
 
-/// Where a duration falls among an operation's calls.
+/// A trace worth opening for a bucket: one of its slowest, or a failed one.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PercentileRank {
-    /// Share of calls at most as slow, 0–100.
-    pub percentile: f64,
+pub struct ExemplarTrace {
+    pub trace_id: TraceId,
+    pub duration_nanos: u64,
+    pub is_error: bool,
+}
+
+/// Counts of calls per time column and duration row, for a latency heatmap.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Heatmap {
+    /// Lower bound of each duration row in nanoseconds, ascending; a row ends where
+    /// the next begins (`ROWS_PER_DECADE` rows per factor of ten).
+    pub row_starts_nanos: Vec<f64>,
+    /// `counts[column][row]`, one column per grid point.
+    pub counts: Vec<Vec<u64>>,
+}
+
+/// Heatmap rows per factor of ten in duration.
+const ROWS_PER_DECADE: f64 = 5.0;
+/// The most exemplar traces one request returns.
+pub const MAX_EXEMPLARS: usize = 20;
+
+/// The slowest and failed traces of `cells`, each trace once, failed ones first,
+/// then slowest first.
+pub fn exemplars<'a>(cells: impl IntoIterator<Item = &'a RedCell>) -> Vec<ExemplarTrace> {
+    let mut best: BTreeMap<TraceId, ExemplarTrace> = BTreeMap::new();
+    for cell in cells {
+        let errors = cell.error.iter().map(|exemplar| (exemplar, true));
+        let slowest = cell.slowest.iter().map(|exemplar| (exemplar, false));
+        for (exemplar, is_error) in errors.chain(slowest) {
+            let entry = best.entry(exemplar.trace_id).or_insert(ExemplarTrace {
+                trace_id: exemplar.trace_id,
+                duration_nanos: exemplar.duration_nanos,
+                is_error,
+            });
+            entry.duration_nanos = entry.duration_nanos.max(exemplar.duration_nanos);
+            entry.is_error |= is_error;
+        }
+    }
+    let mut list: Vec<ExemplarTrace> = best.into_values().collect();
+    list.sort_by(|a, b| {
+        b.is_error
+            .cmp(&a.is_error)
+            .then(b.duration_nanos.cmp(&a.duration_nanos))
+    });
+    list.truncate(MAX_EXEMPLARS);
+    list
+}
+
+/// Bins each column's sketch into duration rows spanning the observed durations.
+pub fn heatmap(columns: &[RedCell]) -> Heatmap {
+    let row_of = |nanos: f64| (nanos.max(1.0).log10() * ROWS_PER_DECADE).floor() as i64;
+    let mut rows = columns
+        .iter()
+        .flat_map(|cell| cell.latency.buckets())
+        .map(|(nanos, _)| row_of(nanos));
+    let Some(first) = rows.next() else {
+        return Heatmap {
+            row_starts_nanos: Vec::new(),
+            counts: vec![Vec::new(); columns.len()],
+        };
+    };
+    let (low, high) = rows.fold((first, first), |(low, high), row| {
+        (low.min(row), high.max(row))
+    });
+    let num_rows = (high - low + 1) as usize;
+    let counts = columns
+        .iter()
+        .map(|cell| {
+            let mut counts = vec![0u64; num_rows];
+            for (nanos, count) in cell.latency.buckets() {
+                counts[(row_of(nanos) - low) as usize] += count;
+            }
+            counts
+        })
+        .collect();
+    Heatmap {
+        row_starts_nanos: (low..=high)
+            .map(|row| 10f64.powf(row as f64 / ROWS_PER_DECADE))
+            .collect(),
+        counts,
+    }
+}
+
+/// An operation's duration distribution in one hour, for percentile badges.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OperationDistribution {
+    pub service: String,
+    pub operation: String,
     pub num_calls: u64,
     pub p95_nanos: f64,
+    /// `(bucket's upper duration in nanoseconds, calls at or below it)`, ascending.
+    pub cumulative: Vec<(f64, u64)>,
 }
 
 impl QueryService {
@@ -162,69 +251,130 @@ impl QueryService {
         )?;
         let store = self.store.clone();
         blocking(move || {
-            let mut names: BTreeMap<u32, (String, String)> = BTreeMap::new();
-            for service in &query.services {
-                let Some(service_id) = store.service_id(service) else {
-                    continue;
-                };
-                for (id, kind, name) in store.operation_entries(service_id) {
-                    if query.span_kinds.is_empty() || query.span_kinds.contains(&kind) {
-                        names.insert(id, (service.clone(), name));
-                    }
-                }
-            }
-            let ids: Vec<u32> = names.keys().copied().collect();
             let resolution = Resolution::for_step(grid.step_secs);
-            let rows = store.red_cells(&ids, resolution, grid.first_secs, grid.end_secs())?;
-            let cells = rows.iter().filter_map(|row| {
-                let (service, operation) = names.get(&row.operation_id)?;
-                Some((
+            let rows = named_rows(&store, &query, resolution, grid.first_secs, grid.end_secs())?;
+            let cells = rows.iter().map(|(service, operation, row)| {
+                (
                     service.as_str(),
                     operation.as_str(),
                     row.bucket_start_secs,
                     &row.cell,
-                ))
+                )
             });
             Ok((grid, build_series(&grid, query.group_by_operation, cells)))
         })
         .await
     }
 
-    /// Where `duration_nanos` falls among the calls of one operation (all kinds)
-    /// that started in the same hour as `start_unix_nanos`; `None` without calls.
-    pub async fn percentile_rank(
+    /// The latency heatmap of `query`'s spans: one column per grid point.
+    pub async fn red_heatmap(
         &self,
-        service: String,
-        operation: String,
-        start_unix_nanos: u64,
-        duration_nanos: u64,
-    ) -> Result<Option<PercentileRank>, QueryError> {
+        query: MetricsQuery,
+    ) -> Result<(PointGrid, Heatmap), QueryError> {
+        let (grid, series) = self
+            .red_series(MetricsQuery {
+                group_by_operation: false,
+                ..query
+            })
+            .await?;
+        let mut columns = vec![RedCell::default(); grid.num_points];
+        for series in &series {
+            for (column, cell) in columns.iter_mut().zip(&series.points) {
+                column.merge(cell);
+            }
+        }
+        Ok((grid, heatmap(&columns)))
+    }
+
+    /// Exemplar traces of `query`'s spans in its window.
+    pub async fn red_exemplars(
+        &self,
+        query: MetricsQuery,
+    ) -> Result<Vec<ExemplarTrace>, QueryError> {
+        let (_, series) = self
+            .red_series(MetricsQuery {
+                group_by_operation: false,
+                ..query
+            })
+            .await?;
+        Ok(exemplars(series.iter().flat_map(|series| &series.points)))
+    }
+
+    /// The duration distribution of each (service, operation) in the hour that
+    /// starts at `hour_start_secs`, across span kinds; pairs without calls are left out.
+    pub async fn operation_distributions(
+        &self,
+        pairs: Vec<(String, String)>,
+        hour_start_secs: u64,
+    ) -> Result<Vec<OperationDistribution>, QueryError> {
         let store = self.store.clone();
         blocking(move || {
-            let Some(service_id) = store.service_id(&service) else {
-                return Ok(None);
-            };
-            let ids = store.operation_ids_named(service_id, &operation);
-            let hour_start = start_unix_nanos / 1_000_000_000 / 3600 * 3600;
-            let rows =
-                store.red_cells(&ids, Resolution::TenMinutes, hour_start, hour_start + 3600)?;
-            let mut merged = RedCell::default();
-            for row in &rows {
-                merged.merge(&row.cell);
+            let mut found = Vec::new();
+            for (service, operation) in pairs {
+                let Some(service_id) = store.service_id(&service) else {
+                    continue;
+                };
+                let ids = store.operation_ids_named(service_id, &operation);
+                let rows = store.red_cells(
+                    &ids,
+                    Resolution::TenMinutes,
+                    hour_start_secs,
+                    hour_start_secs + 3600,
+                )?;
+                let mut merged = RedCell::default();
+                for row in &rows {
+                    merged.merge(&row.cell);
+                }
+                if merged.num_calls == 0 {
+                    continue;
+                }
+                found.push(OperationDistribution {
+                    service,
+                    operation,
+                    num_calls: merged.num_calls,
+                    p95_nanos: merged.latency.quantile_nanos(0.95).unwrap_or(0.0),
+                    cumulative: merged.latency.cumulative(),
+                });
             }
-            let num_calls = merged.latency.count();
-            if num_calls == 0 {
-                return Ok(None);
-            }
-            let at_or_below = merged.latency.count_at_or_below(duration_nanos);
-            Ok(Some(PercentileRank {
-                percentile: 100.0 * at_or_below as f64 / num_calls as f64,
-                num_calls,
-                p95_nanos: merged.latency.quantile_nanos(0.95).unwrap_or(0.0),
-            }))
+            Ok(found)
         })
         .await
     }
+}
+
+/// Cells of the query's services, span kinds and operation, with their names.
+fn named_rows(
+    store: &Store,
+    query: &MetricsQuery,
+    resolution: Resolution,
+    start_secs: u64,
+    end_secs: u64,
+) -> Result<Vec<(String, String, RedRow)>, QueryError> {
+    let mut names: BTreeMap<u32, (String, String)> = BTreeMap::new();
+    for service in &query.services {
+        let Some(service_id) = store.service_id(service) else {
+            continue;
+        };
+        for (id, kind, name) in store.operation_entries(service_id) {
+            let kind_wanted = query.span_kinds.is_empty() || query.span_kinds.contains(&kind);
+            let operation_wanted = query
+                .operation
+                .as_ref()
+                .is_none_or(|wanted| *wanted == name);
+            if kind_wanted && operation_wanted {
+                names.insert(id, (service.clone(), name));
+            }
+        }
+    }
+    let ids: Vec<u32> = names.keys().copied().collect();
+    let rows = store.red_cells(&ids, resolution, start_secs, end_secs)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            let (service, operation) = names.get(&row.operation_id)?;
+            Some((service.clone(), operation.clone(), row))
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -77,20 +77,28 @@ impl LatencySketch {
         self.buckets.last().map(|(index, _)| bucket_value(*index))
     }
 
-    /// How many recorded durations are at most `duration_nanos` (the bucket holding it
-    /// counts whole), for percentile ranks.
-    pub(crate) fn count_at_or_below(&self, duration_nanos: u64) -> u64 {
-        if duration_nanos == 0 {
-            return self.num_zero;
-        }
-        let limit = bucket_index(duration_nanos);
-        self.num_zero
-            + self
-                .buckets
+    /// `(representative duration in nanoseconds, count)` per non-empty bucket,
+    /// ascending, zero durations first; for heatmaps.
+    pub(crate) fn buckets(&self) -> impl Iterator<Item = (f64, u64)> + '_ {
+        let zero = (self.num_zero > 0).then_some((0.0, self.num_zero));
+        zero.into_iter().chain(
+            self.buckets
                 .iter()
-                .take_while(|(index, _)| *index <= limit)
-                .map(|(_, count)| count)
-                .sum::<u64>()
+                .map(|&(index, count)| (bucket_value(index), count)),
+        )
+    }
+
+    /// `(upper bound in nanoseconds, durations at or below it)` per non-empty
+    /// bucket, ascending: the distribution, for percentile ranks in the browser.
+    pub(crate) fn cumulative(&self) -> Vec<(f64, u64)> {
+        let mut seen = self.num_zero;
+        let zero = (self.num_zero > 0).then_some((0.0, self.num_zero));
+        zero.into_iter()
+            .chain(self.buckets.iter().map(|&(index, count)| {
+                seen += count;
+                (GAMMA.powi(index), seen)
+            }))
+            .collect()
     }
 }
 
@@ -141,7 +149,14 @@ mod tests {
         }
         left.merge(&right);
         assert_eq!(left, both);
-        assert_eq!(left.count_at_or_below(1_000), 8);
+        let cumulative = left.cumulative();
+        assert_eq!(cumulative.first(), Some(&(0.0, 2)));
+        assert_eq!(cumulative.last().map(|(_, count)| *count), Some(10));
+        let at_1000 = cumulative
+            .iter()
+            .find(|(upper, _)| *upper >= 1_000.0)
+            .expect("a bucket");
+        assert_eq!(at_1000.1, 8);
         assert_eq!(LatencySketch::default().quantile_nanos(0.5), None);
     }
 }
