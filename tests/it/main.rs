@@ -9,6 +9,7 @@ mod ingest_http;
 mod metrics_api;
 mod query_api;
 mod sdk_languages;
+mod search_filters;
 mod shutdown;
 mod support;
 mod ui;
