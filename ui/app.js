@@ -1,6 +1,7 @@
 // Boot and the history router. Pages are mounted into #app and return a cleanup
 // function that the router calls before mounting the next page.
 
+import { mountMonitor } from './pages/monitor.js';
 import { mountSearch } from './pages/search.js';
 import { mountTrace } from './pages/trace.js';
 import { tracesFromFile } from './trace-file.js';
@@ -41,6 +42,8 @@ function render() {
     navigate(`/search${url.search}`, { replace: true });
   } else if (url.pathname === '/search' || url.pathname === '/search/') {
     cleanup = mountSearch(app, url.searchParams, context);
+  } else if (url.pathname === '/monitor' || url.pathname === '/monitor/') {
+    cleanup = mountMonitor(app, url.searchParams, context);
   } else if (traceMatch) {
     cleanup = mountTrace(app, decodeURIComponent(traceMatch[1]).toLowerCase(), url.searchParams, context);
   } else {

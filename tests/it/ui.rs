@@ -8,6 +8,7 @@
 mod big_trace;
 mod browser;
 mod files;
+mod monitor;
 mod screenshots;
 mod search;
 mod trace_page;

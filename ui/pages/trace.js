@@ -4,6 +4,7 @@
 import { ApiError, fetchTrace } from '../api.js';
 import { renderTraceHeader } from '../components/trace-header.js';
 import { el, notice, setChildren } from '../lib/dom.js';
+import { loadPercentiles } from '../views/percentiles.js';
 import { mountWaterfallView } from '../views/waterfall-view.js';
 
 export function mountTrace(container, traceId, params, context) {
@@ -74,5 +75,19 @@ function render(container, view, params, context) {
   }
   page.setAttribute('data-state', 'ready');
   waterfallView.applyDeepLinks(params);
-  return () => waterfallView.dispose();
+  let disposed = false;
+  if (view.source === 'server') {
+    // Percentile badges and slow-span shading arrive after the first paint.
+    loadPercentiles(view)
+      .then(() => {
+        if (disposed) return;
+        waterfallView.refresh();
+        page.setAttribute('data-percentiles', 'ready');
+      })
+      .catch(() => { /* the trace is still useful without them */ });
+  }
+  return () => {
+    disposed = true;
+    waterfallView.dispose();
+  };
 }

@@ -166,6 +166,11 @@ export function mountWaterfallView(view) {
     element,
     firstPaint,
     applyDeepLinks,
+    /** Redraws after rows gained data (percentiles), keeping the open detail. */
+    refresh() {
+      waterfall.invalidate();
+      if (state.selected >= 0) select(state.selected, { scroll: false });
+    },
     dispose() {
       find.dispose();
       if (listening) document.removeEventListener('keydown', onKeyDown);
