@@ -243,10 +243,16 @@ export async function fetchExemplars(query) {
 }
 
 /**
- * Each operation's durations in the hour a trace started, for percentile badges:
- * Map of `${service}\u0000${operation}` → { numCalls, p95Us, cumulative: [[upperUs, calls]] }.
+ * Durations of each of `operations` ([{ service, operation }]) among the calls that
+ * started in the hour of `startUs`, for percentile badges: Map of
+ * `${service}\u0000${operation}` → { numCalls, p95Us, cumulative: [[upperUs, calls]] }.
  */
-export async function fetchDurationDistributions(traceId) {
-  const list = await getJson(`/internal/ui/traces/${encodeURIComponent(traceId)}/durations`);
+export async function fetchDurationDistributions(startUs, operations) {
+  const params = new URLSearchParams({ start: String(Math.floor(startUs / 1000)) });
+  for (const { service, operation } of operations) {
+    params.append('service', service);
+    params.append('operation', operation);
+  }
+  const list = await getJson(`/internal/ui/durations?${params}`);
   return new Map(list.map((entry) => [`${entry.service}\u0000${entry.operation}`, entry]));
 }

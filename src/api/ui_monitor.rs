@@ -3,12 +3,12 @@
 //! per-operation duration distributions behind the trace page's percentile badges.
 //! Parses parameters, calls `QueryService`, renders `ui_dto::monitor`.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::routing::get;
 use axum::{Json, Router};
 
 use super::error::{ApiError, V3Error};
-use super::params::{path_trace_id, Params};
+use super::params::Params;
 use super::ui_dto::monitor as dto;
 use super::AppState;
 use crate::model::SpanKind;
@@ -21,6 +21,8 @@ const NICE_STEPS_SECS: [u64; 12] = [
     10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 10800, 21600,
 ];
 const DEFAULT_LOOKBACK_MILLIS: u64 = 3_600_000;
+/// Most operations one durations request may ask about.
+const MAX_DURATION_PAIRS: usize = 500;
 /// The longest window the UI may ask for in one request.
 const MAX_LOOKBACK_MILLIS: u64 = 31 * 24 * 3_600_000;
 
@@ -30,7 +32,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/monitor/operations", get(operations))
         .route("/monitor/heatmap", get(heatmap))
         .route("/monitor/exemplars", get(exemplars))
-        .route("/traces/{trace_id}/durations", get(durations))
+        .route("/durations", get(durations))
 }
 
 /// Every service, with its series.
@@ -80,25 +82,29 @@ async fn exemplars(
     Ok(Json(dto::exemplars(&found)))
 }
 
-/// The duration distribution of every operation in a trace, in the hour it started.
+/// The duration distribution of each `service` + `operation` pair (repeated, in
+/// order) in the hour that contains `start` (ms): the operations of a trace.
 async fn durations(
     State(state): State<AppState>,
-    Path(raw_id): Path<String>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<Vec<dto::DistributionDto>>, V3Error> {
-    let trace_id = path_trace_id(&raw_id)?;
-    let spans = state.query.trace(trace_id).await?;
-    let start_secs = spans
-        .iter()
-        .map(|span| span.start_unix_nanos)
-        .min()
-        .unwrap_or(0)
-        / 1_000_000_000;
-    let mut pairs: Vec<(String, String)> = spans
-        .iter()
-        .map(|span| (span.service_name().to_owned(), span.name.clone()))
+    let params = Params::parse(raw.as_deref()).map_err(ApiError::BadRequest)?;
+    let start_secs = millis(&params, "start")?
+        .ok_or_else(|| ApiError::BadRequest("parameter `start` is required".to_owned()))?
+        / 1000;
+    let services: Vec<&str> = params.all("service").collect();
+    let operations: Vec<&str> = params.all("operation").collect();
+    if services.len() != operations.len() || services.len() > MAX_DURATION_PAIRS {
+        return Err(ApiError::BadRequest(format!(
+            "give up to {MAX_DURATION_PAIRS} `service` and `operation` parameters, in pairs"
+        ))
+        .into());
+    }
+    let pairs = services
+        .into_iter()
+        .zip(operations)
+        .map(|(service, operation)| (service.to_owned(), operation.to_owned()))
         .collect();
-    pairs.sort();
-    pairs.dedup();
     let found = state
         .query
         .operation_distributions(pairs, start_secs - start_secs % 3600)

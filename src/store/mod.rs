@@ -191,7 +191,9 @@ impl Store {
         let segment = inner.segments.get_or_create(hour)?;
         for refs in spans.chunks(inner.config.max_block_spans.get()) {
             let (operation_ids, service_ids) = self.catalog_ids(refs)?;
-            inner.red.add_block(refs, &operation_ids, unix_secs_now());
+            if inner.config.red_metrics {
+                inner.red.add_block(refs, &operation_ids, unix_secs_now());
+            }
             let encoded = codec::encode_block(refs, &operation_ids, inner.config.zstd_level)?;
             let offset = segment.append(&encoded.bytes)?;
             let seq = inner.next_seq.fetch_add(1, Ordering::SeqCst);
@@ -285,6 +287,12 @@ impl Store {
     /// every resolution, and flushes; returns how many cells were written.
     pub fn checkpoint_red(&self) -> Result<usize, StoreError> {
         self.inner.red.checkpoint(&self.inner.db)
+    }
+
+    /// `(cells, bytes of keys and values)` of the RED metrics in sled, for the
+    /// benchmark. Reads every cell.
+    pub fn red_size(&self) -> Result<(u64, u64), StoreError> {
+        self.inner.red.size()
     }
 
     /// RED cells of `operation_ids` whose buckets of `resolution` start in

@@ -6,13 +6,21 @@ import { fetchDurationDistributions } from '../api.js';
 
 /** Below this many calls a p95 says little, so spans are not shaded as slow. */
 const MIN_CALLS_FOR_SHADING = 20;
+/** The server answers about this many operations at most; a trace rarely has more. */
+const MAX_OPERATIONS = 500;
 
 /** Fills in `percentile` and `slow` on the rows of a server trace view. */
 export async function loadPercentiles(view) {
-  const distributions = await fetchDurationDistributions(view.traceId);
+  const keyOf = (row) => `${view.services[row.serviceIndex]?.name ?? ''}\u0000${row.name}`;
+  const operations = new Map();
   for (const row of view.rows) {
-    const service = view.services[row.serviceIndex]?.name ?? '';
-    const distribution = distributions.get(`${service}\u0000${row.name}`);
+    if (operations.size >= MAX_OPERATIONS) break;
+    const key = keyOf(row);
+    if (!operations.has(key)) operations.set(key, { service: view.services[row.serviceIndex]?.name ?? '', operation: row.name });
+  }
+  const distributions = await fetchDurationDistributions(view.startUs, [...operations.values()]);
+  for (const row of view.rows) {
+    const distribution = distributions.get(keyOf(row));
     if (!distribution || distribution.numCalls === 0) continue;
     const atOrBelow = callsAtOrBelow(distribution.cumulative, row.durationUs, distribution.numCalls);
     row.percentile = {

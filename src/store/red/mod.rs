@@ -223,6 +223,26 @@ impl RedStore {
         Ok(rolled.len())
     }
 
+    /// `(cells, bytes of keys and values)` stored in sled, at every resolution.
+    pub(super) fn size(&self) -> Result<(u64, u64), StoreError> {
+        let trees: Vec<sled::Tree> = self
+            .trees
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        let (mut cells, mut bytes) = (0, 0);
+        for tree in trees {
+            for entry in tree.iter() {
+                let (key, value) = entry?;
+                cells += 1;
+                bytes += (key.len() + value.len()) as u64;
+            }
+        }
+        Ok((cells, bytes))
+    }
+
     /// Drops the trees of hours before `cutoff_hour`; returns how many.
     pub(super) fn expire_before(
         &self,
