@@ -82,7 +82,7 @@ impl Spans {
             attributes: Vec::new(),
             events: Vec::new(),
             links: Vec::new(),
-            status_code: if mix % 50 == 0 {
+            status_code: if mix.is_multiple_of(50) {
                 StatusCode::Error
             } else {
                 StatusCode::Unset
