@@ -27,4 +27,4 @@ pub mod store;
 pub mod telemetry;
 mod ui;
 
-pub use app::{run, Listeners};
+pub use app::{run, LegacyListeners, Listeners};
