@@ -83,7 +83,7 @@ function render(container, view, params, context) {
     loadPercentiles(view)
       .then(() => {
         if (disposed) return;
-        waterfallView.refresh();
+        waterfallView.showPercentiles();
         page.setAttribute('data-percentiles', 'ready');
       })
       .catch(() => { /* the trace is still useful without them */ });
