@@ -7,7 +7,7 @@ COPY ui ./ui
 COPY proto ./proto
 COPY docs ./docs
 # Tests and benches are not built here; empty stand-ins keep the manifest valid.
-RUN mkdir -p tests/it benches && touch tests/it/main.rs benches/hot_paths.rs \
+RUN mkdir -p tests/it benches && touch tests/it/main.rs benches/hot_paths.rs benches/red_metrics.rs \
     && cargo build --release --locked --bin tracery \
     && cp target/release/tracery /usr/local/bin/tracery
 

@@ -63,6 +63,7 @@ fn temporary_store(dir: &tempfile::TempDir) -> Store {
         zstd_level: 3,
         flush_every_ms: 500,
         retention: None,
+        red_metrics: true,
     })
     .expect("open a temporary store")
 }

@@ -235,6 +235,7 @@ pub async fn run(
     }
     if config.ingest.storage == StorageMode::Sled {
         tasks.spawn(run_compaction(store.clone(), shutdown.clone()));
+        tasks.spawn(run_red_checkpoints(store.clone(), shutdown.clone()));
     }
 
     let mut first_error = None;
@@ -248,9 +249,13 @@ pub async fn run(
             first_error.get_or_insert(error);
         }
     }
-    let stats = tokio::task::spawn_blocking(move || store.sync().map(|()| store.stats()))
-        .await?
-        .context("failed to sync the store on shutdown")?;
+    let stats = tokio::task::spawn_blocking(move || {
+        store.sync()?;
+        store.checkpoint_red()?;
+        Ok::<_, crate::store::StoreError>(store.stats())
+    })
+    .await?
+    .context("failed to sync the store on shutdown")?;
     tracing::info!(
         num_blocks = stats.num_blocks,
         num_spans = stats.num_spans,
@@ -335,6 +340,27 @@ async fn run_compaction(store: Store, shutdown: CancellationToken) -> anyhow::Re
             tracing::error!(
                 error = format!("{:#}", anyhow::Error::from(error)),
                 "compaction failed"
+            );
+        }
+    }
+}
+
+/// Moves the RED metrics counted at write time into sled; see `store::red`.
+async fn run_red_checkpoints(store: Store, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(crate::store::RED_CHECKPOINT_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            _ = tick.tick() => {}
+        }
+        let store = store.clone();
+        let written = tokio::task::spawn_blocking(move || store.checkpoint_red()).await?;
+        if let Err(error) = written {
+            // Not fatal: the cells stay in memory and the next round retries.
+            tracing::error!(
+                error = format!("{:#}", anyhow::Error::from(error)),
+                "metrics checkpoint failed"
             );
         }
     }

@@ -36,6 +36,7 @@ pub const DEFAULT_QUEUE_WAIT_MS: u64 = 500;
 pub const DEFAULT_CACHE_MIB: u64 = 64;
 pub const DEFAULT_RETENTION_HOURS: u64 = 72;
 pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
+pub const DEFAULT_RED_METRICS: bool = true;
 /// N+1 detection: fewest repeated sibling spans that count as a finding.
 pub const DEFAULT_N_PLUS_ONE_MIN_REPEATS: usize = 5;
 /// N+1 detection: a run counts if its spans take this long in total…
@@ -166,6 +167,9 @@ pub struct RawConfig {
     /// zstd level for span blocks, 1 to 19 [default: 3]
     #[arg(long, env = "TRACERY_ZSTD_LEVEL")]
     pub zstd_level: Option<i32>,
+    /// Keep RED metrics (rate, errors, duration histograms) while spans are written, for /monitor and /api/metrics [default: true]
+    #[arg(long, env = "TRACERY_RED_METRICS")]
+    pub red_metrics: Option<bool>,
     /// sled storage, or discard (decode and drop; for benchmarks) [default: sled]
     #[arg(long, env = "TRACERY_STORAGE", value_enum)]
     pub storage: Option<StorageMode>,
@@ -240,6 +244,8 @@ pub struct StoreConfig {
     pub flush_every_ms: u64,
     /// `None` keeps data forever.
     pub retention: Option<Duration>,
+    /// Count RED metrics while writing (`store::red`).
+    pub red_metrics: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -318,6 +324,7 @@ impl RawConfig {
             cache_mib: self.cache_mib.or(lower.cache_mib),
             retention_hours: self.retention_hours.or(lower.retention_hours),
             zstd_level: self.zstd_level.or(lower.zstd_level),
+            red_metrics: self.red_metrics.or(lower.red_metrics),
             storage: self.storage.or(lower.storage),
             n_plus_one_min_repeats: self.n_plus_one_min_repeats.or(lower.n_plus_one_min_repeats),
             n_plus_one_min_total_ms: self
@@ -429,6 +436,7 @@ impl Config {
                 flush_every_ms: DEFAULT_SLED_FLUSH_EVERY_MS,
                 retention: (retention_hours > 0)
                     .then(|| Duration::from_secs(retention_hours * 3600)),
+                red_metrics: raw.red_metrics.unwrap_or(DEFAULT_RED_METRICS),
             },
             query: QueryConfig { n_plus_one },
             ui: UiConfig::default(),
@@ -591,6 +599,7 @@ mod tests {
             format!("[default: {DEFAULT_CACHE_MIB}]"),
             format!("[default: {DEFAULT_RETENTION_HOURS}]"),
             format!("[default: {DEFAULT_ZSTD_LEVEL}]"),
+            format!("[default: {DEFAULT_RED_METRICS}]"),
             format!("[default: {DEFAULT_N_PLUS_ONE_MIN_REPEATS}]"),
             format!("[default: {DEFAULT_N_PLUS_ONE_MIN_TOTAL_MS}]"),
             format!("[default: {DEFAULT_N_PLUS_ONE_MIN_PARENT_PERCENT}]"),

@@ -244,4 +244,55 @@ export async function fetchWhySlow(query) {
 export async function fetchDependencyGraph(lookbackMs) {
   const params = new URLSearchParams({ endTs: String(Date.now()), lookback: String(lookbackMs) });
   return getJson(`/internal/ui/dependencies?${params}`);
+ * Request rate, error rate and latency percentiles of every service over the last
+ * `lookbackMs`, from the server's ingest-time histograms (/internal/ui/monitor).
+ * Returns { stepMs, startMs, endMs, timestampsMs, rows: [{ name, rate, errorRate,
+ * p50Us, p95Us, p99Us, impact, points: { rate, errorRate, p50Us, p95Us, p99Us } }] }.
+ */
+export async function fetchMonitorServices({ lookbackMs, spanKind }) {
+  const params = new URLSearchParams({ lookback: String(lookbackMs), spanKind });
+  return getJson(`/internal/ui/monitor/services?${params}`);
+}
+
+/** Like fetchMonitorServices, one row per operation of `service`. */
+export async function fetchMonitorOperations({ service, lookbackMs, spanKind }) {
+  const params = new URLSearchParams({ service, lookback: String(lookbackMs), spanKind });
+  return getJson(`/internal/ui/monitor/operations?${params}`);
+}
+
+function windowParams({ service, operation, startUs, endUs }) {
+  const params = new URLSearchParams({
+    start: String(Math.floor(startUs / 1000)), end: String(Math.ceil(endUs / 1000)), spanKind: 'all',
+  });
+  if (service) params.set('service', service);
+  if (operation) params.set('operation', operation);
+  return params;
+}
+
+/**
+ * Calls by start time and span duration: { stepMs, timestampsMs, rowStartsUs,
+ * counts: [[calls per duration row] per time column] }.
+ */
+export async function fetchHeatmap(query) {
+  return getJson(`/internal/ui/monitor/heatmap?${windowParams(query)}`);
+}
+
+/** Traces the histograms remember for a window: [{ traceId, durationUs, error }], failed first. */
+export async function fetchExemplars(query) {
+  return getJson(`/internal/ui/monitor/exemplars?${windowParams(query)}`);
+}
+
+/**
+ * Durations of each of `operations` ([{ service, operation }]) among the calls that
+ * started in the hour of `startUs`, for percentile badges: Map of
+ * `${service}\u0000${operation}` → { numCalls, p95Us, cumulative: [[upperUs, calls]] }.
+ */
+export async function fetchDurationDistributions(startUs, operations) {
+  const params = new URLSearchParams({ start: String(Math.floor(startUs / 1000)) });
+  for (const { service, operation } of operations) {
+    params.append('service', service);
+    params.append('operation', operation);
+  }
+  const list = await getJson(`/internal/ui/durations?${params}`);
+  return new Map(list.map((entry) => [`${entry.service}\u0000${entry.operation}`, entry]));
 }

@@ -3,6 +3,7 @@
 
 import { mountCompare } from './pages/compare.js';
 import { mountDependencies } from './pages/dependencies.js';
+import { mountMonitor } from './pages/monitor.js';
 import { mountSearch } from './pages/search.js';
 import { mountTrace } from './pages/trace.js';
 import { mountWhySlow } from './pages/why-slow.js';
@@ -50,6 +51,8 @@ function render() {
     cleanup = mountWhySlow(app, url.searchParams, context);
   } else if (url.pathname === '/dependencies') {
     cleanup = mountDependencies(app, url.searchParams, context);
+  } else if (url.pathname === '/monitor' || url.pathname === '/monitor/') {
+    cleanup = mountMonitor(app, url.searchParams, context);
   } else if (traceMatch) {
     cleanup = mountTrace(app, decodeURIComponent(traceMatch[1]).toLowerCase(), url.searchParams, context);
   } else {

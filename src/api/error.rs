@@ -28,6 +28,7 @@ impl From<QueryError> for ApiError {
     fn from(error: QueryError) -> ApiError {
         match error {
             QueryError::TraceNotFound(_) => ApiError::NotFound("trace not found".to_owned()),
+            QueryError::BadMetricsQuery(error) => ApiError::BadRequest(error.to_string()),
             other => ApiError::Query(other),
         }
     }

@@ -30,7 +30,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/traces", get(find_traces))
         .route("/traces/{trace_id}", get(trace))
         .route("/dependencies", get(dependencies))
-        .route("/metrics/{kind}", get(metrics))
+        .route("/metrics/{kind}", get(super::metrics::metrics))
         .route("/archive/{trace_id}", post(archive))
         .route("/transform", post(transform))
         .layer(axum::middleware::from_fn(pretty_print))
@@ -280,7 +280,6 @@ async fn dependencies(
     Ok(Json(dto::Envelope::ok(data)))
 }
 
-/// The Monitor tab shows its "get started" state on 501, as with Jaeger without a metrics store.
 /// OTLP/JSON in, Jaeger's trace JSON out: the Jaeger UI uploads OTLP files through this.
 async fn transform(body: axum::body::Bytes) -> Result<Response, V1Error> {
     let spans = crate::protocol::otlp::decode_json_spans(&body)
@@ -300,12 +299,6 @@ async fn transform(body: axum::body::Bytes) -> Result<Response, V1Error> {
         .map(|spans| dto::jaeger_trace(spans))
         .collect();
     Ok(Json(dto::Envelope::ok(data)).into_response())
-}
-
-async fn metrics() -> V1Error {
-    V1Error(ApiError::NotImplemented(
-        "metrics querying is not available in Tracery".to_owned(),
-    ))
 }
 
 async fn archive() -> V1Error {

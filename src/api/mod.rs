@@ -9,11 +9,13 @@ mod error;
 pub mod grpc;
 mod jaeger_v1;
 mod jaeger_v3;
+mod metrics;
 mod params;
 mod ui_api;
 mod ui_dto;
 mod ui_views;
 mod ui_views_dto;
+mod ui_monitor;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -59,7 +61,12 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v3", jaeger_v3::routes())
         .nest("/api", jaeger_v1::routes())
-        .nest("/internal/ui", ui_api::routes().merge(ui_views::routes()))
+        .nest(
+            "/internal/ui",
+            ui_api::routes()
+                .merge(ui_views::routes())
+                .merge(ui_monitor::routes()),
+        )
         .fallback_service(crate::ui::router(state.ui_dir.clone()))
         .layer((
             TraceLayer::new_for_http(),

@@ -487,5 +487,7 @@ impl<'a, T: PartialEq> Interner<'a, T> {
     }
 }
 
+pub(crate) mod monitor;
+
 #[cfg(test)]
 mod tests;

@@ -5,6 +5,7 @@
 //! block, so each call runs them on the blocking pool.
 
 pub mod filter;
+pub mod metrics;
 pub(crate) mod n_plus_one;
 mod search;
 pub(crate) mod tree;
@@ -26,6 +27,8 @@ pub enum QueryError {
     TraceNotFound(TraceId),
     #[error("store read failed")]
     Store(#[from] StoreError),
+    #[error("{0}")]
+    BadMetricsQuery(#[from] metrics::GridError),
     #[error("query task failed")]
     Panicked,
 }

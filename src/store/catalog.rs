@@ -106,6 +106,16 @@ impl Catalog {
             .map(|(_, kind, name)| (*kind, name.as_str()))
     }
 
+    /// `(operation id, kind, name)` of every operation of `service_id`.
+    pub(super) fn operation_entries(&self, service_id: u32) -> Vec<(u32, SpanKind, String)> {
+        self.operations
+            .iter()
+            .enumerate()
+            .filter(|(_, (service, ..))| *service == service_id)
+            .map(|(id, (_, kind, name))| (id as u32, *kind, name.clone()))
+            .collect()
+    }
+
     /// Adds a service and returns its id plus the catalog key/value to persist.
     pub(super) fn add_service(&mut self, name: &str) -> (u32, Vec<u8>, [u8; 4]) {
         let id = self.insert_service(name.to_owned());

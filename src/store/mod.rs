@@ -12,6 +12,7 @@ mod compact;
 mod edges;
 mod keys;
 mod sampling;
+mod red;
 mod segment;
 pub(crate) mod varint;
 
@@ -24,6 +25,10 @@ use foldhash::{HashMap, HashSet};
 
 use catalog::Catalog;
 pub(crate) use codec::{BlockMeta, Summary};
+pub use red::cell::{Exemplar, RedCell};
+pub use red::sketch::LatencySketch;
+pub use red::CHECKPOINT_INTERVAL as RED_CHECKPOINT_INTERVAL;
+pub(crate) use red::{RedRow, Resolution};
 use segment::Segments;
 
 use crate::config::StoreConfig;
@@ -81,6 +86,8 @@ struct Inner {
     edges: Mutex<edges::EdgeResolver>,
     /// Byte ranges of blocks that compaction replaced, freed one round later.
     replaced: Mutex<Vec<compact::DeadRange>>,
+    /// RED metrics counted at write time.
+    red: red::RedStore,
     next_seq: AtomicU64,
     /// Serialises writers so catalog ids and sequence numbers are assigned in order.
     write_lock: Mutex<()>,
@@ -152,6 +159,7 @@ impl Store {
                 tree.remove(keys::block_key(keys::META, meta.seq))?;
             }
         }
+        let red = red::RedStore::open(&db)?;
         tracing::info!(path = %path.display(), num_blocks = blocks.len(), num_partitions = partitions.len(), "store opened");
         Ok(Store {
             inner: Arc::new(Inner {
@@ -164,6 +172,7 @@ impl Store {
                 unsynced: Mutex::new(Vec::new()),
                 replaced: Mutex::new(Vec::new()),
                 edges: Mutex::new(edges::EdgeResolver::default()),
+                red,
                 next_seq: AtomicU64::new(next_seq),
                 write_lock: Mutex::new(()),
                 config: config.clone(),
@@ -183,6 +192,9 @@ impl Store {
         let segment = inner.segments.get_or_create(hour)?;
         for refs in spans.chunks(inner.config.max_block_spans.get()) {
             let (operation_ids, service_ids) = self.catalog_ids(refs)?;
+            if inner.config.red_metrics {
+                inner.red.add_block(refs, &operation_ids, unix_secs_now());
+            }
             let encoded = codec::encode_block(refs, &operation_ids, inner.config.zstd_level)?;
             let offset = segment.append(&encoded.bytes)?;
             let seq = inner.next_seq.fetch_add(1, Ordering::SeqCst);
@@ -270,6 +282,37 @@ impl Store {
             }
         }
         Ok(found)
+    }
+
+    /// Merges the RED metrics counted since the last call into sled, rolled up to
+    /// every resolution, and flushes; returns how many cells were written.
+    pub fn checkpoint_red(&self) -> Result<usize, StoreError> {
+        self.inner.red.checkpoint(&self.inner.db)
+    }
+
+    /// `(cells, bytes of keys and values)` of the RED metrics in sled, for the
+    /// benchmark. Reads every cell.
+    pub fn red_size(&self) -> Result<(u64, u64), StoreError> {
+        self.inner.red.size()
+    }
+
+    /// RED cells of `operation_ids` whose buckets of `resolution` start in
+    /// `[start_secs, end_secs)`, written or still in memory.
+    pub(crate) fn red_cells(
+        &self,
+        operation_ids: &[u32],
+        resolution: Resolution,
+        start_secs: u64,
+        end_secs: u64,
+    ) -> Result<Vec<RedRow>, StoreError> {
+        self.inner
+            .red
+            .read(operation_ids, resolution, start_secs, end_secs)
+    }
+
+    /// Every operation of `service` with its catalog id.
+    pub(crate) fn operation_entries(&self, service_id: u32) -> Vec<(u32, SpanKind, String)> {
+        self.read_catalog().operation_entries(service_id)
     }
 
     /// Metadata of every live block, oldest first.
@@ -394,6 +437,7 @@ impl Store {
             self.inner.segments.remove(*hour)?;
             tracing::info!(hour, "expired partition");
         }
+        self.inner.red.expire_before(&self.inner.db, cutoff_hour)?;
         Ok(expired.len())
     }
 

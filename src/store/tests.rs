@@ -12,6 +12,7 @@ fn config(dir: &std::path::Path) -> StoreConfig {
         zstd_level: 3,
         flush_every_ms: 500,
         retention: None,
+        red_metrics: true,
     }
 }
 

@@ -8,6 +8,7 @@ mod ingest_grpc;
 mod ingest_http;
 mod jaeger_ingest;
 mod legacy_clients;
+mod metrics_api;
 mod query_api;
 mod query_grpc;
 mod sampling;

@@ -2,7 +2,7 @@
 // scope), events as logs with times relative to the trace, and links.
 
 import { el } from '../lib/dom.js';
-import { formatDuration, formatTimestamp } from '../lib/format.js';
+import { formatCount, formatDuration, formatTimestamp } from '../lib/format.js';
 
 /**
  * renderSpanDetail(view, rowIndex, { onClose, onSelectSpan(spanId), rowBySpanId })
@@ -34,6 +34,7 @@ export function renderSpanDetail(view, rowIndex, { onClose, onSelectSpan, rowByS
       row.statusMessage ? el('span', { class: 'status-message' }, ` ${row.statusMessage}`) : null),
     fact('Start', `+${formatDuration(row.startOffsetUs)}`, el('span', { class: 'muted' }, `  ${formatTimestamp(view.startUs + row.startOffsetUs)}`)),
     fact('Duration', formatDuration(row.durationUs)),
+    row.percentile ? percentileFact(row) : null,
     criticalUs > 0 ? fact('Critical path', formatDuration(criticalUs)) : null,
     fact('Span ID', el('code', { class: 'span-id' }, row.spanId)),
     row.parentSpanId ? fact('Parent', spanLink(row.parentSpanId)) : null,
@@ -86,6 +87,17 @@ function describe(view, spanId, rowBySpanId) {
   if (index === undefined) return spanId;
   const target = view.rows[index];
   return `${view.services[target.serviceIndex]?.name ?? ''}: ${target.name}`;
+}
+
+/**
+ * The percentile badge's `dt`/`dd` pair: where the span's duration falls among its
+ * operation's calls that hour (`row.percentile`, see views/percentiles.js).
+ */
+export function percentileFact(row) {
+  return fact('Percentile', el('span', {
+    class: row.slow ? 'percentile-badge slow' : 'percentile-badge', id: 'percentile-badge',
+    title: `Among ${row.name} calls that started in the same hour; p95 ${formatDuration(row.percentile.p95Us)}`,
+  }, `p${row.percentile.percentile} of ${formatCount(row.percentile.numCalls)} calls`));
 }
 
 function fact(label, ...value) {

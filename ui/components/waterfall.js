@@ -97,6 +97,7 @@ export function mountWaterfall(state, handlers) {
     const colorClass = `svc-${service?.colorIndex ?? 0}`;
     const classes = ['wf-row'];
     if (row.error) classes.push('is-error');
+    if (row.slow) classes.push('is-slow');
     if (index === state.selected) classes.push('is-selected');
     if (state.matches[index]) classes.push('is-match');
     if (index === state.currentMatch) classes.push('is-current-match');

@@ -2,12 +2,15 @@
 // The URL carries the query: submitting pushes it, and loading the page with it
 // runs the search, so a search can be shared and reloaded.
 
-import { ApiError, fetchConfig, fetchOperations, fetchServices, searchTraces } from '../api.js';
+import {
+  ApiError, fetchConfig, fetchExemplars, fetchHeatmap, fetchOperations, fetchServices, searchTraces,
+} from '../api.js';
+import { mountHeatmap } from '../components/heatmap.js';
 import { mountSearchForm, queryFromParams } from '../components/search-form.js';
 import { mountScatterPlot } from '../components/scatter-plot.js';
 import { renderResultList, SORTS } from '../components/result-list.js';
 import { el, notice, setChildren } from '../lib/dom.js';
-import { formatCount } from '../lib/format.js';
+import { formatCount, formatDuration, toGoDuration } from '../lib/format.js';
 
 export function mountSearch(container, params, context) {
   document.title = 'Search · Tracery';
@@ -16,6 +19,8 @@ export function mountSearch(container, params, context) {
   const fromFile = params.get('source') === 'file';
 
   const results = el('section', { class: 'results', id: 'search-results', 'aria-live': 'polite' });
+  const insights = el('section', { class: 'search-insights', id: 'search-insights' });
+  let disposeHeatmap = () => {};
   const form = mountSearchForm(params, {
     onSubmit(next) {
       const sort = new URLSearchParams(window.location.search).get('sort');
@@ -26,7 +31,7 @@ export function mountSearch(container, params, context) {
   });
   setChildren(container, el('div', { class: 'search-page' },
     el('aside', { class: 'search-sidebar' }, form.element),
-    results));
+    el('div', { class: 'search-main' }, insights, results)));
 
   async function loadOperations(service) {
     if (!service) { form.setOperations([]); return; }
@@ -116,8 +121,10 @@ export function mountSearch(container, params, context) {
       await showNoTracesYet();
       return;
     }
+    const query = queryFromParams(params);
+    loadInsights(query);
     try {
-      const list = await searchTraces(queryFromParams(params));
+      const list = await searchTraces(query);
       if (disposed) return;
       if (list.length === 0) {
         setChildren(results, notice('info', 'No traces match',
@@ -148,6 +155,42 @@ export function mountSearch(container, params, context) {
       el('p', null, 'Traces show up here as soon as they are exported; reload this page. You can also open a Jaeger or OTLP JSON file with "Open JSON…".')));
   }
 
+  // From the ingest-time histograms: a latency heatmap of the window (brushing it
+  // sets the time and duration filters) and, when asked for, the traces the
+  // histograms kept for it (the slowest and failed ones), listed first.
+  async function loadInsights(query) {
+    const wantExemplars = params.get('exemplars') === '1';
+    const [heatmap, exemplars] = await Promise.all([
+      fetchHeatmap(query).catch(() => null),
+      wantExemplars ? fetchExemplars(query).catch(() => []) : [],
+    ]);
+    if (disposed) return;
+    const parts = [];
+    if (exemplars.length > 0) {
+      parts.push(el('h2', { class: 'insight-title' }, 'Exemplar traces: the slowest and failed calls of this window'),
+        el('ol', { class: 'exemplar-list', id: 'exemplar-list' }, exemplars.map((exemplar) => el('li', null,
+          el('a', { href: `/trace/${exemplar.traceId}`, class: exemplar.error ? 'exemplar-error' : null, 'data-trace-id': exemplar.traceId },
+            `${exemplar.error ? 'failed, ' : ''}${formatDuration(exemplar.durationUs)} · ${exemplar.traceId.slice(0, 8)}`)))));
+    }
+    const hasCalls = heatmap?.counts?.some((column) => column.some((count) => count > 0));
+    const holder = el('div', { class: 'heatmap-container', id: 'heatmap' });
+    if (hasCalls) {
+      parts.push(el('h2', { class: 'insight-title' },
+        `Latency of ${query.service || 'all services'}${query.operation ? `: ${query.operation}` : ''} (all span kinds; drag to filter by time and duration)`), holder);
+    }
+    setChildren(insights, parts);
+    disposeHeatmap();
+    disposeHeatmap = hasCalls ? mountHeatmap(holder, heatmap, (brush) => {
+      const next = new URLSearchParams(window.location.search);
+      next.set('lookback', 'custom');
+      next.set('start', String(brush.startMs));
+      next.set('end', String(brush.endMs));
+      next.set('minDuration', toGoDuration(brush.minDurationUs));
+      next.set('maxDuration', toGoDuration(brush.maxDurationUs));
+      context.navigate(`/search?${next}`);
+    }) : () => {};
+  }
+
   function showError(error) {
     const retry = el('button', { type: 'button', class: 'button' }, 'Retry');
     retry.addEventListener('click', run);
@@ -159,5 +202,6 @@ export function mountSearch(container, params, context) {
   return () => {
     disposed = true;
     disposePlot();
+    disposeHeatmap();
   };
 }

@@ -7,6 +7,7 @@ import { renderNPlusOneBanner } from '../components/n-plus-one-banner.js';
 import { renderTraceHeader } from '../components/trace-header.js';
 import { el, notice, setChildren } from '../lib/dom.js';
 import { mountFlamegraphView } from '../views/flamegraph-view.js';
+import { loadPercentiles } from '../views/percentiles.js';
 import { mountStatisticsView } from '../views/statistics-view.js';
 import { mountWaterfallView } from '../views/waterfall-view.js';
 
@@ -100,6 +101,17 @@ function render(container, view, params, context) {
       mounted.firstPaint();
       if (first) markRendered(view, page);
       mounted.applyDeepLinks(first ? params : new URLSearchParams());
+      const waterfallView = mounted;
+      if (view.source === 'server') {
+        // Percentile badges and slow-span shading arrive after the first paint.
+        loadPercentiles(view)
+          .then(() => {
+            if (mounted !== waterfallView) return;
+            waterfallView.showPercentiles();
+            page.setAttribute('data-percentiles', 'ready');
+          })
+          .catch(() => { /* the trace is still useful without them */ });
+      }
     } else {
       mounted = key === 'flamegraph' ? mountFlamegraphView(view, params) : mountStatisticsView(view);
       holder.replaceChildren(mounted.element);

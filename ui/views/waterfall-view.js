@@ -3,7 +3,7 @@
 // panel. It owns the tree state; the components only draw it.
 
 import { mountMinimap } from '../components/minimap.js';
-import { renderSpanDetail } from '../components/span-detail.js';
+import { percentileFact, renderSpanDetail } from '../components/span-detail.js';
 import { mountWaterfall } from '../components/waterfall.js';
 import { el, setChildren } from '../lib/dom.js';
 import { createTreeState } from './tree-state.js';
@@ -176,6 +176,19 @@ export function mountWaterfallView(view) {
     firstPaint,
     applyDeepLinks,
     showGroup,
+    /**
+     * Shows percentiles that arrived after the first paint: marks the rows on screen
+     * and adds the open detail's badge in place (rows drawn later read `row.slow`
+     * themselves), so no element the user may be about to click is replaced.
+     */
+    showPercentiles() {
+      for (const node of waterfall.element.querySelectorAll('.wf-row[data-row]')) {
+        node.classList.toggle('is-slow', Boolean(rows[Number(node.getAttribute('data-row'))]?.slow));
+      }
+      const facts = detailHolder.querySelector('.facts');
+      const row = rows[state.selected];
+      if (facts && row?.percentile && !facts.querySelector('#percentile-badge')) facts.append(...percentileFact(row));
+    },
     dispose() {
       find.dispose();
       if (listening) document.removeEventListener('keydown', onKeyDown);

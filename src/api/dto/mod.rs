@@ -6,6 +6,7 @@
 //!   including the query-time adjusters that Jaeger applies before rendering;
 //! - `otlp_json`: OTLP `TracesData` in the OTLP/JSON mapping, for api_v3;
 //! - `api_v3`: api_v3's envelope, errors and trace summaries;
+//! - `metrics`: Jaeger's `MetricFamily` for the Monitor tab;
 //! - the same traces as protobuf for the gRPC query services: `jaeger_v1/proto`
 //!   renders a `JaegerTrace` as `jaeger.api_v2` spans; `by_resource_and_scope`
 //!   groups a trace for OTLP/JSON here and for `protocol::otlp::encode`.
@@ -16,6 +17,7 @@
 
 mod api_v3;
 mod jaeger_v1;
+mod metrics;
 mod otlp_json;
 
 use std::collections::HashMap;
@@ -30,6 +32,9 @@ pub(crate) use api_v3::{
     trace_summary, v3_error, ServicesDto, TraceSummariesDto, V3Operations, V3Result,
 };
 pub(crate) use jaeger_v1::{jaeger_trace, Envelope, EnvelopeError, JaegerTrace};
+pub(crate) use metrics::{
+    rfc3339, DoubleValue, GaugeValueDto, LabelDto, MetricDto, MetricFamilyDto, MetricPointDto,
+};
 pub(crate) use otlp_json::otlp_traces_data;
 
 /// One operation of a service: v1 `/api/operations` and api_v3 `/api/v3/operations`.

@@ -192,6 +192,7 @@ fn searches_over_summaries_and_bodies_agree_with_brute_force() {
         zstd_level: 1,
         flush_every_ms: 500,
         retention: None,
+        red_metrics: true,
     })
     .unwrap();
     let spans = random_spans(&mut rng);

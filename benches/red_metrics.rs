@@ -1,0 +1,231 @@
+//! The RED metrics' costs and query latency (issue 15), on a temporary store:
+//!
+//! - write cost: `Store::write_spans` of the same 8192-span blocks with RED metrics
+//!   on and off (`StoreConfig::red_metrics`), best of several rounds;
+//! - storage: cells and bytes per cell in sled after a checkpoint;
+//! - query: `QueryService::red_series` as `/api/metrics/latencies` asks it (one
+//!   service, server spans, 24 h lookback, 60 s step), per service and grouped by
+//!   operation, over 24 h of cells of 50 services × 20 operations. Without HTTP.
+//!
+//! Run with `cargo bench --bench red_metrics`; it prints its figures.
+
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tracery::config::StoreConfig;
+use tracery::model::{Resource, Scope, Span, SpanId, SpanKind, StatusCode, TraceId};
+use tracery::query::metrics::MetricsQuery;
+use tracery::query::QueryService;
+use tracery::store::Store;
+
+const NUM_SERVICES: u64 = 50;
+const OPERATIONS_PER_SERVICE: u64 = 20;
+/// Spans per operation per minute of the 24 h fill: every 10 s cell gets one.
+const SPANS_PER_OPERATION_MINUTE: u64 = 6;
+const BLOCK_SPANS: usize = 8192;
+
+fn store(dir: &tempfile::TempDir, red_metrics: bool) -> Store {
+    Store::open(&StoreConfig {
+        data_dir: dir.path().to_path_buf(),
+        cache_capacity_bytes: 64 << 20,
+        max_block_spans: NonZeroUsize::new(BLOCK_SPANS).expect("non-zero"),
+        zstd_level: 3,
+        flush_every_ms: 500,
+        retention: None,
+        red_metrics,
+    })
+    .expect("open a temporary store")
+}
+
+struct Spans {
+    resources: Vec<Arc<Resource>>,
+    scope: Arc<Scope>,
+    counter: u64,
+}
+
+impl Spans {
+    fn new() -> Spans {
+        Spans {
+            resources: (0..NUM_SERVICES)
+                .map(|service| {
+                    Arc::new(Resource {
+                        service_name: format!("service-{service:02}"),
+                        attributes: Vec::new(),
+                    })
+                })
+                .collect(),
+            scope: Arc::new(Scope::default()),
+            counter: 0,
+        }
+    }
+
+    /// A server span of `operation` of `service`, starting at `start_nanos`, with a
+    /// pseudo-random duration of 1–500 ms and one failure in fifty.
+    fn span(&mut self, service: u64, operation: u64, start_nanos: u64) -> Span {
+        self.counter += 1;
+        let mix = self.counter.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let duration = 1_000_000 + (mix >> 11) % 500_000_000;
+        let mut trace_id = [0u8; 16];
+        trace_id[..8].copy_from_slice(&mix.to_be_bytes());
+        trace_id[8..].copy_from_slice(&self.counter.to_be_bytes());
+        Span {
+            trace_id: TraceId(trace_id),
+            span_id: SpanId(self.counter.to_be_bytes()),
+            parent_span_id: None,
+            trace_state: String::new(),
+            flags: 0,
+            name: format!("operation-{operation:02}"),
+            kind: SpanKind::Server,
+            start_unix_nanos: start_nanos,
+            end_unix_nanos: start_nanos + duration,
+            attributes: Vec::new(),
+            events: Vec::new(),
+            links: Vec::new(),
+            status_code: if mix.is_multiple_of(50) {
+                StatusCode::Error
+            } else {
+                StatusCode::Unset
+            },
+            status_message: String::new(),
+            resource: self.resources[service as usize].clone(),
+            scope: self.scope.clone(),
+        }
+    }
+}
+
+fn now_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_nanos() as u64
+}
+
+/// Seconds to write `blocks` with RED metrics on or off, best of `rounds`.
+fn write_seconds(blocks: &[Vec<Span>], red_metrics: bool, rounds: usize) -> f64 {
+    (0..rounds)
+        .map(|_| {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let store = store(&dir, red_metrics);
+            let started = Instant::now();
+            for block in blocks {
+                let refs: Vec<&Span> = block.iter().collect();
+                store.write_spans(&refs).expect("write");
+            }
+            started.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn percentile(sorted: &[Duration], quantile: f64) -> Duration {
+    sorted[((quantile * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1]
+}
+
+fn main() {
+    // Write cost: 40 blocks of live-looking spans across all 1000 operations.
+    let mut spans = Spans::new();
+    let now = now_nanos();
+    let blocks: Vec<Vec<Span>> = (0..40)
+        .map(|block| {
+            (0..BLOCK_SPANS as u64)
+                .map(|i| {
+                    let n = block * BLOCK_SPANS as u64 + i;
+                    let start = now - 60_000_000_000 + (n % 60_000) * 1_000_000;
+                    spans.span(
+                        n % NUM_SERVICES,
+                        (n / NUM_SERVICES) % OPERATIONS_PER_SERVICE,
+                        start,
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    let num_spans = (blocks.len() * BLOCK_SPANS) as f64;
+    let off = write_seconds(&blocks, false, 5);
+    let on = write_seconds(&blocks, true, 5);
+    println!(
+        "write_spans: {:.0} spans/s without RED metrics, {:.0} spans/s with; RED adds {:.1}% to the store's write path ({:.0} ns per span)",
+        num_spans / off,
+        num_spans / on,
+        100.0 * (on - off) / off,
+        (on - off) * 1e9 / num_spans
+    );
+
+    // 24 h of cells: 50 services × 20 operations, a span every 10 s each.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store(&dir, true);
+    let minute = 60_000_000_000u64;
+    let end = now / minute * minute;
+    let start = end - 24 * 60 * minute;
+    let started = Instant::now();
+    let mut batch: Vec<Span> = Vec::with_capacity(BLOCK_SPANS);
+    let mut num_filled = 0u64;
+    for minute_index in 0..24 * 60 {
+        let minute_start = start + minute_index * minute;
+        for service in 0..NUM_SERVICES {
+            for operation in 0..OPERATIONS_PER_SERVICE {
+                for i in 0..SPANS_PER_OPERATION_MINUTE {
+                    let offset = i * minute / SPANS_PER_OPERATION_MINUTE;
+                    batch.push(spans.span(service, operation, minute_start + offset));
+                }
+            }
+        }
+        let refs: Vec<&Span> = batch.iter().collect();
+        store.write_spans(&refs).expect("write");
+        num_filled += batch.len() as u64;
+        batch.clear();
+        if minute_index % 10 == 9 {
+            store.checkpoint_red().expect("checkpoint");
+        }
+    }
+    store.sync().expect("sync");
+    store.checkpoint_red().expect("checkpoint");
+    let (cells, bytes) = store.red_size().expect("size");
+    println!(
+        "filled 24 h ({num_filled} spans, {} operations) in {:.0} s; {cells} cells in sled (10 s, 1 min and 10 min), {:.0} bytes per cell with its key, {:.1} MiB",
+        NUM_SERVICES * OPERATIONS_PER_SERVICE,
+        started.elapsed().as_secs_f64(),
+        bytes as f64 / cells as f64,
+        bytes as f64 / (1024.0 * 1024.0)
+    );
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let query = QueryService::new(store.clone(), &tracery::config::QueryConfig::default());
+    for group_by_operation in [false, true] {
+        let mut latencies = Vec::new();
+        for sample in 0..200u64 {
+            let metrics_query = MetricsQuery {
+                services: vec![format!("service-{:02}", sample % NUM_SERVICES)],
+                span_kinds: vec![SpanKind::Server],
+                operation: None,
+                group_by_operation,
+                end_unix_millis: end / 1_000_000,
+                lookback_millis: 24 * 3_600_000,
+                step_millis: 60_000,
+            };
+            let started = Instant::now();
+            let (_, series) = runtime
+                .block_on(query.red_series(metrics_query))
+                .expect("query");
+            latencies.push(started.elapsed());
+            let expected = if group_by_operation {
+                OPERATIONS_PER_SERVICE
+            } else {
+                1
+            };
+            assert_eq!(series.len() as u64, expected);
+        }
+        latencies.sort();
+        println!(
+            "latencies over 24 h, step 60 s, {}: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (200 queries)",
+            if group_by_operation { "grouped by operation" } else { "per service" },
+            percentile(&latencies, 0.5).as_secs_f64() * 1e3,
+            percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+            latencies[latencies.len() - 1].as_secs_f64() * 1e3,
+        );
+    }
+}

@@ -1,0 +1,334 @@
+//! RED metrics (rate, errors, duration) kept while spans are written: per operation
+//! (the catalog id names service, span kind and name) and 10 s bucket of start
+//! time, a call count, an error count, a latency sketch and exemplar traces.
+//!
+//! Writers add every block's spans to an in-memory map; `checkpoint` (every
+//! `CHECKPOINT_INTERVAL` from `app.rs`, and on shutdown) rolls the map up to 1 min
+//! and 10 min and merges it into sled, one tree per hour of bucket start:
+//!
+//! ```text
+//!   red-<unix hour, 10 digits>:
+//!     resolution_secs[2] operation_id[4] bucket_start_secs[8] → cell::RedCell
+//! ```
+//!
+//! So a query reads at most one value per operation and bucket, and a 7-day query
+//! reads 10-minute cells. Retention drops whole trees, as it does for blocks. A
+//! crash (not a clean stop) loses the cells of at most one checkpoint interval;
+//! the spans themselves are still searchable.
+
+pub(crate) mod cell;
+pub(crate) mod sketch;
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, RwLock};
+
+use foldhash::{HashMap, HashSet};
+
+use self::cell::RedCell;
+use super::StoreError;
+use crate::model::Span;
+
+/// How often the in-memory cells are merged into sled.
+pub const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+const TREE_PREFIX: &str = "red-";
+/// Spans claiming to start further in the future than this are left out of the
+/// metrics (a broken clock would otherwise create buckets retention never reaches).
+const MAX_FUTURE_SECS: u64 = 3600;
+
+/// The bucket sizes cells are kept at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Resolution {
+    TenSeconds,
+    Minute,
+    TenMinutes,
+}
+
+impl Resolution {
+    pub(crate) const FINEST: Resolution = Resolution::TenSeconds;
+    const ALL: [Resolution; 3] = [
+        Resolution::TenSeconds,
+        Resolution::Minute,
+        Resolution::TenMinutes,
+    ];
+
+    pub(crate) fn secs(self) -> u64 {
+        match self {
+            Resolution::TenSeconds => 10,
+            Resolution::Minute => 60,
+            Resolution::TenMinutes => 600,
+        }
+    }
+
+    /// The coarsest resolution whose buckets tile steps of `step_secs` exactly.
+    pub(crate) fn for_step(step_secs: u64) -> Resolution {
+        Resolution::ALL
+            .into_iter()
+            .rev()
+            .find(|resolution| step_secs.is_multiple_of(resolution.secs()))
+            .unwrap_or(Resolution::FINEST)
+    }
+}
+
+/// One cell as queries see it.
+#[derive(Debug, Clone)]
+pub(crate) struct RedRow {
+    pub(crate) operation_id: u32,
+    pub(crate) bucket_start_secs: u64,
+    pub(crate) cell: RedCell,
+}
+
+/// Cells by (operation id, bucket start in unix seconds) at the finest resolution.
+type RedMap = HashMap<(u32, u64), RedCell>;
+
+#[derive(Debug, Default)]
+pub(super) struct RedStore {
+    /// Cells not yet merged into sled.
+    pending: Mutex<RedMap>,
+    /// The `red-<hour>` trees by hour.
+    trees: RwLock<BTreeMap<u32, sled::Tree>>,
+    /// Queries hold it shared while they read sled and then `pending`; a checkpoint
+    /// holds it exclusively while it moves cells from one to the other, so a query
+    /// sees every cell exactly once.
+    checkpoint_lock: RwLock<()>,
+}
+
+impl RedStore {
+    pub(super) fn open(db: &sled::Db) -> Result<RedStore, StoreError> {
+        let mut trees = BTreeMap::new();
+        for name in db.tree_names() {
+            if let Some(hour) = parse_tree_name(&name) {
+                trees.insert(hour, db.open_tree(&name)?);
+            }
+        }
+        Ok(RedStore {
+            trees: RwLock::new(trees),
+            ..RedStore::default()
+        })
+    }
+
+    /// Counts a block's spans; `operation_ids` are their catalog ids.
+    pub(super) fn add_block(&self, spans: &[&Span], operation_ids: &[u32], now_secs: u64) {
+        let mut pending = lock(&self.pending);
+        let finest = Resolution::FINEST.secs();
+        for (span, &operation_id) in spans.iter().zip(operation_ids) {
+            let start_secs = span.start_unix_nanos / 1_000_000_000;
+            if start_secs > now_secs + MAX_FUTURE_SECS {
+                continue;
+            }
+            pending
+                .entry((operation_id, start_secs - start_secs % finest))
+                .or_default()
+                .add(span.trace_id, span.duration_nanos(), span.is_error());
+        }
+    }
+
+    /// Cells of `operation_ids` with bucket starts in `[start_secs, end_secs)`, one
+    /// per operation and bucket of `resolution`.
+    pub(super) fn read(
+        &self,
+        operation_ids: &[u32],
+        resolution: Resolution,
+        start_secs: u64,
+        end_secs: u64,
+    ) -> Result<Vec<RedRow>, StoreError> {
+        let size = resolution.secs();
+        let start_secs = start_secs - start_secs % size;
+        let mut found: BTreeMap<(u32, u64), RedCell> = BTreeMap::new();
+        let _reading = self
+            .checkpoint_lock
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let trees: Vec<sled::Tree> = self
+            .trees
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .range(hour_of(start_secs)..=hour_of(end_secs))
+            .map(|(_, tree)| tree.clone())
+            .collect();
+        for tree in trees {
+            for &operation_id in operation_ids {
+                let from = cell_key(resolution, operation_id, start_secs);
+                let to = cell_key(resolution, operation_id, end_secs);
+                for entry in tree.range(from..to) {
+                    let (key, value) = entry?;
+                    let bucket = key_bucket(&key)?;
+                    let cell = RedCell::decode(&value)?;
+                    merge_into(&mut found, (operation_id, bucket), &cell);
+                }
+            }
+        }
+        let wanted: HashSet<u32> = operation_ids.iter().copied().collect();
+        for ((operation_id, bucket), cell) in lock(&self.pending).iter() {
+            if wanted.contains(operation_id) && (start_secs..end_secs).contains(bucket) {
+                merge_into(&mut found, (*operation_id, bucket - bucket % size), cell);
+            }
+        }
+        Ok(found
+            .into_iter()
+            .map(|((operation_id, bucket_start_secs), cell)| RedRow {
+                operation_id,
+                bucket_start_secs,
+                cell,
+            })
+            .collect())
+    }
+
+    /// Merges the pending cells, at every resolution, into sled and flushes it.
+    /// On failure they stay pending for the next attempt.
+    pub(super) fn checkpoint(&self, db: &sled::Db) -> Result<usize, StoreError> {
+        let _writing = self
+            .checkpoint_lock
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let pending = std::mem::take(&mut *lock(&self.pending));
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        let written = self.write_cells(db, &pending);
+        if written.is_err() {
+            let mut now_pending = lock(&self.pending);
+            for (key, cell) in pending {
+                now_pending.entry(key).or_default().merge(&cell);
+            }
+        }
+        written
+    }
+
+    fn write_cells(&self, db: &sled::Db, pending: &RedMap) -> Result<usize, StoreError> {
+        let mut rolled: BTreeMap<(Resolution, u32, u64), RedCell> = BTreeMap::new();
+        for ((operation_id, bucket), cell) in pending {
+            for resolution in Resolution::ALL {
+                let start = bucket - bucket % resolution.secs();
+                rolled
+                    .entry((resolution, *operation_id, start))
+                    .or_default()
+                    .merge(cell);
+            }
+        }
+        let mut batches: BTreeMap<u32, sled::Batch> = BTreeMap::new();
+        for (&(resolution, operation_id, start), cell) in &rolled {
+            let mut cell = cell.clone();
+            let hour = hour_of(start);
+            let tree = self.tree(db, hour)?;
+            let key = cell_key(resolution, operation_id, start);
+            if let Some(existing) = tree.get(key)? {
+                cell.merge(&RedCell::decode(&existing)?);
+            }
+            batches.entry(hour).or_default().insert(&key, cell.encode());
+        }
+        for (hour, batch) in batches {
+            self.tree(db, hour)?.apply_batch(batch)?;
+        }
+        db.flush()?;
+        Ok(rolled.len())
+    }
+
+    /// `(cells, bytes of keys and values)` stored in sled, at every resolution.
+    pub(super) fn size(&self) -> Result<(u64, u64), StoreError> {
+        let trees: Vec<sled::Tree> = self
+            .trees
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        let (mut cells, mut bytes) = (0, 0);
+        for tree in trees {
+            for entry in tree.iter() {
+                let (key, value) = entry?;
+                cells += 1;
+                bytes += (key.len() + value.len()) as u64;
+            }
+        }
+        Ok((cells, bytes))
+    }
+
+    /// Drops the trees of hours before `cutoff_hour`; returns how many.
+    pub(super) fn expire_before(
+        &self,
+        db: &sled::Db,
+        cutoff_hour: u32,
+    ) -> Result<usize, StoreError> {
+        let _writing = self
+            .checkpoint_lock
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut trees = self
+            .trees
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let expired: Vec<u32> = trees.range(..cutoff_hour).map(|(hour, _)| *hour).collect();
+        for hour in &expired {
+            trees.remove(hour);
+            db.drop_tree(tree_name(*hour))?;
+        }
+        lock(&self.pending).retain(|(_, bucket), _| hour_of(*bucket) >= cutoff_hour);
+        Ok(expired.len())
+    }
+
+    fn tree(&self, db: &sled::Db, hour: u32) -> Result<sled::Tree, StoreError> {
+        if let Some(tree) = self
+            .trees
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(&hour)
+        {
+            return Ok(tree.clone());
+        }
+        let tree = db.open_tree(tree_name(hour))?;
+        self.trees
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(hour, tree.clone());
+        Ok(tree)
+    }
+}
+
+fn merge_into(found: &mut BTreeMap<(u32, u64), RedCell>, key: (u32, u64), cell: &RedCell) {
+    match found.get_mut(&key) {
+        Some(existing) => existing.merge(cell),
+        None => {
+            found.insert(key, cell.clone());
+        }
+    }
+}
+
+fn cell_key(resolution: Resolution, operation_id: u32, bucket_start_secs: u64) -> [u8; 14] {
+    let mut key = [0u8; 14];
+    key[..2].copy_from_slice(&(resolution.secs() as u16).to_be_bytes());
+    key[2..6].copy_from_slice(&operation_id.to_be_bytes());
+    key[6..].copy_from_slice(&bucket_start_secs.to_be_bytes());
+    key
+}
+
+fn key_bucket(key: &[u8]) -> Result<u64, StoreError> {
+    key.get(6..14)
+        .and_then(|bytes| bytes.try_into().ok())
+        .map(u64::from_be_bytes)
+        .ok_or(StoreError::Corrupt("metrics key"))
+}
+
+fn hour_of(unix_secs: u64) -> u32 {
+    (unix_secs / 3600).min(u64::from(u32::MAX)) as u32
+}
+
+fn tree_name(hour: u32) -> String {
+    format!("{TREE_PREFIX}{hour:010}")
+}
+
+fn parse_tree_name(name: &[u8]) -> Option<u32> {
+    std::str::from_utf8(name)
+        .ok()?
+        .strip_prefix(TREE_PREFIX)?
+        .parse()
+        .ok()
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests;

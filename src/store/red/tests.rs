@@ -1,0 +1,76 @@
+use super::*;
+use crate::model::{Span, TraceId};
+
+fn span(trace: u8, start_secs: u64, duration_nanos: u64) -> Span {
+    let mut span = crate::store::tests::span(trace, 1, "svc", None);
+    span.trace_id = TraceId([trace; 16]);
+    span.start_unix_nanos = start_secs * 1_000_000_000;
+    span.end_unix_nanos = span.start_unix_nanos + duration_nanos;
+    span
+}
+
+#[test]
+fn cells_are_the_same_before_and_after_a_checkpoint_at_every_resolution() {
+    let db = sled::Config::new().temporary(true).open().expect("sled");
+    let red = RedStore::open(&db).expect("open");
+    let base = 1_800_000_000; // a multiple of 600 s
+    let spans: Vec<Span> = (0..120u64)
+        .map(|i| span(i as u8, base + i, 1_000 * (i + 1)))
+        .collect();
+    let refs: Vec<&Span> = spans.iter().collect();
+    let operation_ids: Vec<u32> = (0..120u32).map(|i| i % 2).collect();
+    red.add_block(&refs, &operation_ids, base);
+
+    let read = |resolution| {
+        red.read(&[0, 1], resolution, base, base + 600)
+            .expect("read")
+            .into_iter()
+            .map(|row| (row.operation_id, row.bucket_start_secs, row.cell.num_calls))
+            .collect::<Vec<_>>()
+    };
+    let before: Vec<_> = Resolution::ALL.iter().map(|r| read(*r)).collect();
+    assert_eq!(before[0].len(), 2 * 12);
+    assert_eq!(
+        before[1],
+        [
+            (0, base, 30),
+            (0, base + 60, 30),
+            (1, base, 30),
+            (1, base + 60, 30)
+        ]
+    );
+    assert_eq!(before[2], [(0, base, 60), (1, base, 60)]);
+
+    assert_eq!(red.checkpoint(&db).expect("checkpoint"), 24 + 4 + 2);
+    let after: Vec<_> = Resolution::ALL.iter().map(|r| read(*r)).collect();
+    assert_eq!(before, after);
+
+    // A second checkpoint merges with what is stored.
+    red.add_block(&refs[..1], &operation_ids[..1], base);
+    red.checkpoint(&db).expect("checkpoint");
+    assert_eq!(read(Resolution::TenMinutes), [(0, base, 61), (1, base, 60)]);
+
+    // Reopening finds the trees; retention drops them.
+    drop(red);
+    let red = RedStore::open(&db).expect("reopen");
+    assert_eq!(
+        red.read(&[1], Resolution::TenMinutes, base, base + 600)
+            .expect("read")
+            .len(),
+        1
+    );
+    red.expire_before(&db, hour_of(base) + 1).expect("expire");
+    assert!(red
+        .read(&[1], Resolution::TenMinutes, base, base + 600)
+        .expect("read")
+        .is_empty());
+}
+
+#[test]
+fn resolution_for_a_step_tiles_it() {
+    assert_eq!(Resolution::for_step(5), Resolution::TenSeconds);
+    assert_eq!(Resolution::for_step(30), Resolution::TenSeconds);
+    assert_eq!(Resolution::for_step(60), Resolution::Minute);
+    assert_eq!(Resolution::for_step(3600), Resolution::TenMinutes);
+    assert_eq!(Resolution::for_step(90), Resolution::TenSeconds);
+}
