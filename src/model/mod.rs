@@ -5,6 +5,7 @@
 
 pub mod from_otlp;
 mod ids;
+pub mod search_terms;
 mod span;
 
 pub use ids::{IdParseError, SpanId, TraceId};

@@ -224,6 +224,8 @@ pub trait SpanFields {
     fn attribute_matches(&self, key: &str, value: &str) -> bool;
     /// Whether an attribute `key` of any event equals `value` written as a string.
     fn event_attribute_matches(&self, key: &str, value: &str) -> bool;
+    /// Whether an attribute `key` of any link equals `value` written as a string.
+    fn link_attribute_matches(&self, key: &str, value: &str) -> bool;
 
     /// Jaeger's notion of an error span: status ERROR, or an `error=true` attribute.
     fn is_error(&self) -> bool {
@@ -269,6 +271,11 @@ impl SpanFields for Span {
         self.events
             .iter()
             .any(|event| attributes_match(&event.attributes, key, value))
+    }
+    fn link_attribute_matches(&self, key: &str, value: &str) -> bool {
+        self.links
+            .iter()
+            .any(|link| attributes_match(&link.attributes, key, value))
     }
 }
 

@@ -10,4 +10,5 @@ mod query_api;
 mod sdk_languages;
 mod shutdown;
 mod support;
+mod tag_search;
 mod ui;

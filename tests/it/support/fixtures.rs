@@ -178,10 +178,20 @@ impl TraceBuilder {
         self
     }
 
-    pub(crate) fn link(mut self, trace_id: [u8; 16], span_id: [u8; 8]) -> TraceBuilder {
+    pub(crate) fn link(self, trace_id: [u8; 16], span_id: [u8; 8]) -> TraceBuilder {
+        self.link_with(trace_id, span_id, Vec::new())
+    }
+
+    pub(crate) fn link_with(
+        mut self,
+        trace_id: [u8; 16],
+        span_id: [u8; 8],
+        attributes: Vec<KeyValue>,
+    ) -> TraceBuilder {
         self.last_span().links.push(Link {
             trace_id: trace_id.to_vec(),
             span_id: span_id.to_vec(),
+            attributes,
             ..Default::default()
         });
         self
