@@ -1,29 +1,18 @@
-//! OTLP receivers: gRPC (`grpc`) and HTTP with protobuf or JSON bodies (`http`).
+//! The listeners: OTLP over gRPC (`grpc`) and HTTP (`http`).
 //!
-//! Transport adapters only: decode, convert with `model::from_otlp`, hand the spans
-//! to the ingester, and map the outcome to the transport's status codes. Malformed
-//! data is never retried by clients; a full queue or a failing store is.
+//! Transport only: bind, limits, decode with `protocol`, hand the spans to the
+//! ingester, and map the outcome to the transport's status codes. Malformed data is
+//! never retried by clients; a full queue or a failing store is.
 
 pub(crate) mod grpc;
 pub(crate) mod http;
-pub(crate) mod otlp_json;
 
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess as OtlpPartialSuccess, ExportTraceServiceRequest as OtlpExportRequest,
 };
 
 use crate::ingest::{IngestError, IngestHandle};
-use crate::model::from_otlp;
-
-/// A request body that is not valid OTLP.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum DecodeError {
-    /// serde_json's text says what is wrong and where (line and column).
-    #[error("invalid OTLP/JSON: {0}")]
-    Json(#[from] serde_json::Error),
-    #[error("invalid OTLP protobuf: {0}")]
-    Protobuf(#[from] prost::DecodeError),
-}
+use crate::protocol::{otlp, Converted};
 
 /// Why an export was not (fully) accepted.
 #[derive(Debug, thiserror::Error)]
@@ -35,18 +24,46 @@ pub(crate) enum AcceptError {
     Ingest(#[from] IngestError),
 }
 
-/// Decodes an OTLP/JSON `TracesData` document (what the OTLP file exporter writes)
-/// into model spans, dropping malformed ones: the Jaeger UI's file upload sends these
-/// to `/api/transform`.
-pub(crate) fn decode_json_spans(body: &[u8]) -> Result<Vec<crate::model::Span>, DecodeError> {
-    Ok(from_otlp::convert(otlp_json::decode_export_request(body)?).spans)
-}
-
 /// Requests with more spans than this are converted on the blocking pool, so one big
 /// export can't stall the async workers.
-const INLINE_CONVERSION_MAX_SPANS: usize = 512;
+pub(crate) const INLINE_CONVERSION_MAX_SPANS: usize = 512;
 
-/// Converts and submits one export request. `Ok(Some(..))` reports rejected spans.
+/// Runs `translate` inline for small requests and on the blocking pool for big ones.
+pub(crate) async fn translate<T, F>(
+    num_spans: usize,
+    input: T,
+    translate: F,
+) -> Result<Converted, AcceptError>
+where
+    T: Send + 'static,
+    F: FnOnce(T) -> Converted + Send + 'static,
+{
+    if num_spans > INLINE_CONVERSION_MAX_SPANS {
+        tokio::task::spawn_blocking(move || translate(input))
+            .await
+            .map_err(|_| AcceptError::Invalid("request could not be converted".to_owned()))
+    } else {
+        Ok(translate(input))
+    }
+}
+
+/// Submits translated spans: a request whose spans were all rejected is refused
+/// whole (nothing is stored); otherwise the good spans are queued and `Ok` reports
+/// how many were rejected, with the first reason.
+pub(crate) async fn submit(
+    ingest: &IngestHandle,
+    converted: Converted,
+) -> Result<Option<(u64, String)>, AcceptError> {
+    if converted.spans.is_empty() && converted.num_rejected > 0 {
+        return Err(AcceptError::Invalid(converted.first_error_message()));
+    }
+    let rejected = (converted.num_rejected > 0)
+        .then(|| (converted.num_rejected, converted.first_error_message()));
+    ingest.submit(converted.spans).await?;
+    Ok(rejected)
+}
+
+/// Converts and submits one OTLP export request. `Ok(Some(..))` reports rejected spans.
 pub(crate) async fn accept(
     ingest: &IngestHandle,
     request: OtlpExportRequest,
@@ -57,20 +74,11 @@ pub(crate) async fn accept(
         .flat_map(|resource| &resource.scope_spans)
         .map(|scope| scope.spans.len())
         .sum();
-    let converted = if num_spans > INLINE_CONVERSION_MAX_SPANS {
-        tokio::task::spawn_blocking(move || from_otlp::convert(request))
-            .await
-            .map_err(|_| AcceptError::Invalid("request could not be converted".to_owned()))?
-    } else {
-        from_otlp::convert(request)
-    };
-    if converted.spans.is_empty() && converted.num_rejected > 0 {
-        return Err(AcceptError::Invalid(converted.first_error_message()));
-    }
-    let partial_success = (converted.num_rejected > 0).then(|| OtlpPartialSuccess {
-        rejected_spans: converted.num_rejected as i64,
-        error_message: converted.first_error_message(),
-    });
-    ingest.submit(converted.spans).await?;
-    Ok(partial_success)
+    let converted = translate(num_spans, request, otlp::convert).await?;
+    Ok(submit(ingest, converted)
+        .await?
+        .map(|(rejected, error_message)| OtlpPartialSuccess {
+            rejected_spans: rejected as i64,
+            error_message,
+        }))
 }
