@@ -93,7 +93,7 @@ pub async fn run(
         .context("OTLP/HTTP receiver failed")
     });
     let state = AppState::new(
-        QueryService::new(store.clone()),
+        QueryService::new(store.clone(), &config.query),
         config.ui.ui_dir.clone(),
         endpoints,
     );

@@ -6,7 +6,9 @@ use super::{
     decode_value, decompress, span_columns, split, Header, SpanContext, SpanSummary, StringTable,
     Summary,
 };
-use crate::model::{AttrValue, Resource, Scope, SpanFields, SpanKind, StatusCode, TraceId};
+use crate::model::{
+    AttrValue, Resource, Scope, SpanFields, SpanKind, StatusCode, TraceId, ValueRef,
+};
 use crate::store::varint::Reader;
 use crate::store::CodecError;
 
@@ -44,6 +46,15 @@ impl ValueView<'_> {
             ValueView::Bool(value) => text == if *value { "true" } else { "false" },
             ValueView::Int(value) => text.parse::<i64>().ok() == Some(*value),
             ValueView::Other(value) => value.matches_str(text),
+        }
+    }
+
+    fn as_ref(&self) -> ValueRef<'_> {
+        match self {
+            ValueView::Str(value) => ValueRef::Str(value),
+            ValueView::Bool(value) => ValueRef::Bool(*value),
+            ValueView::Int(value) => ValueRef::Int(*value),
+            ValueView::Other(value) => ValueRef::from(value),
         }
     }
 }
@@ -230,5 +241,12 @@ impl SpanFields for SpanView<'_> {
         self.link_attributes
             .iter()
             .any(|(name, found)| *name == key && found.matches_str(value))
+    }
+    fn any_attribute(&self, key: &str, test: &mut dyn FnMut(ValueRef<'_>) -> bool) -> bool {
+        self.attributes
+            .iter()
+            .chain(self.event_attributes)
+            .chain(self.link_attributes)
+            .any(|(name, found)| *name == key && test(found.as_ref()))
     }
 }

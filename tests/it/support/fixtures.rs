@@ -182,6 +182,7 @@ impl TraceBuilder {
         self.link_with(trace_id, span_id, Vec::new())
     }
 
+    /// A link with attributes on the most recent span.
     pub(crate) fn link_with(
         mut self,
         trace_id: [u8; 16],
