@@ -1,5 +1,5 @@
 //! Criterion microbenchmarks of the ingest and read hot paths, on the same spans the
-//! end-to-end benchmark sends (its generator is compiled in from `src/bin`).
+//! end-to-end benchmark sends (its generator is compiled in from `bench/src`).
 //!
 //! - `otlp/decode`: prost decode of one 100-span `ExportTraceServiceRequest`.
 //! - `otlp/decode_convert`: decode plus `tracery::protocol::otlp::convert`.
@@ -25,10 +25,10 @@ use tracery::store::Store;
 // The end-to-end benchmark's generator and wire helpers, shared so both measure the
 // same spans. Parts only the benchmark binary uses are dead code here.
 #[allow(dead_code)]
-#[path = "../src/bin/tracery-bench/generate.rs"]
+#[path = "../bench/src/generate.rs"]
 mod generate;
 #[allow(dead_code)]
-#[path = "../src/bin/tracery-bench/wire.rs"]
+#[path = "../bench/src/wire.rs"]
 mod wire;
 
 use generate::{unix_nanos_now, Encoding, Pool};
