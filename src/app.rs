@@ -29,6 +29,8 @@ pub struct Listeners {
     pub otlp_grpc: TcpListener,
     pub otlp_http: TcpListener,
     pub api: TcpListener,
+    /// The gRPC query API; `None` when turned off.
+    pub query_grpc: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -42,6 +44,10 @@ impl Listeners {
             otlp_grpc: bind(config.otlp_grpc_addr).await?,
             otlp_http: bind(config.otlp_http_addr).await?,
             api: bind(config.query_addr).await?,
+            query_grpc: match config.query_grpc_addr {
+                Some(addr) => Some(bind(addr).await?),
+                None => None,
+            },
         })
     }
 }
@@ -92,11 +98,17 @@ pub async fn run(
         .await
         .context("OTLP/HTTP receiver failed")
     });
-    let state = AppState::new(
-        QueryService::new(store.clone(), &config.query),
-        config.ui.ui_dir.clone(),
-        endpoints,
-    );
+    let query = QueryService::new(store.clone(), &config.query);
+    if let Some(listener) = listeners.query_grpc {
+        tracing::info!(query_grpc = %listener.local_addr()?, "gRPC query API listening");
+        let (query, grpc_shutdown) = (query.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            api::grpc::serve(listener, query, grpc_shutdown)
+                .await
+                .context("gRPC query API failed")
+        });
+    }
+    let state = AppState::new(query, config.ui.ui_dir.clone(), endpoints);
     let api_shutdown = shutdown.clone();
     tasks.spawn(async move {
         api::serve(listeners.api, state, api_shutdown)

@@ -15,6 +15,7 @@ pub const DEFAULT_DATA_DIR: &str = "./tracery-data";
 pub const DEFAULT_OTLP_GRPC_ADDR: &str = "0.0.0.0:4317";
 pub const DEFAULT_OTLP_HTTP_ADDR: &str = "0.0.0.0:4318";
 pub const DEFAULT_QUERY_ADDR: &str = "0.0.0.0:16686";
+pub const DEFAULT_QUERY_GRPC_ADDR: &str = "0.0.0.0:16685";
 pub const DEFAULT_MAX_MESSAGE_MIB: usize = 16;
 pub const DEFAULT_CORS_ORIGINS: &str = "*";
 pub const DEFAULT_ACK: AckMode = AckMode::Durable;
@@ -86,6 +87,9 @@ pub struct RawConfig {
     /// Query API and web UI listen address [default: 0.0.0.0:16686]
     #[arg(long, env = "TRACERY_QUERY_ADDR")]
     pub query_addr: Option<String>,
+    /// gRPC query API (jaeger.api_v2 and api_v3 QueryService) listen address; empty turns it off [default: 0.0.0.0:16685]
+    #[arg(long, env = "TRACERY_QUERY_GRPC_ADDR")]
+    pub query_grpc_addr: Option<String>,
     /// Largest accepted OTLP message (gRPC) or body after decompression (HTTP), in MiB [default: 16]
     #[arg(long, env = "TRACERY_MAX_MESSAGE_MIB")]
     pub max_message_mib: Option<usize>,
@@ -140,6 +144,8 @@ pub struct Config {
     pub otlp_grpc_addr: SocketAddr,
     pub otlp_http_addr: SocketAddr,
     pub query_addr: SocketAddr,
+    /// `None` when turned off with an empty value.
+    pub query_grpc_addr: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -219,6 +225,7 @@ impl RawConfig {
             otlp_grpc_addr: self.otlp_grpc_addr.or(lower.otlp_grpc_addr),
             otlp_http_addr: self.otlp_http_addr.or(lower.otlp_http_addr),
             query_addr: self.query_addr.or(lower.query_addr),
+            query_grpc_addr: self.query_grpc_addr.or(lower.query_grpc_addr),
             max_message_mib: self.max_message_mib.or(lower.max_message_mib),
             cors_origins: self.cors_origins.or(lower.cors_origins),
             ack: self.ack.or(lower.ack),
@@ -321,6 +328,12 @@ impl Config {
                 "query_addr",
                 raw.query_addr.as_deref().unwrap_or(DEFAULT_QUERY_ADDR),
             )?,
+            query_grpc_addr: optional_addr(
+                "query_grpc_addr",
+                raw.query_grpc_addr
+                    .as_deref()
+                    .unwrap_or(DEFAULT_QUERY_GRPC_ADDR),
+            )?,
         })
     }
 
@@ -380,6 +393,14 @@ fn addr(field: &'static str, text: &str) -> Result<SocketAddr, ConfigError> {
     })
 }
 
+/// An address, or `None` for an empty value (the listener is turned off).
+fn optional_addr(field: &'static str, text: &str) -> Result<Option<SocketAddr>, ConfigError> {
+    match text.trim() {
+        "" => Ok(None),
+        text => addr(field, text).map(Some),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clap::Parser;
@@ -401,6 +422,7 @@ mod tests {
             DEFAULT_OTLP_GRPC_ADDR.to_owned(),
             DEFAULT_OTLP_HTTP_ADDR.to_owned(),
             DEFAULT_QUERY_ADDR.to_owned(),
+            DEFAULT_QUERY_GRPC_ADDR.to_owned(),
             format!("[default: {DEFAULT_MAX_MESSAGE_MIB}]"),
             format!("[default: {DEFAULT_MAX_BATCH_SPANS}]"),
             format!("[default: {DEFAULT_FLUSH_INTERVAL_MS}]"),

@@ -6,6 +6,7 @@
 
 pub(crate) mod dto;
 mod error;
+pub mod grpc;
 mod jaeger_v1;
 mod jaeger_v3;
 mod params;

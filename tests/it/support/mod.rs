@@ -19,6 +19,7 @@ pub(crate) struct TestServer {
     pub(crate) otlp_grpc: SocketAddr,
     pub(crate) otlp_http: SocketAddr,
     pub(crate) api: SocketAddr,
+    pub(crate) query_grpc: SocketAddr,
     cancel_on_drop: DropGuard,
     handle: JoinHandle<anyhow::Result<()>>,
     data_dir: TempDir,
@@ -47,16 +48,23 @@ impl TestServer {
             otlp_grpc: bind().await,
             otlp_http: bind().await,
             api: bind().await,
+            query_grpc: Some(bind().await),
         };
         let otlp_grpc = listeners.otlp_grpc.local_addr().unwrap();
         let otlp_http = listeners.otlp_http.local_addr().unwrap();
         let api = listeners.api.local_addr().unwrap();
+        let query_grpc = listeners
+            .query_grpc
+            .as_ref()
+            .map(|listener| listener.local_addr().unwrap())
+            .unwrap();
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(tracery::run(config, listeners, shutdown.clone()));
         TestServer {
             otlp_grpc,
             otlp_http,
             api,
+            query_grpc,
             cancel_on_drop: shutdown.drop_guard(),
             handle,
             data_dir,
