@@ -272,7 +272,8 @@ impl Report {
             "Over the filled store ({} spans), one request at a time, timed to the last byte of \
              the body (gzip, as a browser asks). find-traces asks for {} traces; the operation search \
              uses a random {:.0} s window within the stored data, the tag search \
-             (`tags={{\"http.response.status_code\":\"500\"}}`) the whole time range of one service.\n",
+             (`tags={{\"http.response.status_code\":\"500\"}}`) and the filter search \
+             (`filter=http.response.status_code>=500`, the same spans) the whole time range of one service.\n",
             thousands(self.queried_spans as f64),
             20,
             queries.search_window.as_secs_f64()
@@ -291,6 +292,10 @@ impl Report {
             (
                 "`GET /api/traces?service&tags&start&end&limit`",
                 &queries.find_traces_tag,
+            ),
+            (
+                "`GET /api/traces?service&filter&start&end&limit`",
+                &queries.find_traces_filter,
             ),
             (
                 "needle: `service=frontend&tags={\"user.id\":\"u-…\"}` (one trace)",

@@ -157,6 +157,11 @@ impl Report {
                 Duration::from_millis(300),
             ));
             rows.push(latency_row(
+                "find-traces with a `filter=` expression".to_owned(),
+                &queries.find_traces_filter,
+                Duration::from_millis(300),
+            ));
+            rows.push(latency_row(
                 format!(
                     "needle tag search (one trace), whole store of one service, {stored} spans"
                 ),
