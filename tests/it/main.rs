@@ -17,3 +17,4 @@ mod shutdown;
 mod support;
 mod tag_search;
 mod ui;
+mod zipkin_ingest;
