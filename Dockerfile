@@ -6,8 +6,11 @@ COPY src ./src
 COPY ui ./ui
 COPY proto ./proto
 COPY docs ./docs
-# Tests and benches are not built here; empty stand-ins keep the manifest valid.
-RUN mkdir -p tests/it benches && touch tests/it/main.rs benches/hot_paths.rs benches/red_metrics.rs \
+COPY bench/Cargo.toml ./bench/
+# Tests, benches and the benchmark crate are not built here; empty stand-ins keep
+# the workspace manifests valid.
+RUN mkdir -p tests/it benches bench/src \
+    && touch tests/it/main.rs benches/hot_paths.rs benches/red_metrics.rs bench/src/main.rs \
     && cargo build --release --locked --bin tracery \
     && cp target/release/tracery /usr/local/bin/tracery
 

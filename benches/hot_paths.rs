@@ -1,5 +1,5 @@
 //! Criterion microbenchmarks of the ingest and read hot paths, on the same spans the
-//! end-to-end benchmark sends (its generator is compiled in from `src/bin`).
+//! end-to-end benchmark sends (its generator is compiled in from `bench/src`).
 //!
 //! - `otlp/decode`: prost decode of one 100-span `ExportTraceServiceRequest`.
 //! - `otlp/decode_convert`: decode plus `tracery::protocol::otlp::convert`.
@@ -25,10 +25,10 @@ use tracery::store::Store;
 // The end-to-end benchmark's generator and wire helpers, shared so both measure the
 // same spans. Parts only the benchmark binary uses are dead code here.
 #[allow(dead_code)]
-#[path = "../src/bin/tracery-bench/generate.rs"]
+#[path = "../bench/src/generate.rs"]
 mod generate;
 #[allow(dead_code)]
-#[path = "../src/bin/tracery-bench/wire.rs"]
+#[path = "../bench/src/wire.rs"]
 mod wire;
 
 use generate::{unix_nanos_now, Encoding, Pool};
@@ -98,10 +98,16 @@ fn store(c: &mut Criterion) {
         b.iter(|| store.write_spans(black_box(&block)).expect("write a block"))
     });
 
-    // A store of 100 blocks, read one known trace at a time.
+    // A store of 100 blocks, read one known trace at a time. `cargo test` runs each
+    // bench once in a debug build (no `--bench`), where a few blocks show it works.
     let dir = tempfile::tempdir().expect("temporary directory");
     let store = temporary_store(&dir);
-    let (_, many) = requests(100 * BLOCK_SPANS / 100);
+    let num_blocks = if std::env::args().any(|arg| arg == "--bench") {
+        100
+    } else {
+        4
+    };
+    let (_, many) = requests(num_blocks * BLOCK_SPANS / 100);
     for chunk in many.chunks(BLOCK_SPANS) {
         let refs: Vec<&Span> = chunk.iter().collect();
         store.write_spans(&refs).expect("fill the store");

@@ -30,7 +30,6 @@ pub const DEFAULT_CORS_ORIGINS: &str = "*";
 pub const DEFAULT_ACK: AckMode = AckMode::Durable;
 pub const DEFAULT_MAX_BATCH_SPANS: usize = 8192;
 pub const DEFAULT_FLUSH_INTERVAL_MS: u64 = 200;
-pub const DEFAULT_DURABLE_LINGER_MS: u64 = 25;
 pub const DEFAULT_MAX_QUEUED_SPANS: usize = 65_536;
 pub const DEFAULT_QUEUE_WAIT_MS: u64 = 500;
 pub const DEFAULT_CACHE_MIB: u64 = 64;
@@ -149,9 +148,6 @@ pub struct RawConfig {
     /// Longest a span waits in the queue before it is written, in ms [default: 200]
     #[arg(long, env = "TRACERY_FLUSH_INTERVAL_MS")]
     pub flush_interval_ms: Option<u64>,
-    /// Longest a durable export waits for others to share its write (group commit), in ms [default: 25]
-    #[arg(long, env = "TRACERY_DURABLE_LINGER_MS")]
-    pub durable_linger_ms: Option<u64>,
     /// Spans the ingest queue holds before exports are refused with a retryable error [default: 65536]
     #[arg(long, env = "TRACERY_MAX_QUEUED_SPANS")]
     pub max_queued_spans: Option<usize>,
@@ -229,8 +225,6 @@ pub struct IngestConfig {
     pub storage: StorageMode,
     pub max_batch_spans: NonZeroUsize,
     pub flush_interval: Duration,
-    /// Longest a durable export waits for others to share its write.
-    pub durable_linger: Duration,
     pub max_queued_spans: NonZeroUsize,
     pub queue_wait: Duration,
 }
@@ -318,7 +312,6 @@ impl RawConfig {
             ack: self.ack.or(lower.ack),
             max_batch_spans: self.max_batch_spans.or(lower.max_batch_spans),
             flush_interval_ms: self.flush_interval_ms.or(lower.flush_interval_ms),
-            durable_linger_ms: self.durable_linger_ms.or(lower.durable_linger_ms),
             max_queued_spans: self.max_queued_spans.or(lower.max_queued_spans),
             queue_wait_ms: self.queue_wait_ms.or(lower.queue_wait_ms),
             cache_mib: self.cache_mib.or(lower.cache_mib),
@@ -415,9 +408,6 @@ impl Config {
                 storage: raw.storage.unwrap_or(StorageMode::Sled),
                 max_batch_spans,
                 flush_interval,
-                durable_linger: Duration::from_millis(
-                    raw.durable_linger_ms.unwrap_or(DEFAULT_DURABLE_LINGER_MS),
-                ),
                 max_queued_spans: non_zero(
                     "max_queued_spans",
                     raw.max_queued_spans.unwrap_or(DEFAULT_MAX_QUEUED_SPANS),
@@ -500,7 +490,6 @@ impl Config {
         let raw = RawConfig {
             data_dir: Some(data_dir.to_owned()),
             flush_interval_ms: Some(10),
-            durable_linger_ms: Some(1),
             ..RawConfig::default()
         };
         Config::from_raw(raw).expect("the defaults are valid")
@@ -593,7 +582,6 @@ mod tests {
             format!("[default: {DEFAULT_MAX_MESSAGE_MIB}]"),
             format!("[default: {DEFAULT_MAX_BATCH_SPANS}]"),
             format!("[default: {DEFAULT_FLUSH_INTERVAL_MS}]"),
-            format!("[default: {DEFAULT_DURABLE_LINGER_MS}]"),
             format!("[default: {DEFAULT_MAX_QUEUED_SPANS}]"),
             format!("[default: {DEFAULT_QUEUE_WAIT_MS}]"),
             format!("[default: {DEFAULT_CACHE_MIB}]"),

@@ -1,9 +1,13 @@
-//! Drains the ingest queue into store blocks: flushes on size, on time, and, when
-//! exporters wait for durable acks, once a quarter block is waiting or the oldest
-//! of them has waited `durable_linger` (group commit: under load, batches grow
-//! while the previous write and fsync run). Few exporters with small requests wait
-//! the whole linger: 16 in flight × 100 spans stay below a quarter block, so each
-//! export takes at least 25 ms by default.
+//! Drains the ingest queue into store blocks.
+//!
+//! Durable exports use group commit without a fixed wait: when the writer is idle,
+//! an export is written and fsynced at once; exports that arrive while a write or
+//! an fsync is in flight wait for it and then go out together as the next group. So
+//! one exporter pays one write and one fsync, and under load the groups (and the
+//! blocks) grow by themselves. A group that reaches a quarter block while an fsync
+//! runs is written at once, so its encoding overlaps that fsync (at most one fsync
+//! is outstanding). `--storage discard` never waits. Enqueued acks are written on
+//! size or every flush interval.
 
 use std::sync::Arc;
 
@@ -23,18 +27,25 @@ pub struct Batcher {
     num_pending_spans: usize,
     /// The fsync of the last durable batch, which acknowledges it when done.
     syncing: Option<tokio::task::JoinHandle<()>>,
-    /// When the oldest pending durable export arrived.
-    durable_since: Option<tokio::time::Instant>,
+    /// Some pending export waits for a durable ack.
+    pending_durable: bool,
     /// Enqueued-ack spans were written since the last sync; the next tick syncs them.
     unsynced: bool,
 }
 
-/// Durable batches are written once they reach this fraction of a full block.
+/// While an fsync is in flight, a durable group is written (not yet synced) once it
+/// reaches this fraction of a full block, so encoding overlaps the fsync.
 const DURABLE_BATCH_FRACTION: usize = 4;
 
-async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
+/// Resolves when the in-flight fsync (if any) finishes; never when there is none.
+async fn sync_done(syncing: &mut Option<tokio::task::JoinHandle<()>>) {
+    match syncing {
+        Some(handle) => {
+            if let Err(error) = handle.await {
+                tracing::error!(%error, "sync task failed");
+            }
+            *syncing = None;
+        }
         None => std::future::pending().await,
     }
 }
@@ -48,7 +59,7 @@ impl Batcher {
             pending: Vec::new(),
             num_pending_spans: 0,
             syncing: None,
-            durable_since: None,
+            pending_durable: false,
             unsynced: false,
         }
     }
@@ -58,12 +69,13 @@ impl Batcher {
         let mut tick = tokio::time::interval(self.config.flush_interval);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
-            // A durable exporter waits at most `durable_linger` for its batch to grow.
-            let linger_deadline = self
-                .durable_since
-                .map(|since| since + self.config.durable_linger);
             tokio::select! {
-                _ = sleep_until_some(linger_deadline) => self.flush().await,
+                () = sync_done(&mut self.syncing) => {
+                    // The group that gathered during the fsync goes out now.
+                    if self.pending_durable {
+                        self.flush().await;
+                    }
+                }
                 submit = self.rx.recv() => match submit {
                     Some(submit) => {
                         self.push(submit);
@@ -74,12 +86,7 @@ impl Batcher {
                                 Err(_) => break,
                             }
                         }
-                        // Group commit: durable exports are written once enough spans for a
-                        // well-compressed block have arrived, or when the linger runs out.
-                        let max_batch = self.config.max_batch_spans.get();
-                        let enough_for_durable = self.durable_since.is_some()
-                            && self.num_pending_spans >= max_batch / DURABLE_BATCH_FRACTION;
-                        if enough_for_durable || self.num_pending_spans >= max_batch {
+                        if self.should_flush_now() {
                             self.flush().await;
                         }
                     }
@@ -101,10 +108,22 @@ impl Batcher {
         }
     }
 
-    fn push(&mut self, submit: Submit) {
-        if submit.ack.is_some() && self.durable_since.is_none() {
-            self.durable_since = Some(tokio::time::Instant::now());
+    /// Whether the pending spans should be written right away rather than gather.
+    fn should_flush_now(&self) -> bool {
+        let max_batch = self.config.max_batch_spans.get();
+        if self.num_pending_spans >= max_batch || self.config.storage == StorageMode::Discard {
+            return true;
         }
+        if !self.pending_durable {
+            return false; // enqueued acks: on size or on the tick
+        }
+        // Idle writer: write and fsync at once. Busy: gather until the fsync is done,
+        // unless the group is already big enough for a well-compressed block.
+        self.syncing.is_none() || self.num_pending_spans >= max_batch / DURABLE_BATCH_FRACTION
+    }
+
+    fn push(&mut self, submit: Submit) {
+        self.pending_durable |= submit.ack.is_some();
         self.num_pending_spans += submit.spans.len();
         self.pending.push(submit);
     }
@@ -115,7 +134,7 @@ impl Batcher {
         }
         let batch = std::mem::take(&mut self.pending);
         let num_spans = std::mem::take(&mut self.num_pending_spans);
-        self.durable_since = None;
+        self.pending_durable = false;
         let durable = batch.iter().any(|submit| submit.ack.is_some());
         let (store, storage) = (self.store.clone(), self.config.storage);
         let (written, batch) = tokio::task::spawn_blocking(move || {

@@ -4,6 +4,7 @@
 //! wire format into this model.
 
 mod ids;
+pub mod search_terms;
 mod span;
 
 pub use ids::{IdParseError, SpanId, TraceId};

@@ -224,6 +224,8 @@ pub trait SpanFields {
     fn attribute_matches(&self, key: &str, value: &str) -> bool;
     /// Whether an attribute `key` of any event equals `value` written as a string.
     fn event_attribute_matches(&self, key: &str, value: &str) -> bool;
+    /// Whether an attribute `key` of any link equals `value` written as a string.
+    fn link_attribute_matches(&self, key: &str, value: &str) -> bool;
     /// Calls `test` with every value of an attribute named `key` on the span, its
     /// events and its links, until `test` returns true; returns whether one did.
     /// Resource and scope attributes are read through `resource()` and `scope()`.
@@ -273,6 +275,11 @@ impl SpanFields for Span {
         self.events
             .iter()
             .any(|event| attributes_match(&event.attributes, key, value))
+    }
+    fn link_attribute_matches(&self, key: &str, value: &str) -> bool {
+        self.links
+            .iter()
+            .any(|link| attributes_match(&link.attributes, key, value))
     }
     fn any_attribute(&self, key: &str, test: &mut dyn FnMut(ValueRef<'_>) -> bool) -> bool {
         any_attribute_in(&self.attributes, key, test)

@@ -1,11 +1,13 @@
-//! Finding the traces that match a query: plan over block metadata, then scan the
-//! candidate blocks newest first and stop as soon as the newest `limit` traces are
-//! certain.
+//! Finding the traces that match a query: plan over block metadata, skip blocks
+//! whose term filter rules the tags out, then scan the candidate blocks newest first
+//! and stop as soon as the newest `limit` traces are certain. The filter only rules
+//! blocks out; `span_matches` is the one place a span is matched.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use super::filter::AttrFilter;
+use crate::model::search_terms::query_terms;
 use crate::model::{attributes_match, SpanFields, StatusCode, TraceId};
 use crate::store::{BlockMeta, Store, StoreError};
 
@@ -60,6 +62,14 @@ pub(super) fn matching_trace_ids(
         (true, None, None) => None,
     };
 
+    // Each tag needs one of its terms in a block's filter (`model::search_terms`):
+    // blocks that lack one are skipped unread.
+    let required_terms: Vec<Vec<u64>> = query
+        .tags
+        .iter()
+        .map(|(key, value)| query_terms(key, value))
+        .collect();
+
     // Newest matching span start per trace.
     let mut newest: HashMap<TraceId, u64> = HashMap::new();
     let mut kth = 0;
@@ -82,11 +92,16 @@ pub(super) fn matching_trace_ids(
                     }
                 });
             }
-            None => store.scan_block(&meta, |span| {
-                if span_matches(span, query) {
-                    note_match(&mut newest, span.trace_id, span.start_unix_nanos());
+            None => {
+                if !store.may_contain_terms(&meta, &required_terms)? {
+                    continue;
                 }
-            })?,
+                store.scan_block(&meta, |span| {
+                    if span_matches(span, query) {
+                        note_match(&mut newest, span.trace_id, span.start_unix_nanos());
+                    }
+                })?;
+            }
         }
         if newest.len() >= query.limit {
             kth = kth_newest(&newest, query.limit);
@@ -194,8 +209,8 @@ pub(super) fn span_matches(span: &impl SpanFields, query: &TraceQuery) -> bool {
         && query.filters.iter().all(|filter| filter.matches(span))
 }
 
-/// Jaeger's tag semantics: a key is looked up in the span's, resource's, scope's and
-/// events' attributes, plus the synthetic tags the OTLP → Jaeger translation adds.
+/// Jaeger's tag semantics: a key is looked up in the span's, resource's, scope's,
+/// events' and links' attributes, plus the synthetic tags the OTLP → Jaeger translation adds.
 pub(super) fn tag_matches(span: &impl SpanFields, key: &str, value: &str) -> bool {
     let synthetic = match key {
         "error" => match value {
@@ -228,6 +243,7 @@ pub(super) fn tag_matches(span: &impl SpanFields, key: &str, value: &str) -> boo
         || attributes_match(&span.resource().attributes, key, value)
         || attributes_match(&span.scope().attributes, key, value)
         || span.event_attribute_matches(key, value)
+        || span.link_attribute_matches(key, value)
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 //! A block is one version byte, the summary frame's length (u32, little-endian), and
 //! two zstd frames (each with zstd's content checksum): the summary (see `summary`:
 //! the trace directory plus operation, start and duration of every span), then the
-//! body:
+//! body, then (uncompressed) the block's term filter (see `filter`), whose length
+//! `BlockMeta::filter_len` holds. The body:
 //!
 //! ```text
 //! strings                  count, then (len, utf-8 bytes)…   every string in the block, once
@@ -38,8 +39,8 @@ pub(crate) const BLOCK_VERSION: u8 = 2;
 pub(crate) const BLOCK_PREFIX_LEN: usize = 5;
 /// Version 2 carries the trace index (`trace_prefixes`) that replaced per-trace keys;
 /// version 3 the block's place in its segment file (`offset`, `checksum`); version 4
-/// the length of the block's summary frame.
-const META_VERSION: u8 = 4;
+/// the length of the block's summary frame; version 5 the length of its term filter.
+const META_VERSION: u8 = 5;
 
 /// What the store needs besides the bytes: the traces in the block.
 #[derive(Debug)]
@@ -47,7 +48,17 @@ pub(crate) struct EncodedBlock {
     pub(crate) bytes: Vec<u8>,
     /// Length of the summary frame, which follows `BLOCK_PREFIX_LEN` bytes.
     pub(crate) summary_len: u32,
+    /// Length of the term filter (`filter`) that trails the two frames; 0 for none.
+    pub(crate) filter_len: u32,
     pub(crate) trace_ids: Vec<TraceId>,
+}
+
+impl EncodedBlock {
+    /// The two zstd frames without the trailing filter: what `decode_block` reads.
+    #[cfg(test)]
+    pub(crate) fn frames(&self) -> &[u8] {
+        &self.bytes[..self.bytes.len() - self.filter_len as usize]
+    }
 }
 
 /// Encodes one block; `operation_ids[i]` is the catalog operation id of `spans[i]`.
@@ -142,9 +153,12 @@ pub(crate) fn encode_block(
         .map_err(|_| CodecError::Corrupt("block summary larger than 4 GiB"))?;
     let mut bytes = compress(bytes, &header, zstd_level)?;
     bytes[1..BLOCK_PREFIX_LEN].copy_from_slice(&summary_len.to_le_bytes());
+    let filter = filter::encode(spans);
+    bytes.extend_from_slice(&filter);
     Ok(EncodedBlock {
         bytes,
         summary_len,
+        filter_len: filter.len() as u32,
         trace_ids: directory
             .into_iter()
             .map(|(trace_id, _, _)| trace_id)
@@ -309,6 +323,8 @@ pub(crate) struct BlockMeta {
     /// Length of the summary frame; reading `BLOCK_PREFIX_LEN` plus this many bytes
     /// is enough for a search without tag filters (zstd checks the frame's checksum).
     pub(crate) summary_len: u32,
+    /// Length of the term filter at the end of the block's bytes; 0 when it has none.
+    pub(crate) filter_len: u32,
     /// Catalog operation ids present in the block, sorted.
     pub(crate) operations: Vec<u32>,
     /// Catalog service ids present in the block, sorted.
@@ -356,6 +372,7 @@ impl BlockMeta {
             u64::from(self.num_bytes),
             u64::from(self.checksum),
             u64::from(self.summary_len),
+            u64::from(self.filter_len),
         ] {
             put_u64(&mut out, value);
         }
@@ -382,7 +399,7 @@ impl BlockMeta {
     pub(crate) fn decode(bytes: &[u8]) -> Result<BlockMeta, CodecError> {
         let mut reader = Reader::new(bytes);
         let version = reader.u8()?;
-        if version != META_VERSION {
+        if version != META_VERSION && version != 4 {
             return Err(CodecError::UnknownVersion(version));
         }
         let seq = reader.u64()?;
@@ -391,6 +408,11 @@ impl BlockMeta {
         let num_spans = reader.u32()?;
         let (offset, num_bytes, checksum) = (reader.u64()?, reader.u32()?, reader.u32()?);
         let summary_len = reader.u32()?;
+        // Version 4 blocks have no filter.
+        let filter_len = if version >= 5 { reader.u32()? } else { 0 };
+        if filter_len > num_bytes {
+            return Err(CodecError::Corrupt("term filter longer than its block"));
+        }
         let mut id_lists = [Vec::new(), Vec::new()];
         for list in &mut id_lists {
             let count = reader.count()?;
@@ -424,6 +446,7 @@ impl BlockMeta {
             num_bytes,
             checksum,
             summary_len,
+            filter_len,
             operations,
             services,
             edges,
@@ -701,6 +724,7 @@ fn decode_value(
     })
 }
 
+pub(crate) mod filter;
 mod scan;
 mod summary;
 

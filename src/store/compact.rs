@@ -1,5 +1,5 @@
 //! Merging small blocks. Under light load a durable batch holds whatever arrived
-//! within the linger, often a few spans: such blocks compress poorly, and each costs
+//! during the previous write and fsync, often a few spans: such blocks compress poorly, and each costs
 //! a meta in memory and a read per search. Compaction rewrites runs of small blocks
 //! of one hour as one block in the same hour's segment file.
 //!

@@ -348,16 +348,37 @@ impl Store {
         Ok(Some(codec::read_summary(&bytes)?))
     }
 
-    /// The block's bytes, checked against its checksum; `None` once retention dropped it.
+    /// The block's two frames (without the term filter), checked against the block's
+    /// checksum; `None` once retention dropped it.
     fn read_block(&self, meta: &BlockMeta) -> Result<Option<Vec<u8>>, StoreError> {
         let Some(segment) = self.inner.segments.get(meta.partition) else {
             return Ok(None);
         };
-        let bytes = segment.read(meta.offset, meta.num_bytes)?;
+        let mut bytes = segment.read(meta.offset, meta.num_bytes)?;
         if crc32fast::hash(&bytes) != meta.checksum {
             return Err(StoreError::Corrupt("block checksum mismatch"));
         }
+        bytes.truncate((meta.num_bytes - meta.filter_len) as usize);
         Ok(Some(bytes))
+    }
+
+    /// Whether the block may hold a span with, for every group of `required`, at
+    /// least one of its search terms (`model::search_terms`), reading only the block's
+    /// term filter. `true` for blocks without one; `false` once retention dropped it.
+    pub(crate) fn may_contain_terms(
+        &self,
+        meta: &BlockMeta,
+        required: &[Vec<u64>],
+    ) -> Result<bool, StoreError> {
+        if meta.filter_len == 0 || required.is_empty() {
+            return Ok(true);
+        }
+        let Some(segment) = self.inner.segments.get(meta.partition) else {
+            return Ok(false);
+        };
+        let start = meta.end() - u64::from(meta.filter_len);
+        let bytes = segment.read(start, meta.filter_len)?;
+        Ok(codec::filter::may_contain_all(&bytes, required)?)
     }
 
     /// Service names, sorted.
@@ -573,6 +594,7 @@ fn block_meta(
         num_bytes: encoded.bytes.len() as u32,
         checksum: place.checksum,
         summary_len: encoded.summary_len,
+        filter_len: encoded.filter_len,
         operations: sorted_unique(operation_ids),
         services: sorted_unique(service_ids),
         edges,

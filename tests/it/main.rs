@@ -16,6 +16,7 @@ mod sdk_languages;
 mod search_filters;
 mod shutdown;
 mod support;
+mod tag_search;
 mod ui;
 pub(crate) mod ui_views_api;
 mod zipkin_ingest;

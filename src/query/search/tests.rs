@@ -241,3 +241,102 @@ fn searches_over_summaries_and_bodies_agree_with_brute_force() {
         );
     }
 }
+
+/// The block filter may only rule a block out when no span in it matches: every tag
+/// that `tag_matches` accepts must find one of its terms in the span's filter.
+#[test]
+fn the_block_filter_never_hides_a_match() {
+    use crate::model::{Link, SpanId as Id};
+    use crate::store::codec::filter;
+    let mut variants = vec![span()];
+    let mut ok = span();
+    ok.status_code = StatusCode::Ok;
+    ok.status_message = "fine".into();
+    ok.trace_state = "vendor=1".into();
+    ok.kind = SpanKind::Client;
+    ok.links = vec![Link {
+        trace_id: TraceId([9; 16]),
+        span_id: Id([9; 8]),
+        trace_state: String::new(),
+        attributes: vec![
+            Attribute {
+                key: "link.weight".into(),
+                value: AttrValue::Double(72.5),
+            },
+            Attribute {
+                key: "error".into(),
+                value: AttrValue::Bool(true),
+            },
+        ],
+    }];
+    ok.attributes.push(Attribute {
+        key: "tags".into(),
+        value: AttrValue::Array(vec![AttrValue::Str("a".into()), AttrValue::Int(2)]),
+    });
+    variants.push(ok);
+    let mut unset = span();
+    unset.status_code = StatusCode::Unset;
+    unset.kind = SpanKind::Unspecified;
+    unset.attributes.push(Attribute {
+        key: "error".into(),
+        value: AttrValue::Str("true".into()),
+    });
+    variants.push(unset);
+    let keys = [
+        "http.status_code",
+        "cache.hit",
+        "exception.type",
+        "host.name",
+        "resource.host.name",
+        "error",
+        "span.kind",
+        "otel.status_code",
+        "otel.status_description",
+        "otel.scope.name",
+        "scope.name",
+        "otel.scope.version",
+        "scope.version",
+        "w3c.tracestate",
+        "service.name",
+        "link.weight",
+        "tags",
+    ];
+    let values = [
+        "500",
+        "+500",
+        "0500",
+        "false",
+        "true",
+        "Boom",
+        "node-7",
+        "server",
+        "client",
+        "OK",
+        "ERROR",
+        "fine",
+        "io.otel.http",
+        "1.2",
+        "vendor=1",
+        "cart",
+        "72.5",
+        "",
+        r#"["a",2]"#,
+    ];
+    let mut matches = 0;
+    for variant in &variants {
+        let bytes = filter::encode(&[variant]);
+        for key in keys {
+            for value in values {
+                if tag_matches(variant, key, value) {
+                    matches += 1;
+                    let required = [query_terms(key, value)];
+                    assert!(
+                        filter::may_contain_all(&bytes, &required).unwrap(),
+                        "{key}={value} matches but the filter rules it out"
+                    );
+                }
+            }
+        }
+    }
+    assert!(matches > 40, "only {matches} matching tags were checked");
+}

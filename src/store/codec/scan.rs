@@ -237,6 +237,11 @@ impl SpanFields for SpanView<'_> {
             .iter()
             .any(|(name, found)| *name == key && found.matches_str(value))
     }
+    fn link_attribute_matches(&self, key: &str, value: &str) -> bool {
+        self.link_attributes
+            .iter()
+            .any(|(name, found)| *name == key && found.matches_str(value))
+    }
     fn any_attribute(&self, key: &str, test: &mut dyn FnMut(ValueRef<'_>) -> bool) -> bool {
         self.attributes
             .iter()

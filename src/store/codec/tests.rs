@@ -131,9 +131,9 @@ fn blocks_round_trip_every_field() {
     expected.sort();
     assert_eq!(seen, expected);
     assert!(read_summary(&prefix[..prefix.len() - 1]).is_err());
-    let decoded = decode_block(&encoded.bytes, |_| true).unwrap();
+    let decoded = decode_block(encoded.frames(), |_| true).unwrap();
     assert_eq!(sorted(decoded), sorted(spans.clone()));
-    let only = decode_block(&encoded.bytes, |trace_id| *trace_id == TraceId([2; 16])).unwrap();
+    let only = decode_block(encoded.frames(), |trace_id| *trace_id == TraceId([2; 16])).unwrap();
     assert_eq!(
         sorted(only),
         sorted(vec![spans[0].clone(), spans[2].clone()])
@@ -154,7 +154,7 @@ fn corrupt_blocks_are_errors_not_panics() {
         decode_block(&[99, 1, 2], |_| true),
         Err(CodecError::UnknownVersion(99))
     ));
-    let mut truncated = encoded.bytes.clone();
+    let mut truncated = encoded.frames().to_vec();
     truncated.truncate(truncated.len() / 2);
     assert!(decode_block(&truncated, |_| true).is_err());
     // A valid zstd frame around garbage must fail in the parser, not panic.
@@ -176,6 +176,7 @@ fn meta_round_trips() {
         num_bytes: 123_456,
         checksum: u32::MAX,
         summary_len: 4_321,
+        filter_len: 1_000,
         operations: vec![1, 5, 9],
         services: vec![0, 2],
         edges: vec![(0, 2, 17)],
@@ -197,9 +198,9 @@ fn scanning_sees_what_decoding_sees() {
     ];
     let refs: Vec<&Span> = spans.iter().collect();
     let encoded = encode_block(&refs, &[0; 4], 3).unwrap();
-    let decoded = decode_block(&encoded.bytes, |_| true).unwrap();
+    let decoded = decode_block(encoded.frames(), |_| true).unwrap();
     let mut seen = Vec::new();
-    scan_block(&encoded.bytes, |view| {
+    scan_block(encoded.frames(), |view| {
         // Every key and value of every attribute, and the synthetic fields, agree.
         seen.push((
             (

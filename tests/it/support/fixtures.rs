@@ -178,13 +178,8 @@ impl TraceBuilder {
         self
     }
 
-    pub(crate) fn link(mut self, trace_id: [u8; 16], span_id: [u8; 8]) -> TraceBuilder {
-        self.last_span().links.push(Link {
-            trace_id: trace_id.to_vec(),
-            span_id: span_id.to_vec(),
-            ..Default::default()
-        });
-        self
+    pub(crate) fn link(self, trace_id: [u8; 16], span_id: [u8; 8]) -> TraceBuilder {
+        self.link_with(trace_id, span_id, Vec::new())
     }
 
     /// A link with attributes on the most recent span.

@@ -25,6 +25,42 @@ pub(crate) struct Patches {
     pub(crate) span_ids: Vec<usize>,
     /// Start and end times.
     pub(crate) times: Vec<usize>,
+    /// (byte offset, trace index) of each `user.id` placeholder's 16 digits.
+    pub(crate) user_ids: Vec<(usize, u32)>,
+}
+
+/// What a root span's `user.id` holds until a send patches in a value unique to
+/// its trace: this marker, then the trace's index in 8 hex digits (16 bytes in all,
+/// the width of the patched value). It is found by a byte search, which works the
+/// same in protobuf and in JSON (no byte of it needs escaping).
+pub(crate) const USER_ID_MARKER: &str = "@@@@@@@@";
+
+/// The placeholder of the trace at `position`; what follows `USER_ID_PREFIX`.
+pub(crate) fn user_id_placeholder(position: u32) -> String {
+    format!("{USER_ID_MARKER}{position:08x}")
+}
+
+/// The prefix of every unique `user.id` value.
+pub(crate) const USER_ID_PREFIX: &str = "u-";
+
+/// Offsets of the `user.id` placeholders in an encoded request.
+pub(crate) fn user_id_patches(bytes: &[u8]) -> anyhow::Result<Vec<(usize, u32)>> {
+    let marker = USER_ID_MARKER.as_bytes();
+    let mut found = Vec::new();
+    let mut at = 0;
+    while let Some(offset) = bytes[at..]
+        .windows(marker.len())
+        .position(|window| window == marker)
+    {
+        let start = at + offset;
+        let digits = bytes
+            .get(start + marker.len()..start + marker.len() + 8)
+            .context("user.id placeholder cut short")?;
+        let position = u32::from_str_radix(std::str::from_utf8(digits)?, 16)?;
+        found.push((start, position));
+        at = start + 16;
+    }
+    Ok(found)
 }
 
 // Field numbers (opentelemetry/proto/trace/v1/trace.proto and trace_service.proto).

@@ -34,13 +34,21 @@ use prost::Message as _;
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
 
-use crate::wire::{proto_patches, JsonWriter, Patches, TIME_DIGITS};
+use crate::wire::{
+    proto_patches, user_id_patches, user_id_placeholder, JsonWriter, Patches, TIME_DIGITS,
+    USER_ID_PREFIX,
+};
 
 /// Smallest and largest trace, in spans (issue 3).
 pub(crate) const MIN_TRACE_SPANS: usize = 5;
 pub(crate) const MAX_TRACE_SPANS: usize = 30;
 /// Share of spans answered with HTTP 500, which the tag-filter search looks for.
 const ERROR_RATE: f64 = 0.02;
+/// Share of frontend requests by signed-out users: their root span's `user.id` is
+/// `ANONYMOUS_USER`, the common value the benchmark searches for; every other trace's
+/// root has a `user.id` of its own (the needle searches look for one of those).
+const ANONYMOUS_RATE: f64 = 0.2;
+pub(crate) const ANONYMOUS_USER: &str = "anonymous";
 /// Instances (pods) per service; each request carries one instance of each service.
 const INSTANCES_PER_SERVICE: usize = 3;
 
@@ -179,6 +187,8 @@ pub(crate) struct Template {
     json: Option<(Vec<u8>, Patches)>,
     /// Spans of each trace, in trace order; trace `k` of a send gets `trace_id_for(base + k)`.
     pub(crate) trace_sizes: Vec<u16>,
+    /// Traces whose root has a unique `user.id` (`user_id_for(base + k)`), by index.
+    pub(crate) user_traces: Vec<u32>,
     pub(crate) num_spans: u64,
     /// Unix nanos the template's timestamps are relative to.
     generated_unix_nanos: u64,
@@ -285,20 +295,29 @@ impl Template {
             trace_sizes[*position as usize] += 1;
         }
         let proto = request.encode_to_vec();
-        let proto_patches = proto_patches(&proto, &index)?;
+        let mut proto_patches = proto_patches(&proto, &index)?;
+        proto_patches.user_ids = user_id_patches(&proto)?;
         let json = if with_json {
             let mut writer = JsonWriter::default();
             writer.request(request, &index)?;
+            writer.patches.user_ids = user_id_patches(&writer.out)?;
             Some((writer.out, writer.patches))
         } else {
             None
         };
+        let mut user_traces: Vec<u32> = proto_patches
+            .user_ids
+            .iter()
+            .map(|(_, position)| *position)
+            .collect();
+        user_traces.sort_unstable();
         let num_spans = trace_sizes.iter().map(|size| u64::from(*size)).sum();
         Ok(Template {
             proto,
             proto_patches,
             json,
             trace_sizes,
+            user_traces,
             num_spans,
             generated_unix_nanos,
         })
@@ -322,6 +341,11 @@ impl Template {
             },
         };
         let mut out = bytes.clone();
+        // The same bytes in both encodings: 16 lower-case hex digits.
+        for &(offset, position) in &patches.user_ids {
+            let id = user_id_digits(salt, trace_base + u64::from(position));
+            out[offset..offset + 16].copy_from_slice(id.as_bytes());
+        }
         let span_mask = mix64(trace_base ^ salt.rotate_left(29));
         let shift = now_unix_nanos.saturating_sub(self.generated_unix_nanos);
         match encoding {
@@ -375,6 +399,16 @@ pub(crate) fn trace_id_for(salt: u64, counter: u64) -> [u8; 16] {
     id[..8].copy_from_slice(&high.to_be_bytes());
     id[8..].copy_from_slice(&low.to_be_bytes());
     id
+}
+
+/// The `user.id` of the run's `counter`-th trace, when its root has one of its own:
+/// unique per trace (a bijection of the counter), so each is a needle.
+pub(crate) fn user_id_for(salt: u64, counter: u64) -> String {
+    format!("{USER_ID_PREFIX}{}", user_id_digits(salt, counter))
+}
+
+fn user_id_digits(salt: u64, counter: u64) -> String {
+    format!("{:016x}", mix64(counter ^ salt.rotate_left(17)))
 }
 
 /// splitmix64's finaliser: a bijection on u64 with good avalanche.
@@ -438,9 +472,21 @@ fn generate_request(
         // The request covers about one second of traffic that ended just now.
         let root_start = now - rng.random_range(50_000_000..1_000_000_000u64);
         let spans = generate_trace(rng, size, root_start);
+        let user_id = if rng.random_bool(ANONYMOUS_RATE) {
+            ANONYMOUS_USER.to_owned()
+        } else {
+            format!(
+                "{USER_ID_PREFIX}{}",
+                user_id_placeholder(trace_ids.len() as u32 - 1)
+            )
+        };
         for span in &spans {
             let parent_id = span.parent.map(|parent| spans[parent].span_id);
-            by_service[span.service].push(otlp_span(rng, span, trace_id, parent_id));
+            let mut otlp = otlp_span(rng, span, trace_id, parent_id);
+            if span.parent.is_none() {
+                otlp.attributes.push(string_attr("user.id", &user_id));
+            }
+            by_service[span.service].push(otlp);
         }
     }
     let resource_spans = by_service

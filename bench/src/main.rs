@@ -1,11 +1,14 @@
-//! `tracery-bench`: the end-to-end benchmark of issue 3.
+//! `tracery-bench`: the end-to-end benchmark of issues 3 and 10.
 //!
-//! It runs the real `tracery` binary twice in one invocation, once with
-//! `--storage discard` (decode and drop: the ceiling) and once with the sled store
-//! and durable acknowledgements, drives OTLP/gRPC, OTLP/HTTP protobuf and OTLP/HTTP
-//! JSON at each, fills the sled store to `--store-spans`, measures queries over it,
-//! counts every acknowledged span back, stops and reopens the store, and writes a
-//! Markdown report with issue 3's targets. `bench/run.sh` builds and runs it.
+//! In one invocation it drives rotel's null sink (a Rust OTLP collector, the
+//! reference), the real `tracery` binary with `--storage discard` (decode and drop)
+//! and with the sled store and durable acknowledgements, at 1, 8 and 64 concurrent
+//! exporters over OTLP/gRPC and OTLP/HTTP protobuf (and OTLP/HTTP JSON at the most
+//! exporters); fills the sled store to `--store-spans`, measures queries over it
+//! (needle and common-value tag searches included), fills it further to
+//! `--big-store-spans` and measures the tag searches again, counts every
+//! acknowledged span back, stops and reopens the store, and writes a Markdown report
+//! with the targets. `bench/run.sh` builds and runs it.
 //!
 //! # Layout
 //! - `generate`: realistic spans, pre-encoded into a pool of patchable requests.
@@ -14,7 +17,7 @@
 //! - `server`: the child process, its ports, and its `/proc` figures.
 //! - `measure`: one timed ingest phase.
 //! - `query`: ack → queryable, query latencies, and the count-back.
-//! - `report`: the Markdown report.
+//! - `report`: the Markdown report; `targets`: its verdicts.
 //!
 //! The benchmark builds nothing and changes nothing outside `--work-dir`.
 
@@ -24,6 +27,7 @@ mod measure;
 mod query;
 mod report;
 mod server;
+mod targets;
 mod wire;
 
 use std::path::PathBuf;
@@ -61,9 +65,18 @@ struct Cli {
     /// Unmeasured warm-up before each timed window
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     warmup: Duration,
-    /// Concurrent export requests (workers) per phase
-    #[arg(long, default_value_t = 64)]
-    concurrency: usize,
+    /// Concurrent exporters (closed-loop workers) of the ingest phases, in order; the
+    /// largest also fills the store
+    #[arg(long, value_delimiter = ',', default_value = "1,8,64")]
+    exporters: Vec<usize>,
+    /// rotel's binary (`rotel-agent` from PyPI `rotel`), run with its null sink as
+    /// the reference; bench/run.sh installs it. Without it rotel is left out
+    #[arg(long)]
+    rotel: Option<PathBuf>,
+    /// After the queries, fill the store further to this many spans and measure the
+    /// needle and common-value tag searches again (0 skips it)
+    #[arg(long, default_value = "50M", value_parser = parse_count)]
+    big_store_spans: u64,
     /// HTTP/2 connections the gRPC workers share; 0 gives each worker its own, as
     /// OTLP/HTTP has; 1 is how an OpenTelemetry Collector exports (many streams, one connection)
     #[arg(long, default_value_t = 0)]
@@ -98,13 +111,13 @@ struct Cli {
     /// Pause between ack → queryable probes while the store fills
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     freshness_interval: Duration,
-    /// Servers to run: `discard` (the ceiling) and `sled` (the store); leaving one out
-    /// is for quick experiments, the report then lacks the ratio or the store figures
+    /// Servers to run: `rotel` (needs --rotel), `discard` and `sled` (the store);
+    /// leaving one out is for quick experiments, the report then lacks its figures
     #[arg(
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "discard,sled"
+        default_value = "rotel,discard,sled"
     )]
     servers: Vec<Storage>,
     /// Where data directories and server logs go
@@ -144,6 +157,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if cli.protocols.is_empty() {
         bail!("--protocols needs at least one protocol");
     }
+    let Some(&most_exporters) = cli.exporters.iter().max() else {
+        bail!("--exporters needs at least one count");
+    };
+    if cli.exporters.contains(&0) {
+        bail!("--exporters counts must be at least 1");
+    }
     if !cli.tracery.is_file() {
         bail!(
             "{} is not a file; build it with cargo build --release",
@@ -179,13 +198,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     ));
     report.pool = Some(pool_stats);
     report.settings = format!(
-        "duration {:?} per phase after {:?} warm-up, concurrency {}, {} gRPC connections, {} spans/request, store filled to ≥ {} spans, up to {} samples or {:?} per query series",
+        "duration {:?} per phase after {:?} warm-up, {:?} concurrent exporters, {} gRPC connections, {} spans/request, store filled to ≥ {} spans (then {} for the tag searches), up to {} samples or {:?} per query series",
         cli.duration,
         cli.warmup,
-        cli.concurrency,
-        if cli.grpc_connections == 0 { cli.concurrency } else { cli.grpc_connections },
+        cli.exporters,
+        if cli.grpc_connections == 0 { "one per exporter".to_owned() } else { cli.grpc_connections.to_string() },
         cli.spans_per_request,
         cli.store_spans,
+        cli.big_store_spans,
         cli.query_samples,
         cli.query_budget
     );
@@ -198,15 +218,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .build()?;
 
     let spec = |storage: Storage, name: &str| ServerSpec {
-        binary: cli.tracery.clone(),
+        binary: match (storage, &cli.rotel) {
+            (Storage::Rotel, Some(rotel)) => rotel.clone(),
+            _ => cli.tracery.clone(),
+        },
         data_dir: run_dir.join(format!("{name}-data")),
         storage,
         extra_args: cli.server_args.clone(),
         log_path: run_dir.join(format!("{name}.log")),
     };
-    let phase = |protocol, fill_to_spans, spans_before| PhaseSpec {
+    let phase = |protocol, concurrency, fill_to_spans, spans_before| PhaseSpec {
         protocol,
-        concurrency: cli.concurrency,
+        concurrency,
         grpc_connections: cli.grpc_connections,
         warmup: cli.warmup,
         duration: cli.duration,
@@ -214,40 +237,128 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         spans_before,
     };
 
-    // 1. The ceiling: the same binary decoding and dropping.
-    if cli.servers.contains(&Storage::Discard) {
-        let (server, _) = Server::start(&spec(Storage::Discard, "discard"), &query_http).await?;
-        for protocol in &cli.protocols {
-            progress(&format!(
-                "discard: {} for {:?}",
-                protocol.label(),
-                cli.duration
-            ));
-            let result = ingest_phase(
-                &server,
-                Storage::Discard,
-                &source,
-                &phase(*protocol, None, 0),
-            )
-            .await?;
-            progress(&phase_line(&result));
-            report.discard.push(result);
+    // 1. The references, level by level: rotel's null sink, then the same tracery
+    // binary decoding and dropping. JSON only at the most exporters.
+    let protocols_at = |exporters: usize| -> Vec<Protocol> {
+        cli.protocols
+            .iter()
+            .copied()
+            .filter(|protocol| *protocol != Protocol::HttpJson || exporters == most_exporters)
+            .collect()
+    };
+    let mut references = Vec::new();
+    if cli.servers.contains(&Storage::Rotel) {
+        if cli.rotel.is_some() {
+            references.push(Storage::Rotel);
+        } else {
+            progress("rotel left out: no --rotel binary given");
         }
-        server.stop().await?;
+    }
+    if cli.servers.contains(&Storage::Discard) {
+        references.push(Storage::Discard);
+    }
+    for &exporters in &cli.exporters {
+        for &storage in &references {
+            let name = format!("{}-{exporters}", storage.flag());
+            let (server, _) = Server::start(&spec(storage, &name), &query_http).await?;
+            for protocol in protocols_at(exporters) {
+                progress(&format!(
+                    "{}: {} with {exporters} exporters for {:?}",
+                    storage.flag(),
+                    protocol.label(),
+                    cli.duration
+                ));
+                let result = ingest_phase(
+                    &server,
+                    storage,
+                    &source,
+                    &phase(protocol, exporters, None, 0),
+                )
+                .await?;
+                progress(&phase_line(&result));
+                match storage {
+                    Storage::Rotel => report.rotel.push(result),
+                    _ => report.discard.push(result),
+                }
+            }
+            server.stop().await?;
+        }
     }
 
     if !cli.servers.contains(&Storage::Sled) {
         return finish(&cli, &mut report, started, &run_dir);
     }
 
-    // 2. The sled store with durable acks. The first protocol fills it to
+    // 2. Few exporters against a sled store of their own, so its disk figure is
+    // theirs. Everything they send is counted back like the rest.
+    let mut sent: Vec<Sent> = Vec::new();
+    let few_levels: Vec<usize> = cli
+        .exporters
+        .iter()
+        .copied()
+        .filter(|exporters| *exporters != most_exporters)
+        .collect();
+    if !few_levels.is_empty() {
+        let few_spec = spec(Storage::Sled, "sled-few");
+        let (server, _) = Server::start(&few_spec, &query_http).await?;
+        let mut few_sent = Vec::new();
+        let mut few_spans = 0;
+        for &exporters in &few_levels {
+            for protocol in protocols_at(exporters) {
+                progress(&format!(
+                    "sled: {} with {exporters} exporters for {:?}",
+                    protocol.label(),
+                    cli.duration
+                ));
+                let result = ingest_phase(
+                    &server,
+                    Storage::Sled,
+                    &source,
+                    &phase(protocol, exporters, None, few_spans),
+                )
+                .await?;
+                progress(&phase_line(&result));
+                few_spans += result.acked_spans;
+                few_sent.extend_from_slice(&result.sent);
+                report.sled.push(result);
+            }
+        }
+        let verification = query::verify_all(
+            &verify_http,
+            &format!("http://{}", server.query),
+            &source,
+            &few_sent,
+        )
+        .await?;
+        let shutdown = server.stop().await?;
+        let (apparent, allocated) = dir_size(&few_spec.data_dir)?;
+        report.few_exporters_store = Some(StoreFigures {
+            spans: verification.spans_expected,
+            apparent_bytes: apparent,
+            allocated_bytes: allocated,
+            shutdown,
+        });
+        if !verification.passed() {
+            bail!(
+                "acknowledged spans of the few-exporter phases are missing: {} missing, {} extra",
+                verification.missing_spans,
+                verification.extra_spans
+            );
+        }
+        progress(&format!(
+            "few-exporter store: {} spans counted back, {:.1} B/span allocated",
+            verification.spans_found,
+            allocated as f64 / verification.spans_expected.max(1) as f64
+        ));
+    }
+
+    // 3. The sled store with durable acks. The first protocol fills it to
     // --store-spans; queries are measured over exactly that store, and only then do
     // the other protocols add their share (so a fast machine can't overshoot it).
     let sled_spec = spec(Storage::Sled, "sled");
     let (server, _) = Server::start(&sled_spec, &query_http).await?;
     let query_base = format!("http://{}", server.query);
     let data_start = unix_nanos_now().saturating_sub(1_000_000_000);
-    let mut sent: Vec<Sent> = Vec::new();
     let (fill_protocol, others) = cli.protocols.split_first().context("no protocols")?;
     progress(&format!(
         "sled: {} until the store holds {} spans, probing ack → queryable every {:?}",
@@ -268,7 +379,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         &server,
         Storage::Sled,
         &source,
-        &phase(*fill_protocol, Some(cli.store_spans), 0),
+        &phase(*fill_protocol, most_exporters, Some(cli.store_spans), 0),
     )
     .await;
     probe_stop.cancel();
@@ -285,33 +396,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     report.freshness = Some(freshness);
     let data_end = unix_nanos_now();
 
-    // 3. Queries over the filled store.
+    // 4. Queries over the filled store.
     progress(&format!(
         "queries over {stored_spans} spans: up to {} samples or {:?} per endpoint",
         cli.query_samples, cli.query_budget
     ));
     let mut rng = StdRng::seed_from_u64(cli.seed ^ unix_nanos_now());
-    let latencies = query::query_latencies(
+    let plan = |end_unix_nanos| QueryPlan {
+        num_samples: cli.query_samples,
+        budget: cli.query_budget,
+        search_window: cli.search_window,
+        range: DataRange {
+            start_unix_nanos: data_start,
+            end_unix_nanos,
+        },
+    };
+    let mut latencies = query::query_latencies(
         &query_http,
         &query_base,
         &source,
         &sent,
-        QueryPlan {
-            num_samples: cli.query_samples,
-            budget: cli.query_budget,
-            search_window: cli.search_window,
-            range: DataRange {
-                start_unix_nanos: data_start,
-                end_unix_nanos: data_end,
-            },
-        },
+        plan(data_end),
         &mut rng,
     )
     .await?;
+    latencies.user_tags.stored_spans = stored_spans;
     report.queries = Some(latencies);
     report.queried_spans = stored_spans;
 
-    // 4. The other protocols, on top of the filled store.
+    // 5. The other protocols, on top of the filled store.
     for protocol in others {
         progress(&format!(
             "sled: {} for {:?}",
@@ -322,7 +435,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             &server,
             Storage::Sled,
             &source,
-            &phase(*protocol, None, stored_spans),
+            &phase(*protocol, most_exporters, None, stored_spans),
         )
         .await?;
         progress(&phase_line(&result));
@@ -330,9 +443,47 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         sent.extend_from_slice(&result.sent);
         report.sled.push(result);
     }
-    report.ingest_rss_hwm = server.memory()?.peak_rss;
 
-    // 5. Every acknowledged span, counted back.
+    // 6. A bigger store: fill further, then the tag searches again. This fill is
+    // not a timed phase of the report; its memory still counts.
+    if cli.big_store_spans > stored_spans {
+        progress(&format!(
+            "sled: {} until the store holds {} spans",
+            fill_protocol.label(),
+            cli.big_store_spans
+        ));
+        let fill = ingest_phase(
+            &server,
+            Storage::Sled,
+            &source,
+            &phase(
+                *fill_protocol,
+                most_exporters,
+                Some(cli.big_store_spans),
+                stored_spans,
+            ),
+        )
+        .await?;
+        progress(&phase_line(&fill));
+        stored_spans += fill.acked_spans;
+        sent.extend_from_slice(&fill.sent);
+        report.ingest_rss_hwm = report.ingest_rss_hwm.max(fill.rss_peak.max(fill.rss_hwm));
+        progress(&format!("tag searches over {stored_spans} spans"));
+        let mut big = query::user_tag_searches(
+            &query_http,
+            &query_base,
+            &source,
+            &sent,
+            plan(unix_nanos_now()),
+            &mut rng,
+        )
+        .await?;
+        big.stored_spans = stored_spans;
+        report.big_store_tags = Some(big);
+    }
+    report.ingest_rss_hwm = report.ingest_rss_hwm.max(server.memory()?.peak_rss);
+
+    // 7. Every acknowledged span, counted back.
     progress(&format!("count-back of {stored_spans} acknowledged spans"));
     let verification = query::verify_all(&verify_http, &query_base, &source, &sent).await?;
     progress(&format!(
@@ -345,7 +496,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     ));
     report.verification = Some(verification.clone());
 
-    // 6. Clean shutdown, disk use, and reopening the same data directory.
+    // 8. Clean shutdown, disk use, and reopening the same data directory.
     let shutdown = server.stop().await?;
     let (apparent, allocated) = dir_size(&sled_spec.data_dir)?;
     report.store = Some(StoreFigures {

@@ -23,6 +23,9 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(300);
 pub(crate) enum Storage {
     Sled,
     Discard,
+    /// Not Tracery: rotel, a Rust OTLP collector, with its null sink
+    /// (`--exporter blackhole`), as the reference for what OTLP intake can cost.
+    Rotel,
 }
 
 impl Storage {
@@ -30,6 +33,7 @@ impl Storage {
         match self {
             Storage::Sled => "sled",
             Storage::Discard => "discard",
+            Storage::Rotel => "rotel",
         }
     }
 }
@@ -77,23 +81,32 @@ impl Server {
             .open(&spec.log_path)
             .with_context(|| format!("failed to open {}", spec.log_path.display()))?;
         let started = Instant::now();
-        let child = Command::new(&spec.binary)
-            .arg("--data-dir")
-            .arg(&spec.data_dir)
-            .args(["--otlp-grpc-addr", &otlp_grpc.to_string()])
-            .args(["--otlp-http-addr", &otlp_http.to_string()])
-            .args(["--query-addr", &query.to_string()])
-            // The Jaeger and Zipkin listeners are off: their default ports may be taken.
-            .args(["--jaeger-grpc-addr", "", "--jaeger-thrift-http-addr", ""])
-            .args([
-                "--jaeger-udp-compact-addr",
-                "",
-                "--jaeger-udp-binary-addr",
-                "",
-            ])
-            .args(["--zipkin-addr", ""])
-            .args(["--storage", spec.storage.flag()])
-            .args(&spec.extra_args)
+        let mut command = Command::new(&spec.binary);
+        if spec.storage == Storage::Rotel {
+            command
+                .args(["start", "--exporter", "blackhole"])
+                .args(["--otlp-grpc-endpoint", &otlp_grpc.to_string()])
+                .args(["--otlp-http-endpoint", &otlp_http.to_string()]);
+        } else {
+            command
+                .arg("--data-dir")
+                .arg(&spec.data_dir)
+                .args(["--otlp-grpc-addr", &otlp_grpc.to_string()])
+                .args(["--otlp-http-addr", &otlp_http.to_string()])
+                .args(["--query-addr", &query.to_string()])
+                // The Jaeger and Zipkin listeners are off: their default ports may be taken.
+                .args(["--jaeger-grpc-addr", "", "--jaeger-thrift-http-addr", ""])
+                .args([
+                    "--jaeger-udp-compact-addr",
+                    "",
+                    "--jaeger-udp-binary-addr",
+                    "",
+                ])
+                .args(["--zipkin-addr", ""])
+                .args(["--storage", spec.storage.flag()])
+                .args(&spec.extra_args);
+        }
+        let child = command
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -108,6 +121,26 @@ impl Server {
             clock_ticks: rustix::param::clock_ticks_per_second() as f64,
         };
         let url = format!("http://{query}/api/services");
+        if spec.storage == Storage::Rotel {
+            // No query API: ready once both OTLP ports accept connections.
+            loop {
+                if let Some(status) = server.child.try_wait()? {
+                    bail!(
+                        "rotel exited during startup with {status}; see {}",
+                        spec.log_path.display()
+                    );
+                }
+                let grpc = tokio::net::TcpStream::connect(otlp_grpc).await;
+                let http = tokio::net::TcpStream::connect(otlp_http).await;
+                if grpc.is_ok() && http.is_ok() {
+                    return Ok((server, started.elapsed()));
+                }
+                if started.elapsed() > START_TIMEOUT {
+                    bail!("rotel did not listen on {otlp_grpc} within {START_TIMEOUT:?}");
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
         loop {
             if let Some(status) = server.child.try_wait()? {
                 bail!(

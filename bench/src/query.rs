@@ -15,7 +15,7 @@ use rand::Rng as _;
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::generate::{trace_id_for, Encoding, SERVICES};
+use crate::generate::{trace_id_for, user_id_for, Encoding, ANONYMOUS_USER, SERVICES};
 use crate::load::{Exporter, Outcome, Sent, Source};
 use crate::measure::percentile;
 
@@ -150,6 +150,7 @@ pub(crate) struct QueryLatencies {
     pub(crate) find_traces_filter: LatencyStats,
     pub(crate) services: LatencyStats,
     pub(crate) operations: LatencyStats,
+    pub(crate) user_tags: UserTagSearches,
     /// Length of the search window used for find-traces.
     pub(crate) search_window: Duration,
 }
@@ -298,6 +299,7 @@ pub(crate) async fn query_latencies(
         })
         .collect();
     let operations = series(http, probes, budget).await;
+    let user_tags = user_tag_searches(http, query_base, source, sent, plan, rng).await?;
     Ok(QueryLatencies {
         get_trace,
         find_traces,
@@ -305,13 +307,83 @@ pub(crate) async fn query_latencies(
         find_traces_filter,
         services,
         operations,
+        user_tags,
         search_window: Duration::from_nanos(window_nanos),
+    })
+}
+
+/// Tag searches on `user.id` over the whole store of the frontend service.
+#[derive(Debug, Clone)]
+pub(crate) struct UserTagSearches {
+    /// A value exactly one trace has (`user.id=u-…`).
+    pub(crate) needle: LatencyStats,
+    /// The value a fifth of frontend traces have (`user.id=anonymous`).
+    pub(crate) common: LatencyStats,
+    /// Spans stored when measured.
+    pub(crate) stored_spans: u64,
+}
+
+/// Needle and common-value tag searches: `service=frontend`, one `user.id` tag, the
+/// whole time range of the data, 20 traces.
+pub(crate) async fn user_tag_searches(
+    http: &reqwest::Client,
+    query_base: &str,
+    source: &Source,
+    sent: &[Sent],
+    plan: QueryPlan,
+    rng: &mut StdRng,
+) -> anyhow::Result<UserTagSearches> {
+    let count = WARMUP_QUERIES + plan.num_samples;
+    let with_users: Vec<&Sent> = sent
+        .iter()
+        .filter(|sent| {
+            !sent.partial
+                && !source.pool.templates[sent.template as usize]
+                    .user_traces
+                    .is_empty()
+        })
+        .collect();
+    if with_users.is_empty() {
+        bail!("no stored trace has a user.id of its own");
+    }
+    let search = |user: &str| {
+        reqwest::Url::parse_with_params(
+            &format!("{query_base}/api/traces"),
+            [
+                ("service", "frontend".to_owned()),
+                ("tags", serde_json::json!({ "user.id": user }).to_string()),
+                ("start", (plan.range.start_unix_nanos / 1000).to_string()),
+                ("end", (plan.range.end_unix_nanos / 1000 + 1).to_string()),
+                ("limit", SEARCH_LIMIT.to_string()),
+            ],
+        )
+    };
+    let probes = (0..count)
+        .map(|_| {
+            let sent = with_users[rng.random_range(0..with_users.len())];
+            let users = &source.pool.templates[sent.template as usize].user_traces;
+            let position = users[rng.random_range(0..users.len())];
+            let user = user_id_for(source.pool.salt, sent.trace_base + u64::from(position));
+            Ok(Probe::new(search(&user)?.into(), Expect::OneTrace))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let needle = series(http, probes, plan.budget).await;
+    let probes = (0..count)
+        .map(|_| Ok(Probe::new(search(ANONYMOUS_USER)?.into(), Expect::Traces)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let common = series(http, probes, plan.budget).await;
+    Ok(UserTagSearches {
+        needle,
+        common,
+        stored_spans: 0,
     })
 }
 
 /// What a correct answer holds.
 #[derive(Debug, Clone, Copy)]
 enum Expect {
+    /// Exactly one trace.
+    OneTrace,
     /// One trace with exactly this many spans.
     Spans(usize),
     /// At least one trace.
@@ -380,6 +452,13 @@ async fn fetch_items(http: &reqwest::Client, probe: &Probe) -> anyhow::Result<us
         Expect::Traces => {
             let envelope: TracesEnvelope = serde_json::from_slice(&body)?;
             envelope.data.map_or(0, |data| data.len())
+        }
+        Expect::OneTrace => {
+            let envelope: TracesEnvelope = serde_json::from_slice(&body)?;
+            match envelope.data.map_or(0, |data| data.len()) {
+                1 => 1,
+                _ => 0,
+            }
         }
         Expect::List(minimum) => {
             let envelope: ListEnvelope = serde_json::from_slice(&body)?;
