@@ -15,6 +15,7 @@ pub const DEFAULT_DATA_DIR: &str = "./tracery-data";
 pub const DEFAULT_OTLP_GRPC_ADDR: &str = "0.0.0.0:4317";
 pub const DEFAULT_OTLP_HTTP_ADDR: &str = "0.0.0.0:4318";
 pub const DEFAULT_QUERY_ADDR: &str = "0.0.0.0:16686";
+pub const DEFAULT_ADMIN_ADDR: &str = "0.0.0.0:14269";
 pub const DEFAULT_MAX_MESSAGE_MIB: usize = 16;
 pub const DEFAULT_CORS_ORIGINS: &str = "*";
 pub const DEFAULT_ACK: AckMode = AckMode::Durable;
@@ -81,6 +82,9 @@ pub struct RawConfig {
     /// Query API and web UI listen address [default: 0.0.0.0:16686]
     #[arg(long, env = "TRACERY_QUERY_ADDR")]
     pub query_addr: Option<String>,
+    /// Admin listen address: Prometheus /metrics and health checks [default: 0.0.0.0:14269]
+    #[arg(long, env = "TRACERY_ADMIN_ADDR")]
+    pub admin_addr: Option<String>,
     /// Largest accepted OTLP message (gRPC) or body after decompression (HTTP), in MiB [default: 16]
     #[arg(long, env = "TRACERY_MAX_MESSAGE_MIB")]
     pub max_message_mib: Option<usize>,
@@ -129,6 +133,7 @@ pub struct Config {
     pub otlp_grpc_addr: SocketAddr,
     pub otlp_http_addr: SocketAddr,
     pub query_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
 }
 
 #[derive(Debug, Clone)]
@@ -189,6 +194,7 @@ impl RawConfig {
             otlp_grpc_addr: self.otlp_grpc_addr.or(lower.otlp_grpc_addr),
             otlp_http_addr: self.otlp_http_addr.or(lower.otlp_http_addr),
             query_addr: self.query_addr.or(lower.query_addr),
+            admin_addr: self.admin_addr.or(lower.admin_addr),
             max_message_mib: self.max_message_mib.or(lower.max_message_mib),
             cors_origins: self.cors_origins.or(lower.cors_origins),
             ack: self.ack.or(lower.ack),
@@ -287,6 +293,10 @@ impl Config {
                 "query_addr",
                 raw.query_addr.as_deref().unwrap_or(DEFAULT_QUERY_ADDR),
             )?,
+            admin_addr: addr(
+                "admin_addr",
+                raw.admin_addr.as_deref().unwrap_or(DEFAULT_ADMIN_ADDR),
+            )?,
         })
     }
 
@@ -342,6 +352,7 @@ mod tests {
             DEFAULT_OTLP_GRPC_ADDR.to_owned(),
             DEFAULT_OTLP_HTTP_ADDR.to_owned(),
             DEFAULT_QUERY_ADDR.to_owned(),
+            DEFAULT_ADMIN_ADDR.to_owned(),
             format!("[default: {DEFAULT_MAX_MESSAGE_MIB}]"),
             format!("[default: {DEFAULT_MAX_BATCH_SPANS}]"),
             format!("[default: {DEFAULT_FLUSH_INTERVAL_MS}]"),

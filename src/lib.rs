@@ -8,6 +8,8 @@
 //! - `query`: search and trace assembly over the store.
 //! - `api`: the axum query API (Jaeger v1, api_v3, the UI's own endpoints).
 //! - `ui`: the web UI's files from `ui/`, embedded at compile time.
+//! - `metrics`: Prometheus self-metrics, served with health checks on the admin port.
+//! - `healthcheck`: the `tracery healthcheck` probe.
 //! - `app`: wiring, shutdown order; `config`: flags, environment and file.
 //!
 //! Data flows `receiver → ingest → store ← query ← api`; `model` depends on nothing
@@ -16,7 +18,9 @@
 pub mod api;
 mod app;
 pub mod config;
+pub mod healthcheck;
 pub mod ingest;
+pub mod metrics;
 pub mod model;
 mod net;
 pub mod query;

@@ -12,6 +12,7 @@ use tokio::time::MissedTickBehavior;
 
 use super::{IngestError, Submit};
 use crate::config::{IngestConfig, StorageMode};
+use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug)]
@@ -27,6 +28,7 @@ pub struct Batcher {
     durable_since: Option<tokio::time::Instant>,
     /// Enqueued-ack spans were written since the last sync; the next tick syncs them.
     unsynced: bool,
+    metrics: Metrics,
 }
 
 /// Durable batches are written once they reach this fraction of a full block.
@@ -40,7 +42,12 @@ async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
 }
 
 impl Batcher {
-    pub(super) fn new(config: &IngestConfig, store: Store, rx: mpsc::Receiver<Submit>) -> Batcher {
+    pub(super) fn new(
+        config: &IngestConfig,
+        store: Store,
+        rx: mpsc::Receiver<Submit>,
+        metrics: Metrics,
+    ) -> Batcher {
         Batcher {
             config: config.clone(),
             store,
@@ -50,6 +57,7 @@ impl Batcher {
             syncing: None,
             durable_since: None,
             unsynced: false,
+            metrics,
         }
     }
 
@@ -118,15 +126,20 @@ impl Batcher {
         self.durable_since = None;
         let durable = batch.iter().any(|submit| submit.ack.is_some());
         let (store, storage) = (self.store.clone(), self.config.storage);
+        let started = std::time::Instant::now();
         let (written, batch) = tokio::task::spawn_blocking(move || {
             let written = match storage {
-                StorageMode::Discard => Ok(()),
+                StorageMode::Discard => Ok(0),
                 StorageMode::Sled => write(&store, &batch),
             };
             (written, batch)
         })
         .await
         .unwrap_or_else(|_join_error| (Err(StoreError::WriterPanicked), Vec::new()));
+        let written = written.map(|num_blocks| {
+            self.metrics
+                .batch_written(num_spans, num_blocks, started.elapsed());
+        });
         if let Err(error) = written {
             let error = IngestError::Store(Arc::new(error));
             tracing::error!(num_spans, error = %error_chain(&error), "failed to write batch");
@@ -151,9 +164,9 @@ impl Batcher {
             // written before it starts, so waiting for the previous one first keeps
             // acknowledgements in order with the data on disk.
             self.wait_for_sync().await;
-            let store = self.store.clone();
+            let (store, metrics) = (self.store.clone(), self.metrics.clone());
             self.syncing = Some(tokio::spawn(async move {
-                let synced = tokio::task::spawn_blocking(move || store.sync())
+                let synced = tokio::task::spawn_blocking(move || timed_sync(&store, &metrics))
                     .await
                     .unwrap_or(Err(StoreError::WriterPanicked))
                     .map_err(|error| IngestError::Store(Arc::new(error)));
@@ -179,9 +192,9 @@ impl Batcher {
             return;
         }
         self.wait_for_sync().await;
-        let store = self.store.clone();
+        let (store, metrics) = (self.store.clone(), self.metrics.clone());
         self.syncing = Some(tokio::spawn(async move {
-            match tokio::task::spawn_blocking(move || store.sync()).await {
+            match tokio::task::spawn_blocking(move || timed_sync(&store, &metrics)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(error)) => {
                     let error = IngestError::Store(Arc::new(error));
@@ -201,7 +214,15 @@ impl Batcher {
     }
 }
 
-fn write(store: &Store, batch: &[Submit]) -> Result<(), StoreError> {
+fn timed_sync(store: &Store, metrics: &Metrics) -> Result<(), StoreError> {
+    let started = std::time::Instant::now();
+    let synced = store.sync();
+    metrics.synced(started.elapsed());
+    synced
+}
+
+/// Returns how many blocks were written.
+fn write(store: &Store, batch: &[Submit]) -> Result<usize, StoreError> {
     let spans: Vec<&crate::model::Span> = batch
         .iter()
         .flat_map(|submit| submit.spans.iter())

@@ -21,6 +21,7 @@ use tower_http::decompression::RequestDecompressionLayer;
 use super::{otlp_json, AcceptError, DecodeError};
 use crate::config::ReceiverConfig;
 use crate::ingest::{IngestError, IngestHandle};
+use crate::metrics::{outcome, protocol};
 
 /// Seconds a client is told to wait before retrying a refused export.
 const RETRY_AFTER_SECS: &str = "1";
@@ -87,6 +88,7 @@ pub(crate) async fn serve(
 }
 
 async fn export(State(state): State<HttpState>, headers: HeaderMap, body: Body) -> Response {
+    let started = std::time::Instant::now();
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -108,9 +110,20 @@ async fn export(State(state): State<HttpState>, headers: HeaderMap, body: Body) 
             return (StatusCode::UNSUPPORTED_MEDIA_TYPE, message).into_response();
         }
     };
+    let protocol = match encoding {
+        Encoding::Protobuf => protocol::OTLP_HTTP_PROTOBUF,
+        Encoding::Json => protocol::OTLP_HTTP_JSON,
+    };
+    let refused = || {
+        state
+            .ingest
+            .metrics()
+            .export_finished(protocol, outcome::INVALID, started.elapsed());
+    };
     let bytes = match axum::body::to_bytes(body, state.max_body_bytes).await {
         Ok(bytes) => bytes,
         Err(error) if is_length_limit(&error) => {
+            refused();
             let message = format!(
                 "request body exceeds the limit of {} bytes",
                 state.max_body_bytes
@@ -124,6 +137,7 @@ async fn export(State(state): State<HttpState>, headers: HeaderMap, body: Body) 
             );
         }
         Err(error) => {
+            refused();
             let message = format!("failed to read request body: {error}");
             return status_response(
                 encoding,
@@ -138,6 +152,7 @@ async fn export(State(state): State<HttpState>, headers: HeaderMap, body: Body) 
         Ok(request) => request,
         Err(error) => {
             tracing::debug!(%error, "rejected malformed export");
+            refused();
             return status_response(
                 encoding,
                 StatusCode::BAD_REQUEST,
@@ -147,7 +162,7 @@ async fn export(State(state): State<HttpState>, headers: HeaderMap, body: Body) 
             );
         }
     };
-    match super::accept(&state.ingest, request).await {
+    match super::accept(&state.ingest, protocol, request).await {
         Ok(partial_success) => {
             let response = OtlpExportResponse { partial_success };
             let body = match encoding {

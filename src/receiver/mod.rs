@@ -13,6 +13,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 
 use crate::ingest::{IngestError, IngestHandle};
+use crate::metrics::{outcome, reason};
 use crate::model::from_otlp;
 
 /// A request body that is not valid OTLP.
@@ -46,17 +47,39 @@ pub(crate) fn decode_json_spans(body: &[u8]) -> Result<Vec<crate::model::Span>, 
 /// export can't stall the async workers.
 const INLINE_CONVERSION_MAX_SPANS: usize = 512;
 
-/// Converts and submits one export request. `Ok(Some(..))` reports rejected spans.
+/// Converts and submits one export request that arrived as `protocol` (a
+/// `metrics::protocol` value), and records it. `Ok(Some(..))` reports rejected spans.
 pub(crate) async fn accept(
     ingest: &IngestHandle,
+    protocol: &'static str,
     request: OtlpExportRequest,
 ) -> Result<Option<OtlpPartialSuccess>, AcceptError> {
+    let started = std::time::Instant::now();
+    let metrics = ingest.metrics();
+    let accepted = convert_and_submit(ingest, protocol, request).await;
+    let outcome = match &accepted {
+        Ok(None) => outcome::SUCCESS,
+        Ok(Some(_)) => outcome::PARTIAL,
+        Err(AcceptError::Invalid(_)) => outcome::INVALID,
+        Err(AcceptError::Ingest(_)) => outcome::RETRYABLE,
+    };
+    metrics.export_finished(protocol, outcome, started.elapsed());
+    accepted
+}
+
+async fn convert_and_submit(
+    ingest: &IngestHandle,
+    protocol: &'static str,
+    request: OtlpExportRequest,
+) -> Result<Option<OtlpPartialSuccess>, AcceptError> {
+    let metrics = ingest.metrics();
     let num_spans: usize = request
         .resource_spans
         .iter()
         .flat_map(|resource| &resource.scope_spans)
         .map(|scope| scope.spans.len())
         .sum();
+    metrics.spans_received(protocol, num_spans);
     let converted = if num_spans > INLINE_CONVERSION_MAX_SPANS {
         tokio::task::spawn_blocking(move || from_otlp::convert(request))
             .await
@@ -64,6 +87,7 @@ pub(crate) async fn accept(
     } else {
         from_otlp::convert(request)
     };
+    metrics.spans_rejected(protocol, reason::INVALID, converted.num_rejected as usize);
     if converted.spans.is_empty() && converted.num_rejected > 0 {
         return Err(AcceptError::Invalid(converted.first_error_message()));
     }
@@ -71,6 +95,18 @@ pub(crate) async fn accept(
         rejected_spans: converted.num_rejected as i64,
         error_message: converted.first_error_message(),
     });
-    ingest.submit(converted.spans).await?;
+    let num_valid = converted.spans.len();
+    match ingest.submit(converted.spans).await {
+        Ok(()) => metrics.spans_accepted(protocol, num_valid),
+        Err(error) => {
+            let reason = match &error {
+                IngestError::QueueFull => reason::QUEUE_FULL,
+                IngestError::ShuttingDown => reason::SHUTTING_DOWN,
+                IngestError::Store(_) => reason::STORE_ERROR,
+            };
+            metrics.spans_rejected(protocol, reason, num_valid);
+            return Err(error.into());
+        }
+    }
     Ok(partial_success)
 }

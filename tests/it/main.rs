@@ -4,6 +4,7 @@
 // Test code: a failed unwrap is a failed test with a useful message.
 #![allow(clippy::unwrap_used)]
 
+mod admin;
 mod ingest_grpc;
 mod ingest_http;
 mod query_api;

@@ -19,6 +19,9 @@ pub(crate) struct TestServer {
     pub(crate) otlp_grpc: SocketAddr,
     pub(crate) otlp_http: SocketAddr,
     pub(crate) api: SocketAddr,
+    /// Prometheus `/metrics` and health checks.
+    pub(crate) admin: SocketAddr,
+    shutdown: CancellationToken,
     cancel_on_drop: DropGuard,
     handle: JoinHandle<anyhow::Result<()>>,
     data_dir: TempDir,
@@ -47,16 +50,20 @@ impl TestServer {
             otlp_grpc: bind().await,
             otlp_http: bind().await,
             api: bind().await,
+            admin: bind().await,
         };
         let otlp_grpc = listeners.otlp_grpc.local_addr().unwrap();
         let otlp_http = listeners.otlp_http.local_addr().unwrap();
         let api = listeners.api.local_addr().unwrap();
+        let admin = listeners.admin.local_addr().unwrap();
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(tracery::run(config, listeners, shutdown.clone()));
         TestServer {
             otlp_grpc,
             otlp_http,
             api,
+            admin,
+            shutdown: shutdown.clone(),
             cancel_on_drop: shutdown.drop_guard(),
             handle,
             data_dir,
@@ -69,6 +76,25 @@ impl TestServer {
         drop(self.cancel_on_drop);
         self.handle.await.unwrap().expect("clean shutdown");
         self.data_dir
+    }
+
+    /// Starts a graceful shutdown without waiting for it; `stop` then waits.
+    #[allow(dead_code)]
+    pub(crate) fn begin_shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// GET on the admin port; returns the status and the body text.
+    #[allow(dead_code)]
+    pub(crate) async fn get_admin(&self, path: &str) -> (u16, String) {
+        let response = self
+            .http
+            .get(format!("http://{}{path}", self.admin))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap())
     }
 
     pub(crate) async fn restart(self) -> TestServer {
