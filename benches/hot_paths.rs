@@ -2,7 +2,7 @@
 //! end-to-end benchmark sends (its generator is compiled in from `src/bin`).
 //!
 //! - `otlp/decode`: prost decode of one 100-span `ExportTraceServiceRequest`.
-//! - `otlp/decode_convert`: decode plus `tracery::model::from_otlp::convert`.
+//! - `otlp/decode_convert`: decode plus `tracery::protocol::otlp::convert`.
 //! - `store/write_block`: `Store::write_spans` of one block (catalog ids, encode,
 //!   zstd, segment-file append), without the fsync, into a temporary store.
 //! - `store/read_trace`: `Store::read_traces` of one trace of 10–30 spans from a store
@@ -18,8 +18,8 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest as OtlpExportRequest;
 use prost::Message as _;
 use tracery::config::StoreConfig;
-use tracery::model::from_otlp::convert;
 use tracery::model::{Span, TraceId};
+use tracery::protocol::otlp::convert;
 use tracery::store::Store;
 
 // The end-to-end benchmark's generator and wire helpers, shared so both measure the

@@ -1,8 +1,9 @@
 //! Tracery: a self-hosted, Jaeger-compatible trace backend.
 //!
 //! # Layout
-//! - `model`: the span model and the pure OTLP → model conversion.
-//! - `receiver`: OTLP/gRPC and OTLP/HTTP listeners.
+//! - `model`: the span model.
+//! - `protocol`: wire formats (pure decoders and their translation into `model`).
+//! - `receiver`: the listeners (transport only: bind, limits, status mapping).
 //! - `ingest`: the bounded, batching queue between receivers and the store.
 //! - `store`: compressed span blocks in sled, with trace and search indexes.
 //! - `query`: search and trace assembly over the store.
@@ -12,8 +13,8 @@
 //! - `healthcheck`: the `tracery healthcheck` probe.
 //! - `app`: wiring, shutdown order; `config`: flags, environment and file.
 //!
-//! Data flows `receiver → ingest → store ← query ← api`; `model` depends on nothing
-//! of ours.
+//! Data flows `receiver → ingest → store ← query ← api`; `receiver` and `api` decode
+//! through `protocol`; `model` depends on nothing of ours.
 
 pub mod api;
 mod app;
@@ -23,6 +24,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod model;
 mod net;
+pub mod protocol;
 pub mod query;
 pub(crate) mod receiver;
 pub mod store;

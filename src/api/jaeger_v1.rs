@@ -283,7 +283,7 @@ async fn dependencies(
 /// The Monitor tab shows its "get started" state on 501, as with Jaeger without a metrics store.
 /// OTLP/JSON in, Jaeger's trace JSON out: the Jaeger UI uploads OTLP files through this.
 async fn transform(body: axum::body::Bytes) -> Result<Response, V1Error> {
-    let spans = crate::receiver::decode_json_spans(&body)
+    let spans = crate::protocol::otlp::decode_json_spans(&body)
         .map_err(|error| ApiError::BadRequest(error.to_string()))?;
     let mut traces: Vec<Vec<crate::model::Span>> = Vec::new();
     let mut index_of: std::collections::HashMap<crate::model::TraceId, usize> =

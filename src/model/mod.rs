@@ -1,9 +1,8 @@
 //! Tracery's own span model: what the store keeps and the query side reads.
 //!
-//! Nothing here knows about OTLP, sled, serde or HTTP; `from_otlp` is the single
-//! pure conversion from the wire types into this model.
+//! Nothing here knows about OTLP, sled, serde or HTTP; `protocol` translates each
+//! wire format into this model.
 
-pub mod from_otlp;
 mod ids;
 mod span;
 

@@ -18,10 +18,11 @@ use tokio_util::sync::CancellationToken;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::decompression::RequestDecompressionLayer;
 
-use super::{otlp_json, AcceptError, DecodeError};
+use super::AcceptError;
 use crate::config::ReceiverConfig;
 use crate::ingest::{IngestError, IngestHandle};
 use crate::metrics::{outcome, protocol};
+use crate::protocol::otlp::{json as otlp_json, DecodeError};
 
 /// Seconds a client is told to wait before retrying a refused export.
 const RETRY_AFTER_SECS: &str = "1";
@@ -258,7 +259,7 @@ mod tests {
 
     use super::*;
     use crate::ingest::tests::stalled_handle;
-    use crate::model::from_otlp;
+    use crate::protocol::otlp as from_otlp;
 
     fn export_body(num_spans: usize) -> Vec<u8> {
         use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};

@@ -1,12 +1,11 @@
-//! OTLP receivers: gRPC (`grpc`) and HTTP with protobuf or JSON bodies (`http`).
+//! The listeners: OTLP over gRPC (`grpc`) and HTTP (`http`).
 //!
-//! Transport adapters only: decode, convert with `model::from_otlp`, hand the spans
-//! to the ingester, and map the outcome to the transport's status codes. Malformed
-//! data is never retried by clients; a full queue or a failing store is.
+//! Transport only: bind, limits, decode with `protocol`, hand the spans to the
+//! ingester, and map the outcome to the transport's status codes. Malformed data is
+//! never retried by clients; a full queue or a failing store is.
 
 pub(crate) mod grpc;
 pub(crate) mod http;
-pub(crate) mod otlp_json;
 
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess as OtlpPartialSuccess, ExportTraceServiceRequest as OtlpExportRequest,
@@ -14,17 +13,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 
 use crate::ingest::{IngestError, IngestHandle};
 use crate::metrics::{outcome, reason};
-use crate::model::from_otlp;
-
-/// A request body that is not valid OTLP.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum DecodeError {
-    /// serde_json's text says what is wrong and where (line and column).
-    #[error("invalid OTLP/JSON: {0}")]
-    Json(#[from] serde_json::Error),
-    #[error("invalid OTLP protobuf: {0}")]
-    Protobuf(#[from] prost::DecodeError),
-}
+use crate::protocol::{otlp, Converted};
 
 /// Why an export was not (fully) accepted.
 #[derive(Debug, thiserror::Error)]
@@ -36,66 +25,67 @@ pub(crate) enum AcceptError {
     Ingest(#[from] IngestError),
 }
 
-/// Decodes an OTLP/JSON `TracesData` document (what the OTLP file exporter writes)
-/// into model spans, dropping malformed ones: the Jaeger UI's file upload sends these
-/// to `/api/transform`.
-pub(crate) fn decode_json_spans(body: &[u8]) -> Result<Vec<crate::model::Span>, DecodeError> {
-    Ok(from_otlp::convert(otlp_json::decode_export_request(body)?).spans)
-}
-
 /// Requests with more spans than this are converted on the blocking pool, so one big
 /// export can't stall the async workers.
-const INLINE_CONVERSION_MAX_SPANS: usize = 512;
+pub(crate) const INLINE_CONVERSION_MAX_SPANS: usize = 512;
 
-/// Converts and submits one export request that arrived as `protocol` (a
-/// `metrics::protocol` value), and records it. `Ok(Some(..))` reports rejected spans.
-pub(crate) async fn accept(
+/// Runs `translate` inline for small requests and on the blocking pool for big ones.
+pub(crate) async fn translate<T, F>(
+    num_spans: usize,
+    input: T,
+    translate: F,
+) -> Result<Converted, AcceptError>
+where
+    T: Send + 'static,
+    F: FnOnce(T) -> Converted + Send + 'static,
+{
+    if num_spans > INLINE_CONVERSION_MAX_SPANS {
+        tokio::task::spawn_blocking(move || translate(input))
+            .await
+            .map_err(|_| AcceptError::Invalid("request could not be converted".to_owned()))
+    } else {
+        Ok(translate(input))
+    }
+}
+
+/// Submits translated spans that arrived as `protocol` (a `metrics::protocol`
+/// value) and records the export in the metrics. A request whose spans were all
+/// rejected is refused whole (nothing is stored); otherwise the good spans are
+/// queued and `Ok` reports how many were rejected, with the first reason.
+pub(crate) async fn submit(
     ingest: &IngestHandle,
     protocol: &'static str,
-    request: OtlpExportRequest,
-) -> Result<Option<OtlpPartialSuccess>, AcceptError> {
+    converted: Converted,
+) -> Result<Option<(u64, String)>, AcceptError> {
     let started = std::time::Instant::now();
-    let metrics = ingest.metrics();
-    let accepted = convert_and_submit(ingest, protocol, request).await;
-    let outcome = match &accepted {
+    let submitted = submit_counted(ingest, protocol, converted).await;
+    let outcome = match &submitted {
         Ok(None) => outcome::SUCCESS,
         Ok(Some(_)) => outcome::PARTIAL,
         Err(AcceptError::Invalid(_)) => outcome::INVALID,
         Err(AcceptError::Ingest(_)) => outcome::RETRYABLE,
     };
-    metrics.export_finished(protocol, outcome, started.elapsed());
-    accepted
+    ingest
+        .metrics()
+        .export_finished(protocol, outcome, started.elapsed());
+    submitted
 }
 
-async fn convert_and_submit(
+async fn submit_counted(
     ingest: &IngestHandle,
     protocol: &'static str,
-    request: OtlpExportRequest,
-) -> Result<Option<OtlpPartialSuccess>, AcceptError> {
+    converted: Converted,
+) -> Result<Option<(u64, String)>, AcceptError> {
     let metrics = ingest.metrics();
-    let num_spans: usize = request
-        .resource_spans
-        .iter()
-        .flat_map(|resource| &resource.scope_spans)
-        .map(|scope| scope.spans.len())
-        .sum();
-    metrics.spans_received(protocol, num_spans);
-    let converted = if num_spans > INLINE_CONVERSION_MAX_SPANS {
-        tokio::task::spawn_blocking(move || from_otlp::convert(request))
-            .await
-            .map_err(|_| AcceptError::Invalid("request could not be converted".to_owned()))?
-    } else {
-        from_otlp::convert(request)
-    };
-    metrics.spans_rejected(protocol, reason::INVALID, converted.num_rejected as usize);
+    let num_valid = converted.spans.len();
+    let num_rejected = converted.num_rejected as usize;
+    metrics.spans_received(protocol, num_valid + num_rejected);
+    metrics.spans_rejected(protocol, reason::INVALID, num_rejected);
     if converted.spans.is_empty() && converted.num_rejected > 0 {
         return Err(AcceptError::Invalid(converted.first_error_message()));
     }
-    let partial_success = (converted.num_rejected > 0).then(|| OtlpPartialSuccess {
-        rejected_spans: converted.num_rejected as i64,
-        error_message: converted.first_error_message(),
-    });
-    let num_valid = converted.spans.len();
+    let rejected = (converted.num_rejected > 0)
+        .then(|| (converted.num_rejected, converted.first_error_message()));
     match ingest.submit(converted.spans).await {
         Ok(()) => metrics.spans_accepted(protocol, num_valid),
         Err(error) => {
@@ -108,5 +98,27 @@ async fn convert_and_submit(
             return Err(error.into());
         }
     }
-    Ok(partial_success)
+    Ok(rejected)
+}
+
+/// Converts and submits one OTLP export request that arrived as `protocol`.
+/// `Ok(Some(..))` reports rejected spans.
+pub(crate) async fn accept(
+    ingest: &IngestHandle,
+    protocol: &'static str,
+    request: OtlpExportRequest,
+) -> Result<Option<OtlpPartialSuccess>, AcceptError> {
+    let num_spans: usize = request
+        .resource_spans
+        .iter()
+        .flat_map(|resource| &resource.scope_spans)
+        .map(|scope| scope.spans.len())
+        .sum();
+    let converted = translate(num_spans, request, otlp::convert).await?;
+    Ok(submit(ingest, protocol, converted)
+        .await?
+        .map(|(rejected, error_message)| OtlpPartialSuccess {
+            rejected_spans: rejected as i64,
+            error_message,
+        }))
 }

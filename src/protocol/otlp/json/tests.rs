@@ -380,7 +380,7 @@ fn span_scalars_accept_every_proto3_json_form() {
     check(r#""kind":"SPAN_KIND_CONSUMER""#, kind(5));
     check(r#""kind":5"#, kind(5));
     check(r#""kind":"2""#, kind(2));
-    // proto3 enums are open: unknown numbers are kept for model::from_otlp to judge.
+    // proto3 enums are open: unknown numbers are kept for otlp::convert to judge.
     check(r#""kind":42"#, kind(42));
     let status = |code| OtlpSpan {
         status: Some(OtlpStatus {

@@ -13,37 +13,15 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue as OtlpAnyValue, KeyValue 
 use opentelemetry_proto::tonic::resource::v1::Resource as OtlpResource;
 use opentelemetry_proto::tonic::trace::v1::Span as OtlpSpan;
 
-use super::{
+use crate::model::{
     AttrValue, Attribute, Event, Link, Resource, Scope, Span, SpanId, SpanKind, StatusCode, TraceId,
 };
 
-pub const MISSING_SERVICE_NAME: &str = "missing-service-name";
-pub const EMPTY_SERVICE_NAME: &str = "empty-service-name";
-pub const WRONG_TYPE_SERVICE_NAME: &str = "service-name-wrong-type";
-pub const EMPTY_SPAN_NAME: &str = "empty-span-name";
+use crate::protocol::{
+    Converted, EMPTY_SERVICE_NAME, EMPTY_SPAN_NAME, MISSING_SERVICE_NAME, WRONG_TYPE_SERVICE_NAME,
+};
 
-/// The outcome of converting one export request.
-#[derive(Debug, Default)]
-pub struct Converted {
-    pub spans: Vec<Span>,
-    pub num_rejected: u64,
-    /// The first rejection reason, for the client's error message.
-    pub first_error: Option<String>,
-}
-
-impl Converted {
-    pub fn first_error_message(&self) -> String {
-        self.first_error
-            .clone()
-            .unwrap_or_else(|| "no spans were accepted".to_owned())
-    }
-
-    fn reject(&mut self, reason: String) {
-        self.num_rejected += 1;
-        self.first_error.get_or_insert(reason);
-    }
-}
-
+/// Converts one export request, rejecting malformed spans one by one.
 pub fn convert(request: OtlpExportRequest) -> Converted {
     let mut converted = Converted::default();
     for (resource_index, resource_spans) in request.resource_spans.into_iter().enumerate() {

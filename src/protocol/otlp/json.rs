@@ -7,7 +7,7 @@
 //! and proto3 JSON's leniency (lowerCamelCase or original field names, 64-bit
 //! integers as strings or numbers, enums by name or number, `null` meaning the
 //! default, unknown fields ignored). It must not judge the data: semantic checks
-//! such as all-zero IDs belong to `model::from_otlp`.
+//! such as all-zero IDs belong to `otlp::convert`.
 //!
 //! Bodies are parsed straight from the byte slice into private DTOs, and each DTO
 //! is moved into its prost type as soon as it is complete (see `fields::repeated`),

@@ -1,0 +1,27 @@
+//! OTLP traces: protobuf (prost types from `opentelemetry-proto`), OTLP/JSON
+//! (`json`), and the translation into the model (`convert`).
+//!
+//! **Invariant:** OTLP proto types appear only here and in the OTLP listeners
+//! (`receiver::grpc`, `receiver::http`).
+
+mod convert;
+pub(crate) mod json;
+
+pub use convert::convert;
+
+/// A request body that is not valid OTLP.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// serde_json's text says what is wrong and where (line and column).
+    #[error("invalid OTLP/JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("invalid OTLP protobuf: {0}")]
+    Protobuf(#[from] prost::DecodeError),
+}
+
+/// Decodes an OTLP/JSON `TracesData` document (what the OTLP file exporter writes)
+/// into model spans, dropping malformed ones: the Jaeger UI's file upload sends these
+/// to `/api/transform`.
+pub fn decode_json_spans(body: &[u8]) -> Result<Vec<crate::model::Span>, DecodeError> {
+    Ok(convert(json::decode_export_request(body)?).spans)
+}
