@@ -10,6 +10,7 @@
 //! - `api`: the axum query API (Jaeger v1, api_v3, the UI's own endpoints).
 //! - `ui`: the web UI's files from `ui/`, embedded at compile time.
 //! - `metrics`: Prometheus self-metrics, served with health checks on the admin port.
+//! - `demo`: `tracery demo`, a shop's traffic over OTLP (an OTLP client, not part of the server).
 //! - `healthcheck`: the `tracery healthcheck` probe.
 //! - `app`: wiring, shutdown order; `config`: flags, environment and file.
 //!
@@ -19,6 +20,7 @@
 pub mod api;
 mod app;
 pub mod config;
+pub mod demo;
 pub mod healthcheck;
 pub mod ingest;
 pub mod metrics;

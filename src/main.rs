@@ -35,6 +35,9 @@ enum Command {
         #[arg(long)]
         url: Option<String>,
     },
+    /// Send a demo shop's traces (frontend, api-gateway, auth, cart, orders, payment,
+    /// notifications) to a Tracery or any OTLP endpoint until stopped
+    Demo(tracery::demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
     tracery::telemetry::init();
     let result = match cli.command {
         Some(Command::Healthcheck { ref url }) => healthcheck(&cli, url.clone()),
+        Some(Command::Demo(ref args)) => demo(args.clone()),
         None => run(&cli),
     };
     match result {
@@ -77,6 +81,16 @@ fn healthcheck(cli: &Cli, url: Option<String>) -> anyhow::Result<()> {
     ))?;
     println!("ready: {url}");
     Ok(())
+}
+
+fn demo(args: tracery::demo::DemoArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let shutdown = CancellationToken::new();
+        tokio::spawn(cancel_on_signal(shutdown.clone()));
+        tracery::demo::run(args, shutdown).await?;
+        Ok(())
+    })
 }
 
 fn run(cli: &Cli) -> anyhow::Result<()> {
