@@ -91,7 +91,8 @@ impl QueryService {
         self.store.operations(service, kind)
     }
 
-    /// Service call counts for spans that started within `lookback` before `end_unix_nanos`.
+    /// Calls between services (never within one) for spans that started within
+    /// `lookback` before `end_unix_nanos`.
     pub fn dependencies(&self, end_unix_nanos: u64, lookback: Duration) -> Vec<Dependency> {
         let start =
             end_unix_nanos.saturating_sub(lookback.as_nanos().min(u128::from(u64::MAX)) as u64);
@@ -100,7 +101,8 @@ impl QueryService {
             if meta.max_start_unix_nanos < start || meta.min_start_unix_nanos > end_unix_nanos {
                 continue;
             }
-            for (parent, child, calls) in &meta.edges {
+            // Blocks written before edges within one service were skipped may hold them.
+            for (parent, child, calls) in meta.edges.iter().filter(|(p, c, _)| p != c) {
                 *counts.entry((*parent, *child)).or_default() += u64::from(*calls);
             }
         }

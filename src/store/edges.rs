@@ -7,6 +7,9 @@
 //! across blocks is counted in the block being written. Both are bounded in entries
 //! and in age, so a quiet server holds little. After a restart, spans from before it
 //! can't be resolved any more.
+//!
+//! Only calls between services count: a parent and child of the same service are
+//! not an edge (Jaeger's stores skip them too), so the map has no self-loops.
 
 use std::collections::VecDeque;
 
@@ -37,6 +40,13 @@ fn key(trace_id: &TraceId, span_id: &SpanId) -> u64 {
     foldhash::fast::FixedState::with_seed(0x7472_6163_6572_7931).hash_one((trace_id.0, span_id.0))
 }
 
+/// Counts a call from `parent` to `child` unless both are the same service.
+fn count(edges: &mut HashMap<(u32, u32), u32>, parent: u32, child: u32) {
+    if parent != child {
+        *edges.entry((parent, child)).or_default() += 1;
+    }
+}
+
 impl EdgeResolver {
     /// (parent service, child service, calls) for the parent links of `spans`, whose
     /// services are `service_ids`: links within the block, to recently written spans,
@@ -58,7 +68,7 @@ impl EdgeResolver {
             // Earlier children of this span.
             if let Some(children) = self.waiting.remove(&key(&span.trace_id, &span.span_id)) {
                 for child in children {
-                    *edges.entry((*child_service, child)).or_default() += 1;
+                    count(&mut edges, *child_service, child);
                 }
             }
             let Some(parent) = span.parent_span_id else {
@@ -69,9 +79,7 @@ impl EdgeResolver {
                 .get(&parent_key)
                 .or_else(|| self.recent.get(&parent_key))
             {
-                Some(parent_service) => {
-                    *edges.entry((*parent_service, *child_service)).or_default() += 1;
-                }
+                Some(parent_service) => count(&mut edges, *parent_service, *child_service),
                 None => self.wait(parent_key, *child_service, now_secs),
             }
         }
@@ -167,5 +175,25 @@ mod tests {
         let late = span(1, 7, Some(1));
         assert!(resolver.block_edges(&[&late], &[70], 1_071).is_empty());
         assert_eq!(resolver.recent.len(), 1, "only the late span itself");
+    }
+
+    #[test]
+    fn calls_within_one_service_are_not_edges() {
+        let mut resolver = EdgeResolver::default();
+        // frontend (1) → frontend (2) → checkout (3) → checkout (4), and a checkout
+        // child (6) that arrives before its checkout parent (5).
+        let spans = [
+            span(1, 1, None),
+            span(1, 2, Some(1)),
+            span(1, 3, Some(2)),
+            span(1, 4, Some(3)),
+            span(1, 6, Some(5)),
+        ];
+        let refs: Vec<&Span> = spans.iter().collect();
+        let mut edges = resolver.block_edges(&refs, &[10, 10, 20, 20, 20], 1_000);
+        edges.sort();
+        assert_eq!(edges, [(10, 20, 1)]);
+        let parent = span(1, 5, Some(3));
+        assert!(resolver.block_edges(&[&parent], &[20], 1_001).is_empty());
     }
 }

@@ -515,3 +515,41 @@ async fn dependencies_count_calls_whose_spans_arrive_separately() {
     );
     server.stop().await;
 }
+
+/// Jaeger UI's System Architecture page drew frontend→frontend and checkout→checkout
+/// self-loops: calls inside one service are not dependencies.
+#[tokio::test]
+async fn dependencies_skip_calls_within_one_service() {
+    let server = TestServer::start().await;
+    let traces: Vec<Trace> = (0..10)
+        .map(|_| {
+            TraceBuilder::new("frontend")
+                .at(now_nanos() - 5_000_000_000)
+                .span("GET /checkout", 0..200)
+                .child("render", 5..190)
+                .service("checkout")
+                .child("POST /checkout", 10..180)
+                .child("validate", 12..20)
+                .child_of(2, "reserve", 20..60)
+                .service("payment")
+                .child_of(2, "charge", 60..170)
+                .build()
+        })
+        .collect();
+    let all: Vec<&Trace> = traces.iter().collect();
+    server.export(merged(&all)).await;
+    let body = server
+        .get_ok(&format!(
+            "/api/dependencies?endTs={}&lookback=3600000",
+            now_nanos() / 1_000_000
+        ))
+        .await;
+    assert_eq!(
+        body["data"],
+        json!([
+            {"parent": "checkout", "child": "payment", "callCount": 10},
+            {"parent": "frontend", "child": "checkout", "callCount": 10},
+        ])
+    );
+    server.stop().await;
+}
