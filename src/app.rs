@@ -146,7 +146,7 @@ async fn serve(
         .context("OTLP/HTTP receiver failed")
     });
     let state = AppState::new(
-        QueryService::new(store.clone()),
+        QueryService::new(store.clone(), &config.query),
         config.ui.ui_dir.clone(),
         endpoints,
         metrics.clone(),

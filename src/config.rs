@@ -27,6 +27,12 @@ pub const DEFAULT_QUEUE_WAIT_MS: u64 = 500;
 pub const DEFAULT_CACHE_MIB: u64 = 64;
 pub const DEFAULT_RETENTION_HOURS: u64 = 72;
 pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
+/// N+1 detection: fewest repeated sibling spans that count as a finding.
+pub const DEFAULT_N_PLUS_ONE_MIN_REPEATS: usize = 5;
+/// N+1 detection: a run counts if its spans take this long in total…
+pub const DEFAULT_N_PLUS_ONE_MIN_TOTAL_MS: u64 = 50;
+/// …or at least this share of their parent's duration, in percent.
+pub const DEFAULT_N_PLUS_ONE_MIN_PARENT_PERCENT: u32 = 20;
 /// sled's background fsync interval for writes not already synced by a durable ack.
 pub const DEFAULT_SLED_FLUSH_EVERY_MS: u64 = 500;
 
@@ -121,6 +127,15 @@ pub struct RawConfig {
     /// sled storage, or discard (decode and drop; for benchmarks) [default: sled]
     #[arg(long, env = "TRACERY_STORAGE", value_enum)]
     pub storage: Option<StorageMode>,
+    /// N+1 detection: fewest repeated sibling spans (same query, route or name) that count [default: 5]
+    #[arg(long, env = "TRACERY_N_PLUS_ONE_MIN_REPEATS")]
+    pub n_plus_one_min_repeats: Option<usize>,
+    /// N+1 detection: a run counts when its spans take this long in total, in ms… [default: 50]
+    #[arg(long, env = "TRACERY_N_PLUS_ONE_MIN_TOTAL_MS")]
+    pub n_plus_one_min_total_ms: Option<u64>,
+    /// …or at least this share of their parent span's duration, in percent [default: 20]
+    #[arg(long, env = "TRACERY_N_PLUS_ONE_MIN_PARENT_PERCENT")]
+    pub n_plus_one_min_parent_percent: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -167,7 +182,28 @@ pub struct StoreConfig {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct QueryConfig {}
+pub struct QueryConfig {
+    pub n_plus_one: NPlusOneConfig,
+}
+
+/// When repeated sibling spans are reported as an N+1 finding: at least
+/// `min_repeats` of them, taking `min_total` or `min_parent_percent` of the parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NPlusOneConfig {
+    pub min_repeats: usize,
+    pub min_total: Duration,
+    pub min_parent_percent: u32,
+}
+
+impl Default for NPlusOneConfig {
+    fn default() -> NPlusOneConfig {
+        NPlusOneConfig {
+            min_repeats: DEFAULT_N_PLUS_ONE_MIN_REPEATS,
+            min_total: Duration::from_millis(DEFAULT_N_PLUS_ONE_MIN_TOTAL_MS),
+            min_parent_percent: DEFAULT_N_PLUS_ONE_MIN_PARENT_PERCENT,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct UiConfig {
@@ -207,12 +243,20 @@ impl RawConfig {
             retention_hours: self.retention_hours.or(lower.retention_hours),
             zstd_level: self.zstd_level.or(lower.zstd_level),
             storage: self.storage.or(lower.storage),
+            n_plus_one_min_repeats: self.n_plus_one_min_repeats.or(lower.n_plus_one_min_repeats),
+            n_plus_one_min_total_ms: self
+                .n_plus_one_min_total_ms
+                .or(lower.n_plus_one_min_total_ms),
+            n_plus_one_min_parent_percent: self
+                .n_plus_one_min_parent_percent
+                .or(lower.n_plus_one_min_parent_percent),
         }
     }
 }
 
 impl Config {
     pub fn from_raw(raw: RawConfig) -> Result<Config, ConfigError> {
+        let n_plus_one = n_plus_one_from_raw(&raw)?;
         let max_batch_spans = non_zero(
             "max_batch_spans",
             raw.max_batch_spans.unwrap_or(DEFAULT_MAX_BATCH_SPANS),
@@ -275,7 +319,7 @@ impl Config {
                 retention: (retention_hours > 0)
                     .then(|| Duration::from_secs(retention_hours * 3600)),
             },
-            query: QueryConfig::default(),
+            query: QueryConfig { n_plus_one },
             ui: UiConfig::default(),
             otlp_grpc_addr: addr(
                 "otlp_grpc_addr",
@@ -311,6 +355,32 @@ impl Config {
         };
         Config::from_raw(raw).expect("the defaults are valid")
     }
+}
+
+fn n_plus_one_from_raw(raw: &RawConfig) -> Result<NPlusOneConfig, ConfigError> {
+    let min_repeats = raw
+        .n_plus_one_min_repeats
+        .unwrap_or(DEFAULT_N_PLUS_ONE_MIN_REPEATS);
+    if min_repeats < 2 {
+        return Err(invalid("n_plus_one_min_repeats", "must be at least 2"));
+    }
+    let min_parent_percent = raw
+        .n_plus_one_min_parent_percent
+        .unwrap_or(DEFAULT_N_PLUS_ONE_MIN_PARENT_PERCENT);
+    if min_parent_percent > 100 {
+        return Err(invalid(
+            "n_plus_one_min_parent_percent",
+            "must be between 0 and 100",
+        ));
+    }
+    Ok(NPlusOneConfig {
+        min_repeats,
+        min_total: Duration::from_millis(
+            raw.n_plus_one_min_total_ms
+                .unwrap_or(DEFAULT_N_PLUS_ONE_MIN_TOTAL_MS),
+        ),
+        min_parent_percent,
+    })
 }
 
 fn invalid(field: &'static str, reason: &str) -> ConfigError {
@@ -362,6 +432,9 @@ mod tests {
             format!("[default: {DEFAULT_CACHE_MIB}]"),
             format!("[default: {DEFAULT_RETENTION_HOURS}]"),
             format!("[default: {DEFAULT_ZSTD_LEVEL}]"),
+            format!("[default: {DEFAULT_N_PLUS_ONE_MIN_REPEATS}]"),
+            format!("[default: {DEFAULT_N_PLUS_ONE_MIN_TOTAL_MS}]"),
+            format!("[default: {DEFAULT_N_PLUS_ONE_MIN_PARENT_PERCENT}]"),
         ] {
             assert!(help.contains(&default), "--help lacks {default}");
         }

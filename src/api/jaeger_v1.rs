@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use super::error::{ApiError, V1Error};
-use super::params::{parse_go_duration, parse_trace_id, Params};
+use super::params::{parse_filters, parse_flag, parse_go_duration, parse_trace_id, Params};
 use super::{dto, AppState};
 use crate::model::SpanKind;
 use crate::query::TraceQuery;
@@ -164,13 +164,11 @@ async fn traces_by_id(state: &AppState, raw_ids: &[&str]) -> Result<Response, V1
     Ok(Json(dto::Envelope::ok(data).with_errors(errors)).into_response())
 }
 
-/// Builds a search from v1 parameters (jaeger-compat §1.4).
+/// Builds a search from v1 parameters (jaeger-compat §1.4). Unlike Jaeger, which
+/// answers 400, a search without `service` covers every service; `filter=` and
+/// `n_plus_one=true` are Tracery's own.
 fn search_query(params: &Params) -> Result<TraceQuery, ApiError> {
     let bad = ApiError::BadRequest;
-    let service = params
-        .get(&["service"])
-        .ok_or_else(|| bad("parameter 'service' is required".to_owned()))?
-        .to_owned();
     let now_micros = unix_micros_now();
     let micros = |name: &str, default: u64| -> Result<u64, ApiError> {
         match params.get(&[name]) {
@@ -228,9 +226,11 @@ fn search_query(params: &Params) -> Result<TraceQuery, ApiError> {
         tags.insert(key.to_owned(), value.to_owned());
     }
     Ok(TraceQuery {
-        service: Some(service),
+        service: params.get(&["service"]).map(str::to_owned),
         operation: params.get(&["operation"]).map(str::to_owned),
         tags: tags.into_iter().collect(),
+        filters: parse_filters(params).map_err(bad)?,
+        n_plus_one: parse_flag(params, "n_plus_one").map_err(bad)?,
         start_min_unix_nanos: start.saturating_mul(1000),
         start_max_unix_nanos: end.saturating_mul(1000).saturating_add(999),
         duration_min,

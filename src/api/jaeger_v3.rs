@@ -10,7 +10,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use super::error::{ApiError, V3Error};
-use super::params::{parse_go_duration, parse_rfc3339_nanos, path_trace_id, Params};
+use super::params::{
+    parse_filters, parse_flag, parse_go_duration, parse_rfc3339_nanos, path_trace_id, Params,
+};
 use super::{dto, AppState};
 use crate::model::SpanKind;
 use crate::query::TraceQuery;
@@ -108,7 +110,7 @@ async fn trace_summaries(
 
 /// Builds a search from api_v3 parameters: camelCase names with their snake_case
 /// aliases (jaeger-compat §2.1). Unlike Jaeger, the service may be left out to
-/// search every service.
+/// search every service; `filter=` and `n_plus_one=true` are Tracery's own.
 fn search_query(params: &Params) -> Result<TraceQuery, ApiError> {
     let malformed = |name: &str, reason: String| {
         ApiError::BadRequest(format!("malformed parameter {name}: {reason}"))
@@ -181,6 +183,8 @@ fn search_query(params: &Params) -> Result<TraceQuery, ApiError> {
             .get(&["query.operationName", "query.operation_name"])
             .map(str::to_owned),
         tags: tags.into_iter().collect(),
+        filters: parse_filters(params).map_err(ApiError::BadRequest)?,
+        n_plus_one: parse_flag(params, "n_plus_one").map_err(ApiError::BadRequest)?,
         start_min_unix_nanos: start_min,
         start_max_unix_nanos: start_max,
         duration_min,

@@ -5,6 +5,7 @@ use std::time::Duration;
 use base64::Engine as _;
 
 use crate::model::TraceId;
+use crate::query::AttrFilter;
 
 /// Raw query pairs, keeping repeated keys (`traceID=a&traceID=b`) and their order.
 #[derive(Debug, Default)]
@@ -35,6 +36,27 @@ impl Params {
             .iter()
             .filter(move |(key, _)| key == name)
             .map(|(_, value)| value.as_str())
+    }
+}
+
+/// Every `filter=` expression (repeatable; all must hold), parsed; the error names
+/// the bad one. Empty values are skipped, as the UI's form sends them.
+pub(crate) fn parse_filters(params: &Params) -> Result<Vec<AttrFilter>, String> {
+    params
+        .all("filter")
+        .filter(|text| !text.trim().is_empty())
+        .map(|text| AttrFilter::parse(text).map_err(|error| error.to_string()))
+        .collect()
+}
+
+/// A boolean flag such as `n_plus_one=true`: absent, empty, `false` or `0` is off.
+pub(crate) fn parse_flag(params: &Params, name: &str) -> Result<bool, String> {
+    match params.get(&[name]) {
+        None | Some("false" | "0") => Ok(false),
+        Some("true" | "1") => Ok(true),
+        Some(other) => Err(format!(
+            "unable to parse param '{name}': `{other}` is not true or false"
+        )),
     }
 }
 

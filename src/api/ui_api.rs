@@ -30,9 +30,11 @@ async fn trace_view(
     let spans = state.query.trace(trace_id).await?;
     // Building the tree and writing the JSON of a 50,000-span trace takes tens of
     // milliseconds: too long for an async worker.
+    let query = state.query.clone();
     let body = tokio::task::spawn_blocking(move || {
         let tree = tree::build(&spans);
-        serde_json::to_vec(&ui_dto::trace_view(&spans, &tree))
+        let findings = query.n_plus_one(&spans);
+        serde_json::to_vec(&ui_dto::trace_view(&spans, &tree, &findings))
             .expect("the trace view has only string keys and derived Serialize impls")
     })
     .await

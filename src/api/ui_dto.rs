@@ -17,6 +17,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::model::{AttrValue, Attribute, Resource, Scope, Span, SpanKind, StatusCode};
+use crate::query::n_plus_one::Finding;
 use crate::query::tree::{TraceTree, TreeWarning};
 
 /// Service colours in `ui/styles/base.css` (`--svc-0` … `--svc-19`).
@@ -42,8 +43,28 @@ pub(crate) struct TraceViewDto<'a> {
     resources: Vec<ResourceDto<'a>>,
     scopes: Vec<ScopeDto<'a>>,
     warnings: Vec<String>,
+    /// Runs of repeated sibling spans (N+1 queries, fan-outs), largest first.
+    n_plus_one: Vec<NPlusOneDto>,
     /// Preorder: parents before children, children by start time.
     rows: Vec<RowDto<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NPlusOneDto {
+    service: String,
+    fingerprint: String,
+    /// Row of the parent span; left out when the parent is not in the trace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent_row: Option<usize>,
+    /// Rows of the repeated spans, by start time.
+    rows: Vec<usize>,
+    total_us: u64,
+    longest_us: u64,
+    wall_us: u64,
+    /// `"sequential"` (a loop) or `"parallel"` (a fan-out).
+    mode: &'static str,
+    could_save_us: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -153,8 +174,12 @@ pub(crate) struct UiConfigDto {
     pub(crate) otlp_http: String,
 }
 
-/// Renders one trace's spans and the tree built from them.
-pub(crate) fn trace_view<'a>(spans: &'a [Span], tree: &TraceTree) -> TraceViewDto<'a> {
+/// Renders one trace's spans, the tree built from them and their N+1 findings.
+pub(crate) fn trace_view<'a>(
+    spans: &'a [Span],
+    tree: &TraceTree,
+    findings: &[Finding],
+) -> TraceViewDto<'a> {
     let colors = color_indexes(tree.services.iter().map(|service| service.name.as_str()));
     let services: Vec<ServiceDto> = tree
         .services
@@ -245,6 +270,7 @@ pub(crate) fn trace_view<'a>(spans: &'a [Span], tree: &TraceTree) -> TraceViewDt
         num_errors: tree.services.iter().map(|service| service.num_errors).sum(),
         max_depth: tree.max_depth,
         warnings: trace_warnings(tree),
+        n_plus_one: n_plus_one(tree, findings),
         resources: resources
             .values
             .iter()
@@ -268,6 +294,43 @@ pub(crate) fn trace_view<'a>(spans: &'a [Span], tree: &TraceTree) -> TraceViewDt
         services,
         rows,
     }
+}
+
+fn n_plus_one(tree: &TraceTree, findings: &[Finding]) -> Vec<NPlusOneDto> {
+    let mut row_of = vec![
+        None;
+        tree.rows
+            .iter()
+            .map(|row| row.span_index + 1)
+            .max()
+            .unwrap_or(0)
+    ];
+    for (row_index, row) in tree.rows.iter().enumerate() {
+        row_of[row.span_index] = Some(row_index);
+    }
+    let row = |span_index: usize| row_of.get(span_index).copied().flatten();
+    findings
+        .iter()
+        .map(|finding| NPlusOneDto {
+            service: finding.service.clone(),
+            fingerprint: finding.fingerprint.clone(),
+            parent_row: finding.parent.and_then(row),
+            rows: finding
+                .spans
+                .iter()
+                .filter_map(|&index| row(index))
+                .collect(),
+            total_us: finding.total_nanos / 1000,
+            longest_us: finding.longest_nanos / 1000,
+            wall_us: finding.wall_nanos / 1000,
+            mode: if finding.parallel {
+                "parallel"
+            } else {
+                "sequential"
+            },
+            could_save_us: finding.could_save_nanos() / 1000,
+        })
+        .collect()
 }
 
 /// Colour slots for service names: sorted by name, each takes FNV-1a(name) mod

@@ -8,6 +8,6 @@ mod span;
 
 pub use ids::{IdParseError, SpanId, TraceId};
 pub use span::{
-    attributes_match, AttrValue, Attribute, Event, Link, Resource, Scope, Span, SpanFields,
-    SpanKind, StatusCode,
+    any_attribute_in, attributes_match, AttrValue, Attribute, Event, Link, Resource, Scope, Span,
+    SpanFields, SpanKind, StatusCode, ValueRef,
 };

@@ -224,6 +224,10 @@ pub trait SpanFields {
     fn attribute_matches(&self, key: &str, value: &str) -> bool;
     /// Whether an attribute `key` of any event equals `value` written as a string.
     fn event_attribute_matches(&self, key: &str, value: &str) -> bool;
+    /// Calls `test` with every value of an attribute named `key` on the span, its
+    /// events and its links, until `test` returns true; returns whether one did.
+    /// Resource and scope attributes are read through `resource()` and `scope()`.
+    fn any_attribute(&self, key: &str, test: &mut dyn FnMut(ValueRef<'_>) -> bool) -> bool;
 
     /// Jaeger's notion of an error span: status ERROR, or an `error=true` attribute.
     fn is_error(&self) -> bool {
@@ -269,6 +273,77 @@ impl SpanFields for Span {
         self.events
             .iter()
             .any(|event| attributes_match(&event.attributes, key, value))
+    }
+    fn any_attribute(&self, key: &str, test: &mut dyn FnMut(ValueRef<'_>) -> bool) -> bool {
+        any_attribute_in(&self.attributes, key, test)
+            || self
+                .events
+                .iter()
+                .any(|event| any_attribute_in(&event.attributes, key, test))
+            || self
+                .links
+                .iter()
+                .any(|link| any_attribute_in(&link.attributes, key, test))
+    }
+}
+
+/// Calls `test` with every value named `key` in `attributes`, until one passes.
+pub fn any_attribute_in(
+    attributes: &[Attribute],
+    key: &str,
+    test: &mut dyn FnMut(ValueRef<'_>) -> bool,
+) -> bool {
+    attributes
+        .iter()
+        .any(|attribute| attribute.key == key && test(ValueRef::from(&attribute.value)))
+}
+
+/// An attribute value borrowed from a `Span` or from an encoded block, as the
+/// search filters compare it.
+#[derive(Debug, Clone, Copy)]
+pub enum ValueRef<'v> {
+    Str(&'v str),
+    Bool(bool),
+    Int(i64),
+    Double(f64),
+    /// Bytes, arrays, key-value lists and empty values.
+    Other(&'v AttrValue),
+}
+
+impl<'v> From<&'v AttrValue> for ValueRef<'v> {
+    fn from(value: &'v AttrValue) -> ValueRef<'v> {
+        match value {
+            AttrValue::Str(text) => ValueRef::Str(text),
+            AttrValue::Bool(value) => ValueRef::Bool(*value),
+            AttrValue::Int(value) => ValueRef::Int(*value),
+            AttrValue::Double(value) => ValueRef::Double(*value),
+            other => ValueRef::Other(other),
+        }
+    }
+}
+
+impl ValueRef<'_> {
+    /// The value as a number: ints and doubles, and strings that parse as one
+    /// (older SDKs send `http.status_code` as a string).
+    pub fn as_number(&self) -> Option<f64> {
+        match self {
+            ValueRef::Int(value) => Some(*value as f64),
+            ValueRef::Double(value) => Some(*value),
+            ValueRef::Str(text) => text.trim().parse::<f64>().ok().filter(|n| n.is_finite()),
+            ValueRef::Bool(_) | ValueRef::Other(_) => None,
+        }
+    }
+
+    /// Calls `with` with the value written as Jaeger's tag search writes it;
+    /// allocates only for the rare kinds.
+    pub fn with_text<R>(&self, with: impl FnOnce(&str) -> R) -> R {
+        match self {
+            ValueRef::Str(text) => with(text),
+            ValueRef::Bool(value) => with(if *value { "true" } else { "false" }),
+            ValueRef::Int(value) => with(&value.to_string()),
+            ValueRef::Double(value) => with(&value.to_string()),
+            ValueRef::Other(value) => with(&value.to_search_string()),
+        }
     }
 }
 

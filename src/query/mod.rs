@@ -4,14 +4,18 @@
 //! newest first, whole traces returned) and nothing about HTTP or JSON. Store reads
 //! block, so each call runs them on the blocking pool.
 
+pub mod filter;
+pub(crate) mod n_plus_one;
 mod search;
 pub(crate) mod tree;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
+pub use filter::{AttrFilter, FilterError};
 pub use search::TraceQuery;
 
+use crate::config::{NPlusOneConfig, QueryConfig};
 use crate::model::{Span, SpanKind, TraceId};
 use crate::store::{Operation, Store, StoreError};
 
@@ -33,14 +37,27 @@ pub struct Dependency {
     pub call_count: u64,
 }
 
+/// How many candidate traces an `n_plus_one=true` search examines at most before
+/// it answers with what it found: each one is read whole.
+const MAX_N_PLUS_ONE_CANDIDATES: usize = 20_000;
+
 #[derive(Debug, Clone)]
 pub struct QueryService {
     store: Store,
+    n_plus_one: NPlusOneConfig,
 }
 
 impl QueryService {
-    pub fn new(store: Store) -> QueryService {
-        QueryService { store }
+    pub fn new(store: Store, config: &QueryConfig) -> QueryService {
+        QueryService {
+            store,
+            n_plus_one: config.n_plus_one,
+        }
+    }
+
+    /// The N+1 findings of one trace's spans.
+    pub(crate) fn n_plus_one(&self, spans: &[Span]) -> Vec<n_plus_one::Finding> {
+        n_plus_one::detect(spans, &self.n_plus_one)
     }
 
     /// One whole trace, spans ordered by start time; `TraceNotFound` when unknown.
@@ -71,6 +88,10 @@ impl QueryService {
     /// Whole traces with at least one span that meets every filter, newest first.
     pub async fn find_traces(&self, query: TraceQuery) -> Result<Vec<Vec<Span>>, QueryError> {
         let store = self.store.clone();
+        if query.n_plus_one {
+            let config = self.n_plus_one;
+            return blocking(move || find_n_plus_one_traces(&store, &query, &config)).await;
+        }
         blocking(move || {
             let trace_ids = search::matching_trace_ids(&store, &query)?;
             let mut found = store.read_traces(&trace_ids)?;
@@ -118,6 +139,50 @@ impl QueryService {
             .collect();
         dependencies.sort_by(|a, b| (&a.parent, &a.child).cmp(&(&b.parent, &b.child)));
         dependencies
+    }
+}
+
+/// The newest `query.limit` matching traces that have an N+1 finding. Matching
+/// traces are examined newest first, in rounds of growing size: the top `2k`
+/// matches begin with the top `k`, so each round reads only the new ones.
+fn find_n_plus_one_traces(
+    store: &Store,
+    query: &TraceQuery,
+    config: &NPlusOneConfig,
+) -> Result<Vec<Vec<Span>>, QueryError> {
+    let mut found = Vec::new();
+    let mut examined = 0;
+    let mut round = TraceQuery {
+        limit: query
+            .limit
+            .saturating_mul(4)
+            .clamp(64, MAX_N_PLUS_ONE_CANDIDATES),
+        ..query.clone()
+    };
+    loop {
+        let trace_ids = search::matching_trace_ids(store, &round)?;
+        let fresh = trace_ids.get(examined..).unwrap_or_default();
+        // In chunks, so memory holds a few hundred candidate traces, not thousands.
+        for chunk in fresh.chunks(256) {
+            let mut spans_by_id = store.read_traces(chunk)?;
+            for trace_id in chunk {
+                let Some(spans) = spans_by_id.remove(trace_id) else {
+                    continue;
+                };
+                let spans = normalize_trace(spans);
+                if n_plus_one::has_finding(&spans, config) {
+                    found.push(spans);
+                    if found.len() == query.limit {
+                        return Ok(found);
+                    }
+                }
+            }
+        }
+        examined = trace_ids.len();
+        if examined < round.limit || round.limit >= MAX_N_PLUS_ONE_CANDIDATES {
+            return Ok(found);
+        }
+        round.limit = round.limit.saturating_mul(4).min(MAX_N_PLUS_ONE_CANDIDATES);
     }
 }
 

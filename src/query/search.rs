@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use super::filter::AttrFilter;
 use crate::model::{attributes_match, SpanFields, StatusCode, TraceId};
 use crate::store::{BlockMeta, Store, StoreError};
 
@@ -16,6 +17,10 @@ pub struct TraceQuery {
     pub operation: Option<String>,
     /// (key, value) pairs compared as strings; all must hold for the same span.
     pub tags: Vec<(String, String)>,
+    /// `filter=` expressions; all must hold for the same span as the tags.
+    pub filters: Vec<AttrFilter>,
+    /// Only traces with an N+1 finding (checked per trace by `QueryService`).
+    pub n_plus_one: bool,
     /// Inclusive bounds on span start.
     pub start_min_unix_nanos: u64,
     pub start_max_unix_nanos: u64,
@@ -46,7 +51,8 @@ pub(super) fn matching_trace_ids(
 
     // Without tag filters, the block summaries (operation, start and duration per
     // span) are enough, and they are a few percent of a block.
-    let summary_filter = match (query.tags.is_empty(), &plan.operation_ids, plan.service_id) {
+    let attribute_free = query.tags.is_empty() && query.filters.is_empty();
+    let summary_filter = match (attribute_free, &plan.operation_ids, plan.service_id) {
         (false, ..) => None,
         (true, Some(ids), _) => Some(Some(sorted(ids.clone()))),
         (true, None, Some(service_id)) => Some(Some(sorted(store.operation_ids_of(service_id)))),
@@ -185,6 +191,7 @@ pub(super) fn span_matches(span: &impl SpanFields, query: &TraceQuery) -> bool {
             .tags
             .iter()
             .all(|(key, value)| tag_matches(span, key, value))
+        && query.filters.iter().all(|filter| filter.matches(span))
 }
 
 /// Jaeger's tag semantics: a key is looked up in the span's, resource's, scope's and

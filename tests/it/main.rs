@@ -10,6 +10,7 @@ mod ingest_grpc;
 mod ingest_http;
 mod query_api;
 mod sdk_languages;
+mod search_filters;
 mod shutdown;
 mod support;
 mod ui;

@@ -50,7 +50,8 @@ fn resource(service: &str) -> Arc<Resource> {
 
 fn render(spans: &[Span]) -> Value {
     let tree = tree::build(spans);
-    serde_json::to_value(trace_view(spans, &tree)).expect("serializes")
+    let findings = crate::query::n_plus_one::detect(spans, &Default::default());
+    serde_json::to_value(trace_view(spans, &tree, &findings)).expect("serializes")
 }
 
 #[test]
@@ -96,6 +97,7 @@ fn a_trace_renders_compactly_with_shared_parts_listed_once() {
             ],
             "scopes": [{"name": "io.test", "version": "1.2", "attributes": []}],
             "warnings": [],
+            "nPlusOne": [],
             "rows": [
                 {
                     "spanId": "0101010101010101", "depth": 0, "subtreeSize": 2,
@@ -217,4 +219,37 @@ fn an_empty_trace_renders_without_panicking() {
     let body = render(&[]);
     assert_eq!(body["numSpans"], json!(0));
     assert_eq!(body["rows"], json!([]));
+}
+
+#[test]
+fn n_plus_one_findings_point_at_rows() {
+    let web = resource("web");
+    let root = span(&web, 1, None, 0, 1_000_000);
+    let mut spans = vec![root];
+    // A first child that is not repeated, then six repeats of one statement.
+    spans.push(span(&web, 2, Some(1), 1, 2));
+    for index in 0..6u8 {
+        let start = 10_000 + u64::from(index) * 20_000;
+        let mut query = span(&web, 10 + index, Some(1), start, start + 15_000);
+        query.attributes = vec![attribute(
+            "db.statement",
+            AttrValue::Str(format!("SELECT * FROM t WHERE id = {index}")),
+        )];
+        spans.push(query);
+    }
+    let body = render(&spans);
+    assert_eq!(
+        body["nPlusOne"],
+        json!([{
+            "service": "web",
+            "fingerprint": "SELECT * FROM t WHERE id = ?",
+            "parentRow": 0,
+            "rows": [2, 3, 4, 5, 6, 7],
+            "totalUs": 90_000,
+            "longestUs": 15_000,
+            "wallUs": 115_000,
+            "mode": "sequential",
+            "couldSaveUs": 75_000,
+        }])
+    );
 }

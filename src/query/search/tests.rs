@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::config::StoreConfig;
-use crate::model::{AttrValue, Attribute, Event, Resource, Scope, Span, SpanId, SpanKind};
+use crate::model::{AttrValue, Attribute, Event, Link, Resource, Scope, Span, SpanId, SpanKind};
 
 fn span() -> Span {
     Span {
@@ -149,6 +149,17 @@ fn random_spans(rng: &mut impl rand::Rng) -> Vec<Span> {
                     key: "http.status_code".into(),
                     value: AttrValue::Int([200, 500][rng.random_range(0..2)]),
                 }],
+                links: (0..rng.random_range(0..2))
+                    .map(|_| Link {
+                        trace_id: TraceId([9; 16]),
+                        span_id: SpanId([9; 8]),
+                        trace_state: String::new(),
+                        attributes: vec![Attribute {
+                            key: "peer.shard".into(),
+                            value: AttrValue::Int(rng.random_range(0..3)),
+                        }],
+                    })
+                    .collect(),
                 resource: resources[rng.random_range(0..resources.len())].clone(),
                 ..span()
             });
@@ -206,6 +217,16 @@ fn searches_over_summaries_and_bodies_agree_with_brute_force() {
                 0 => vec![("http.status_code".into(), "500".into())],
                 _ => vec![],
             },
+            filters: match round % 5 {
+                1 => vec!["http.status_code>=500"],
+                2 => vec!["peer.shard=~^[12]$"],
+                3 => vec!["!peer.shard", "http.status_code!=500"],
+                _ => vec![],
+            }
+            .into_iter()
+            .map(|text| AttrFilter::parse(text).unwrap())
+            .collect(),
+            n_plus_one: false,
             start_min_unix_nanos: start_min,
             start_max_unix_nanos: rng.random_range(start_min..=end),
             duration_min: [None, Some(Duration::from_nanos(500))][rng.random_range(0..2)],

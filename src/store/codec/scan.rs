@@ -6,7 +6,9 @@ use super::{
     decode_value, decompress, span_columns, split, Header, SpanContext, SpanSummary, StringTable,
     Summary,
 };
-use crate::model::{AttrValue, Resource, Scope, SpanFields, SpanKind, StatusCode, TraceId};
+use crate::model::{
+    AttrValue, Resource, Scope, SpanFields, SpanKind, StatusCode, TraceId, ValueRef,
+};
 use crate::store::varint::Reader;
 use crate::store::CodecError;
 
@@ -25,6 +27,7 @@ pub(crate) struct SpanView<'v> {
     scope: &'v Scope,
     attributes: &'v [(&'v str, ValueView<'v>)],
     event_attributes: &'v [(&'v str, ValueView<'v>)],
+    link_attributes: &'v [(&'v str, ValueView<'v>)],
 }
 
 /// An attribute value borrowed from the block; rare kinds are decoded in full.
@@ -45,6 +48,15 @@ impl ValueView<'_> {
             ValueView::Other(value) => value.matches_str(text),
         }
     }
+
+    fn as_ref(&self) -> ValueRef<'_> {
+        match self {
+            ValueView::Str(value) => ValueRef::Str(value),
+            ValueView::Bool(value) => ValueRef::Bool(*value),
+            ValueView::Int(value) => ValueRef::Int(*value),
+            ValueView::Other(value) => ValueRef::from(value),
+        }
+    }
 }
 
 /// Calls `visit` with every span of the block, in block order.
@@ -59,19 +71,20 @@ pub(crate) fn scan_block(
     let context = header.context();
     let mut attributes = Vec::new();
     let mut event_attributes = Vec::new();
-    let mut scratch = Vec::new();
+    let mut link_attributes = Vec::new();
     for (trace_id, first_span, count, section_start) in summary.sections(header.sections_start)? {
         reader.seek(section_start)?;
         for columns in span_columns(&summary, first_span, count)? {
             attributes.clear();
             event_attributes.clear();
+            link_attributes.clear();
             let head = read_span(
                 &mut reader,
                 &context,
                 columns,
                 &mut attributes,
                 &mut event_attributes,
-                &mut scratch,
+                &mut link_attributes,
             )?;
             visit(&SpanView {
                 trace_id,
@@ -86,6 +99,7 @@ pub(crate) fn scan_block(
                 scope: head.scope,
                 attributes: &attributes,
                 event_attributes: &event_attributes,
+                link_attributes: &link_attributes,
             });
         }
     }
@@ -112,7 +126,7 @@ fn read_span<'h, 'r: 'h>(
     columns: &SpanSummary,
     attributes: &mut Vec<(&'r str, ValueView<'r>)>,
     event_attributes: &mut Vec<(&'r str, ValueView<'r>)>,
-    scratch: &mut Vec<(&'r str, ValueView<'r>)>,
+    link_attributes: &mut Vec<(&'r str, ValueView<'r>)>,
 ) -> Result<SpanHead<'h>, CodecError> {
     let table = context.table;
     reader.take(8)?; // span id
@@ -142,8 +156,7 @@ fn read_span<'h, 'r: 'h>(
     for _ in 0..num_links {
         reader.take(16 + 8)?; // trace and span id
         reader.u64()?; // trace state
-        read_attributes(reader, table, scratch)?;
-        scratch.clear();
+        read_attributes(reader, table, link_attributes)?;
     }
     Ok(SpanHead {
         name,
@@ -223,5 +236,12 @@ impl SpanFields for SpanView<'_> {
         self.event_attributes
             .iter()
             .any(|(name, found)| *name == key && found.matches_str(value))
+    }
+    fn any_attribute(&self, key: &str, test: &mut dyn FnMut(ValueRef<'_>) -> bool) -> bool {
+        self.attributes
+            .iter()
+            .chain(self.event_attributes)
+            .chain(self.link_attributes)
+            .any(|(name, found)| *name == key && test(found.as_ref()))
     }
 }

@@ -187,6 +187,22 @@ impl TraceBuilder {
         self
     }
 
+    /// A link with attributes on the most recent span.
+    pub(crate) fn link_with(
+        mut self,
+        trace_id: [u8; 16],
+        span_id: [u8; 8],
+        attributes: Vec<KeyValue>,
+    ) -> TraceBuilder {
+        self.last_span().links.push(Link {
+            trace_id: trace_id.to_vec(),
+            span_id: span_id.to_vec(),
+            attributes,
+            ..Default::default()
+        });
+        self
+    }
+
     pub(crate) fn build(self) -> Trace {
         let mut resource_spans: Vec<ResourceSpans> = Vec::new();
         for (service, span) in &self.spans {
