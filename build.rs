@@ -1,4 +1,5 @@
-//! Generates the table of web UI assets that `src/ui.rs` embeds.
+//! Generates the table of web UI assets that `src/ui.rs` embeds, and the Rust code
+//! for the vendored protobuf definitions under `proto/`.
 //!
 //! Every file under `ui/` becomes one `(path, include_bytes!(..))` entry in
 //! `$OUT_DIR/ui_assets.rs`. A generated table instead of a derive crate such as
@@ -9,7 +10,17 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::{env, fs, io};
 
+/// The vendored `.proto` files compiled into `$OUT_DIR`, relative to `proto/`: one
+/// Rust file per package (`jaeger.api_v2.rs`, `zipkin.proto3.rs`). Add a file of an
+/// existing package here and its types and services join that package's module.
+const PROTOS: &[&str] = &[
+    "jaeger/api_v2/model.proto",
+    "jaeger/api_v2/collector.proto",
+    "zipkin/zipkin.proto",
+];
+
 fn main() -> io::Result<()> {
+    compile_protos()?;
     let manifest_dir =
         PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").ok_or_else(|| {
             io::Error::new(io::ErrorKind::NotFound, "CARGO_MANIFEST_DIR is not set")
@@ -59,4 +70,20 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, String)>) -> io::Re
         }
     }
     Ok(())
+}
+
+/// Compiles `PROTOS` with protox, a protobuf compiler written in Rust, so building
+/// needs no `protoc` binary; tonic-prost-build then generates the messages, clients
+/// and servers. Jaeger's files import their siblings by bare name (`"model.proto"`),
+/// so `proto/jaeger/api_v2` comes first among the include paths.
+fn compile_protos() -> io::Result<()> {
+    println!("cargo:rerun-if-changed=proto");
+    let includes = ["proto/jaeger/api_v2", "proto"];
+    let files: Vec<String> = PROTOS.iter().map(|file| format!("proto/{file}")).collect();
+    let descriptors = protox::compile(&files, includes)
+        .map_err(|error| io::Error::other(format!("compiling {files:?}: {error}")))?;
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .compile_fds(descriptors)
 }

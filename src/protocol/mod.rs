@@ -5,7 +5,9 @@
 //! `receiver` and the query API's `/api/transform` both call into these modules, so
 //! they sit below both.
 
+pub mod jaeger;
 pub mod otlp;
+pub mod zipkin;
 
 use crate::model::Span;
 
