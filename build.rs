@@ -1,5 +1,6 @@
 //! Generates the table of web UI assets that `src/ui.rs` embeds, and the Rust code
-//! for the vendored protobuf definitions under `proto/`.
+//! and the encoded descriptor set (served by gRPC reflection) of the vendored
+//! protobuf definitions under `proto/`.
 //!
 //! Every file under `ui/` becomes one `(path, include_bytes!(..))` entry in
 //! `$OUT_DIR/ui_assets.rs`. A generated table instead of a derive crate such as
@@ -16,6 +17,9 @@ use std::{env, fs, io};
 const PROTOS: &[&str] = &[
     "jaeger/api_v2/model.proto",
     "jaeger/api_v2/collector.proto",
+    "jaeger/api_v2/query.proto",
+    "jaeger/api_v2/sampling.proto",
+    "jaeger/api_v3/query_service.proto",
     "zipkin/zipkin.proto",
 ];
 
@@ -76,14 +80,29 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, String)>) -> io::Re
 /// needs no `protoc` binary; tonic-prost-build then generates the messages, clients
 /// and servers. Jaeger's files import their siblings by bare name (`"model.proto"`),
 /// so `proto/jaeger/api_v2` comes first among the include paths.
+///
+/// api_v3 returns OTLP `TracesData`, which maps onto `opentelemetry-proto`'s types
+/// through `extern_path`; the OTLP `.proto` files under `proto/opentelemetry` are
+/// there only so the descriptor set is complete. Services without a method body
+/// answer `UNIMPLEMENTED` (`generate_default_stubs`), as api_v2 `ArchiveTrace` must.
 fn compile_protos() -> io::Result<()> {
     println!("cargo:rerun-if-changed=proto");
     let includes = ["proto/jaeger/api_v2", "proto"];
     let files: Vec<String> = PROTOS.iter().map(|file| format!("proto/{file}")).collect();
     let descriptors = protox::compile(&files, includes)
         .map_err(|error| io::Error::other(format!("compiling {files:?}: {error}")))?;
+    let out_dir = PathBuf::from(
+        env::var_os("OUT_DIR")
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "OUT_DIR is not set"))?,
+    );
+    fs::write(
+        out_dir.join("descriptors.bin"),
+        prost::Message::encode_to_vec(&descriptors),
+    )?;
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        .generate_default_stubs(true)
+        .extern_path(".opentelemetry.proto", "::opentelemetry_proto::tonic")
         .compile_fds(descriptors)
 }

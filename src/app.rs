@@ -32,6 +32,8 @@ pub struct Listeners {
     pub api: TcpListener,
     /// Prometheus `/metrics` and health checks.
     pub admin: TcpListener,
+    /// The gRPC query API; `None` when turned off.
+    pub query_grpc: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -46,6 +48,10 @@ impl Listeners {
             otlp_http: bind(config.otlp_http_addr).await?,
             api: bind(config.query_addr).await?,
             admin: bind(config.admin_addr).await?,
+            query_grpc: match config.query_grpc_addr {
+                Some(addr) => Some(bind(addr).await?),
+                None => None,
+            },
         })
     }
 }
@@ -67,6 +73,7 @@ pub async fn run(
         otlp_http,
         api,
         admin,
+        query_grpc,
     } = listeners;
     let admin = tokio::spawn(api::admin::serve(
         admin,
@@ -78,6 +85,7 @@ pub async fn run(
         otlp_grpc,
         otlp_http,
         api,
+        query_grpc,
     };
     let served = serve(config, listeners, shutdown, metrics, health).await;
     admin_shutdown.cancel();
@@ -94,6 +102,7 @@ struct MainListeners {
     otlp_grpc: TcpListener,
     otlp_http: TcpListener,
     api: TcpListener,
+    query_grpc: Option<TcpListener>,
 }
 
 async fn serve(
@@ -145,8 +154,18 @@ async fn serve(
         .await
         .context("OTLP/HTTP receiver failed")
     });
+    let query = QueryService::new(store.clone(), &config.query);
+    if let Some(listener) = listeners.query_grpc {
+        tracing::info!(query_grpc = %listener.local_addr()?, "gRPC query API listening");
+        let (query, grpc_shutdown) = (query.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            api::grpc::serve(listener, query, grpc_shutdown)
+                .await
+                .context("gRPC query API failed")
+        });
+    }
     let state = AppState::new(
-        QueryService::new(store.clone(), &config.query),
+        query,
         config.ui.ui_dir.clone(),
         endpoints,
         metrics.clone(),

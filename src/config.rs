@@ -16,6 +16,7 @@ pub const DEFAULT_OTLP_GRPC_ADDR: &str = "0.0.0.0:4317";
 pub const DEFAULT_OTLP_HTTP_ADDR: &str = "0.0.0.0:4318";
 pub const DEFAULT_QUERY_ADDR: &str = "0.0.0.0:16686";
 pub const DEFAULT_ADMIN_ADDR: &str = "0.0.0.0:14269";
+pub const DEFAULT_QUERY_GRPC_ADDR: &str = "0.0.0.0:16685";
 pub const DEFAULT_MAX_MESSAGE_MIB: usize = 16;
 pub const DEFAULT_CORS_ORIGINS: &str = "*";
 pub const DEFAULT_ACK: AckMode = AckMode::Durable;
@@ -91,6 +92,9 @@ pub struct RawConfig {
     /// Admin listen address: Prometheus /metrics and health checks [default: 0.0.0.0:14269]
     #[arg(long, env = "TRACERY_ADMIN_ADDR")]
     pub admin_addr: Option<String>,
+    /// gRPC query API (jaeger.api_v2 and api_v3 QueryService) listen address; empty turns it off [default: 0.0.0.0:16685]
+    #[arg(long, env = "TRACERY_QUERY_GRPC_ADDR")]
+    pub query_grpc_addr: Option<String>,
     /// Largest accepted OTLP message (gRPC) or body after decompression (HTTP), in MiB [default: 16]
     #[arg(long, env = "TRACERY_MAX_MESSAGE_MIB")]
     pub max_message_mib: Option<usize>,
@@ -149,6 +153,8 @@ pub struct Config {
     pub otlp_http_addr: SocketAddr,
     pub query_addr: SocketAddr,
     pub admin_addr: SocketAddr,
+    /// `None` when turned off with an empty value.
+    pub query_grpc_addr: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -231,6 +237,7 @@ impl RawConfig {
             otlp_http_addr: self.otlp_http_addr.or(lower.otlp_http_addr),
             query_addr: self.query_addr.or(lower.query_addr),
             admin_addr: self.admin_addr.or(lower.admin_addr),
+            query_grpc_addr: self.query_grpc_addr.or(lower.query_grpc_addr),
             max_message_mib: self.max_message_mib.or(lower.max_message_mib),
             cors_origins: self.cors_origins.or(lower.cors_origins),
             ack: self.ack.or(lower.ack),
@@ -341,6 +348,12 @@ impl Config {
                 "admin_addr",
                 raw.admin_addr.as_deref().unwrap_or(DEFAULT_ADMIN_ADDR),
             )?,
+            query_grpc_addr: optional_addr(
+                "query_grpc_addr",
+                raw.query_grpc_addr
+                    .as_deref()
+                    .unwrap_or(DEFAULT_QUERY_GRPC_ADDR),
+            )?,
         })
     }
 
@@ -401,6 +414,14 @@ fn addr(field: &'static str, text: &str) -> Result<SocketAddr, ConfigError> {
     })
 }
 
+/// An address, or `None` for an empty value (the listener is turned off).
+fn optional_addr(field: &'static str, text: &str) -> Result<Option<SocketAddr>, ConfigError> {
+    match text.trim() {
+        "" => Ok(None),
+        text => addr(field, text).map(Some),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clap::Parser;
@@ -423,6 +444,7 @@ mod tests {
             DEFAULT_OTLP_HTTP_ADDR.to_owned(),
             DEFAULT_QUERY_ADDR.to_owned(),
             DEFAULT_ADMIN_ADDR.to_owned(),
+            DEFAULT_QUERY_GRPC_ADDR.to_owned(),
             format!("[default: {DEFAULT_MAX_MESSAGE_MIB}]"),
             format!("[default: {DEFAULT_MAX_BATCH_SPANS}]"),
             format!("[default: {DEFAULT_FLUSH_INTERVAL_MS}]"),

@@ -7,6 +7,7 @@
 pub mod admin;
 pub(crate) mod dto;
 mod error;
+pub mod grpc;
 pub mod health;
 mod jaeger_v1;
 mod jaeger_v3;

@@ -1,5 +1,5 @@
 //! Wire formats, one module per protocol family: pure decoders and the translation
-//! of each format into `model`.
+//! of each format into `model`, and the message types generated from `proto/`.
 //!
 //! Nothing here opens a socket or names a transport's status type: the listeners in
 //! `receiver` and the query API's `/api/transform` both call into these modules, so
@@ -10,6 +10,10 @@ pub mod otlp;
 pub mod zipkin;
 
 use crate::model::Span;
+
+/// The encoded `FileDescriptorSet` of every vendored proto and its imports, for
+/// gRPC server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptors.bin"));
 
 /// The service name given to spans whose resource names none.
 pub const MISSING_SERVICE_NAME: &str = "missing-service-name";

@@ -9,6 +9,7 @@ mod demo;
 mod ingest_grpc;
 mod ingest_http;
 mod query_api;
+mod query_grpc;
 mod sdk_languages;
 mod search_filters;
 mod shutdown;

@@ -8,12 +8,12 @@ use serde_json::{json, Value};
 
 use crate::support::TestServer;
 
-fn sdk_dir() -> PathBuf {
+pub(crate) fn sdk_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk")
 }
 
-/// Runs an exporter script; it prints the trace id it sent.
-async fn run_exporter(program: PathBuf, args: Vec<String>) -> String {
+/// Runs a script of tests/sdk (an exporter prints the trace id it sent).
+pub(crate) async fn run_exporter(program: PathBuf, args: Vec<String>) -> String {
     assert!(
         program.exists() || program.to_str() == Some("node"),
         "{} is missing: run .ci/setup-sdks",

@@ -12,8 +12,12 @@ use std::borrow::Cow;
 use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
 
+mod proto;
+
 use super::{ordered_unique, serialize_f64, Distinct};
-use crate::model::{AttrValue, Attribute, Event, Resource, Span, SpanKind, StatusCode};
+use crate::model::{
+    AttrValue, Attribute, Event, Resource, Span, SpanId, SpanKind, StatusCode, TraceId,
+};
 
 /// The `/api/*` envelope: `{"data":…,"total":…,"limit":0,"offset":0,"errors":…}`.
 #[derive(Debug, Serialize)]
@@ -186,6 +190,11 @@ struct JaegerSpan<'a> {
     #[serde(rename = "processID")]
     process_id: String,
     warnings: Option<Vec<String>>,
+    /// The span rendered, for the protobuf rendering's IDs and nanosecond times.
+    #[serde(skip)]
+    source: &'a Span,
+    #[serde(skip)]
+    process_index: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -196,12 +205,17 @@ struct Reference {
     trace_id: String,
     #[serde(rename = "spanID")]
     span_id: String,
+    /// The IDs as bytes, for the protobuf rendering.
+    #[serde(skip)]
+    ids: (TraceId, SpanId),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 struct Log<'a> {
     timestamp: u64,
     fields: Vec<Tag<'a>>,
+    #[serde(skip)]
+    time_unix_nanos: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -228,8 +242,8 @@ enum TagValue<'a> {
     Bool(bool),
     Int64(i64),
     Float64(f64),
-    /// Already base64-encoded.
-    Binary(String),
+    /// Written as base64 in JSON.
+    Binary(&'a [u8]),
 }
 
 /// What the library-attributes adjuster knows about one resource.
@@ -356,6 +370,8 @@ fn render_span<'a>(
         logs: logs(&span.events),
         process_id: format!("p{}", process_index + 1),
         warnings: (!warnings.is_empty()).then_some(warnings),
+        source: span,
+        process_index,
     }
 }
 
@@ -371,6 +387,7 @@ fn references(span: &Span, trace_id: &str) -> Vec<Reference> {
             ref_type: CHILD_OF,
             trace_id: trace_id.to_owned(),
             span_id: parent.to_hex(),
+            ids: (span.trace_id, parent),
         });
     }
     for link in &span.links {
@@ -389,6 +406,7 @@ fn references(span: &Span, trace_id: &str) -> Vec<Reference> {
             ref_type,
             trace_id: link.trace_id.to_jaeger_hex(),
             span_id: link.span_id.to_hex(),
+            ids: (link.trace_id, link.span_id),
         });
     }
     references
@@ -416,6 +434,7 @@ fn logs(events: &[Event]) -> Vec<Log<'_>> {
             Log {
                 timestamp: event.time_unix_nanos / 1000,
                 fields,
+                time_unix_nanos: event.time_unix_nanos,
             }
         })
         .collect()
@@ -437,7 +456,7 @@ impl<'a> Tag<'a> {
             AttrValue::Bool(value) => TagValue::Bool(*value),
             AttrValue::Int(value) => TagValue::Int64(*value),
             AttrValue::Double(value) => TagValue::Float64(*value),
-            AttrValue::Bytes(_) => TagValue::Binary(attribute.value.to_search_string()),
+            AttrValue::Bytes(bytes) => TagValue::Binary(bytes),
             AttrValue::Array(_) | AttrValue::KvList(_) => {
                 TagValue::String(Cow::Owned(attribute.value.to_json_text()))
             }
@@ -476,9 +495,11 @@ impl Serialize for Tag<'_> {
                 object.serialize_field("type", "float64")?;
                 object.serialize_field("value", &Float(*value))?;
             }
-            TagValue::Binary(base64) => {
+            TagValue::Binary(bytes) => {
+                use base64::Engine as _;
                 object.serialize_field("type", "binary")?;
-                object.serialize_field("value", base64)?;
+                let base64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+                object.serialize_field("value", &base64)?;
             }
         }
         object.end()

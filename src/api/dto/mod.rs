@@ -5,7 +5,10 @@
 //! - `jaeger_v1`: the internal `/api/*` envelope and Jaeger's UI trace model,
 //!   including the query-time adjusters that Jaeger applies before rendering;
 //! - `otlp_json`: OTLP `TracesData` in the OTLP/JSON mapping, for api_v3;
-//! - `api_v3`: api_v3's envelope, errors and trace summaries.
+//! - `api_v3`: api_v3's envelope, errors and trace summaries;
+//! - the same traces as protobuf for the gRPC query services: `jaeger_v1/proto`
+//!   renders a `JaegerTrace` as `jaeger.api_v2` spans; `by_resource_and_scope`
+//!   groups a trace for OTLP/JSON here and for `protocol::otlp::encode`.
 //!
 //! Everything here is a pure function of the spans it is given: no I/O, no axum
 //! types, no store access. Callers pass the spans of whole traces; the DTOs borrow
@@ -20,7 +23,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::model::Span;
+use crate::model::{Scope, Span};
+use crate::protocol::otlp::encode::ResourceGroups;
 
 pub(crate) use api_v3::{
     trace_summary, v3_error, ServicesDto, TraceSummariesDto, V3Operations, V3Result,
@@ -70,6 +74,41 @@ fn ordered_unique(spans: &[Span]) -> Vec<&Span> {
         }
     }
     unique
+}
+
+/// One trace's spans as OTLP nests them: per distinct resource, per distinct
+/// scope, in order of first appearance, after `ordered_unique`. Shared by the
+/// OTLP/JSON (HTTP api_v3) and OTLP protobuf (gRPC api_v3) renderings.
+pub(crate) fn by_resource_and_scope(trace: &[Span]) -> ResourceGroups<'_> {
+    let mut resources = Distinct::new();
+    // Per resource: its distinct scopes, and the spans of each scope.
+    let mut groups: Vec<(Distinct<'_, Scope>, Vec<Vec<&Span>>)> = Vec::new();
+    for span in ordered_unique(trace) {
+        let resource = resources.index_of(&span.resource);
+        if resource == groups.len() {
+            groups.push((Distinct::new(), Vec::new()));
+        }
+        let (scopes, spans_by_scope) = &mut groups[resource];
+        let scope = scopes.index_of(&span.scope);
+        if scope == spans_by_scope.len() {
+            spans_by_scope.push(Vec::new());
+        }
+        spans_by_scope[scope].push(span);
+    }
+    resources
+        .values()
+        .iter()
+        .zip(groups)
+        .map(|(resource, (scopes, spans_by_scope))| {
+            let scopes = scopes
+                .values()
+                .iter()
+                .copied()
+                .zip(spans_by_scope)
+                .collect();
+            (*resource, scopes)
+        })
+        .collect()
 }
 
 /// Numbers the distinct values behind `Arc`-shared model parts (resources, scopes)

@@ -10,8 +10,8 @@
 use serde::ser::{SerializeMap, SerializeSeq, SerializeStruct};
 use serde::{Serialize, Serializer};
 
-use super::{ordered_unique, serialize_f64, Distinct};
-use crate::model::{AttrValue, Attribute, Event, Link, Resource, Scope, Span};
+use super::{by_resource_and_scope, serialize_f64};
+use crate::model::{AttrValue, Attribute, Event, Link, Resource, Span};
 
 /// `{"resourceSpans":[…]}`.
 #[derive(Debug, Clone, Serialize)]
@@ -122,38 +122,19 @@ struct KeyValue<'a>(&'a Attribute);
 struct AnyValue<'a>(&'a AttrValue);
 
 fn resource_spans(trace: &[Span]) -> Vec<ResourceSpans<'_>> {
-    let mut resources = Distinct::new();
-    // Per resource: its distinct scopes, and the spans of each scope.
-    let mut groups: Vec<(Distinct<'_, Scope>, Vec<Vec<SpanDto<'_>>>)> = Vec::new();
-    for span in ordered_unique(trace) {
-        let resource = resources.index_of(&span.resource);
-        if resource == groups.len() {
-            groups.push((Distinct::new(), Vec::new()));
-        }
-        let (scopes, spans_by_scope) = &mut groups[resource];
-        let scope = scopes.index_of(&span.scope);
-        if scope == spans_by_scope.len() {
-            spans_by_scope.push(Vec::new());
-        }
-        spans_by_scope[scope].push(SpanDto::from_model(span));
-    }
-    resources
-        .values()
-        .iter()
-        .zip(groups)
-        .map(|(resource, (scopes, spans_by_scope))| ResourceSpans {
+    by_resource_and_scope(trace)
+        .into_iter()
+        .map(|(resource, scopes)| ResourceSpans {
             resource: ResourceDto(resource),
             scope_spans: scopes
-                .values()
-                .iter()
-                .zip(spans_by_scope)
+                .into_iter()
                 .map(|(scope, spans)| ScopeSpans {
                     scope: ScopeDto {
                         name: &scope.name,
                         version: &scope.version,
                         attributes: Attributes(&scope.attributes),
                     },
-                    spans,
+                    spans: spans.into_iter().map(SpanDto::from_model).collect(),
                 })
                 .collect(),
         })

@@ -1,10 +1,12 @@
 //! OTLP traces: protobuf (prost types from `opentelemetry-proto`), OTLP/JSON
-//! (`json`), and the translation into the model (`convert`).
+//! (`json`), the translation into the model (`convert`) and back into protobuf
+//! for the gRPC api_v3 query (`encode`).
 //!
-//! **Invariant:** OTLP proto types appear only here and in the OTLP listeners
-//! (`receiver::grpc`, `receiver::http`).
+//! **Invariant:** OTLP proto types appear only here and in the listeners that carry
+//! them (`receiver::grpc`, `receiver::http`, `api::grpc::api_v3`).
 
 mod convert;
+pub mod encode;
 pub(crate) mod json;
 
 pub use convert::convert;

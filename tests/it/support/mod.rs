@@ -22,6 +22,7 @@ pub(crate) struct TestServer {
     /// Prometheus `/metrics` and health checks.
     pub(crate) admin: SocketAddr,
     shutdown: CancellationToken,
+    pub(crate) query_grpc: SocketAddr,
     cancel_on_drop: DropGuard,
     handle: JoinHandle<anyhow::Result<()>>,
     data_dir: TempDir,
@@ -51,11 +52,17 @@ impl TestServer {
             otlp_http: bind().await,
             api: bind().await,
             admin: bind().await,
+            query_grpc: Some(bind().await),
         };
         let otlp_grpc = listeners.otlp_grpc.local_addr().unwrap();
         let otlp_http = listeners.otlp_http.local_addr().unwrap();
         let api = listeners.api.local_addr().unwrap();
         let admin = listeners.admin.local_addr().unwrap();
+        let query_grpc = listeners
+            .query_grpc
+            .as_ref()
+            .map(|listener| listener.local_addr().unwrap())
+            .unwrap();
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(tracery::run(config, listeners, shutdown.clone()));
         TestServer {
@@ -64,6 +71,7 @@ impl TestServer {
             api,
             admin,
             shutdown: shutdown.clone(),
+            query_grpc,
             cancel_on_drop: shutdown.drop_guard(),
             handle,
             data_dir,

@@ -1,0 +1,116 @@
+//! The gRPC query API on 16685: `jaeger.api_v2.QueryService` and
+//! `jaeger.api_v3.QueryService` over the same `QueryService` as the HTTP API, plus
+//! `grpc.health.v1` and server reflection (so `grpcurl` works without protos).
+//!
+//! Like the HTTP handlers, the two services only turn requests into `query` calls
+//! and render the answers through `dto`. This module is the one place in `api/`
+//! that names `tonic::Status`: `status_from` maps query failures once.
+
+mod api_v2;
+mod api_v3;
+
+use std::pin::Pin;
+
+use futures_util::Stream;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::server::TcpIncoming;
+use tonic::Status;
+use tonic_health::ServingStatus;
+
+use crate::protocol::jaeger::api_v2::query_service_server::QueryServiceServer as V2Server;
+use crate::protocol::jaeger::api_v3::query_service_server::QueryServiceServer as V3Server;
+use crate::protocol::FILE_DESCRIPTOR_SET;
+use crate::query::{QueryError, QueryService};
+
+/// The services the health service reports SERVING, as Jaeger's query does.
+const SERVICE_NAMES: [&str; 3] = [
+    "",
+    "jaeger.api_v2.QueryService",
+    "jaeger.api_v3.QueryService",
+];
+
+/// Largest reply message; a chunk holds at most 10 spans, but an api_v3 reply is a
+/// whole trace.
+const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GrpcServeError {
+    #[error("failed to build the reflection service")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    #[error("gRPC server failed")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+type ReplyStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+/// Serves until `shutdown` is cancelled, then finishes in-flight calls.
+pub async fn serve(
+    listener: TcpListener,
+    query: QueryService,
+    shutdown: CancellationToken,
+) -> Result<(), GrpcServeError> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    for name in SERVICE_NAMES {
+        health
+            .set_service_status(name, ServingStatus::Serving)
+            .await;
+    }
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    tonic::transport::Server::builder()
+        .add_service(
+            V2Server::new(api_v2::QueryV2::new(query.clone()))
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .add_service(
+            V3Server::new(api_v3::QueryV3::new(query)).max_encoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .add_service(health_service)
+        .add_service(reflection().build_v1()?)
+        .add_service(reflection().build_v1alpha()?)
+        .serve_with_incoming_shutdown(
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            shutdown.cancelled_owned(),
+        )
+        .await?;
+    Ok(())
+}
+
+/// The one mapping from query failures to gRPC statuses, with Jaeger's codes and
+/// messages.
+fn status_from(error: QueryError) -> Status {
+    match error {
+        QueryError::TraceNotFound(_) => Status::not_found("trace not found"),
+        other => {
+            let chain = anyhow::Error::from(other);
+            tracing::error!(error = format!("{chain:#}"), "gRPC query failed");
+            Status::internal("internal error")
+        }
+    }
+}
+
+/// Unix nanoseconds of a protobuf timestamp; `None` when unset or before 1970.
+fn unix_nanos(timestamp: Option<&prost_types::Timestamp>) -> Option<u64> {
+    let timestamp = timestamp?;
+    let seconds = u64::try_from(timestamp.seconds).ok()?;
+    let nanos = u64::try_from(timestamp.nanos).ok()?;
+    Some(seconds.saturating_mul(1_000_000_000).saturating_add(nanos))
+}
+
+/// A protobuf duration; `None` when unset or zero (proto3's "not given").
+fn duration(
+    duration: Option<&prost_types::Duration>,
+) -> Result<Option<std::time::Duration>, Status> {
+    let Some(duration) = duration else {
+        return Ok(None);
+    };
+    if duration.seconds < 0 || duration.nanos < 0 {
+        return Err(Status::invalid_argument("durations must not be negative"));
+    }
+    let value = std::time::Duration::new(duration.seconds as u64, duration.nanos as u32);
+    Ok((!value.is_zero()).then_some(value))
+}
