@@ -1,5 +1,6 @@
 # Tracery in one container: OTLP on 4317 (gRPC) and 4318 (HTTP), UI and query API on
-# 16686, Prometheus /metrics and health checks on 14269.
+# 16686, Jaeger's gRPC query API on 16685, Prometheus /metrics and health checks on
+# 14269.
 #
 #   docker build -t tracery .        (add --network host where the daemon has no bridge)
 #
@@ -36,9 +37,9 @@ COPY --from=build --chown=65532:65532 /data /data
 USER 65532:65532
 ENV TRACERY_DATA_DIR=/data
 VOLUME ["/data"]
-EXPOSE 4317 4318 16686 14269
+EXPOSE 4317 4318 16686 16685 14269
 # Probes /health/ready on the admin port (TRACERY_ADMIN_ADDR); no curl needed.
-HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
+HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=3 \
     CMD ["/usr/local/bin/tracery", "healthcheck"]
 # Exec form: Tracery is PID 1 and gets SIGTERM itself, which flushes every
 # acknowledged span before it exits.

@@ -3,20 +3,23 @@
 # (tracery + demo), and waits until /api/services lists the demo's services, then
 # that the container reports healthy and stops cleanly on SIGTERM.
 #
-#   scripts/compose-check.sh [--screenshot FILE] [--keep]
+#   scripts/compose-check.sh [--no-build] [--screenshot FILE] [--keep]
 #
 # Needs docker and docker-compose (v1 or v2) and free ports 4317, 4318, 16686 and
 # 14269. --screenshot also saves the UI fed by the demo (needs chromium).
-# --keep leaves the stack running. Exits non-zero on any failure.
+# --keep leaves the stack running; --no-build uses the tracery:latest image as it
+# is. Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 screenshot=""
 keep=0
+build=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --screenshot) screenshot="$2"; shift 2 ;;
     --keep) keep=1; shift ;;
+    --no-build) build=0; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -30,9 +33,11 @@ query=http://localhost:16686
 
 # --network host: build steps reach the package registries on daemons without a
 # default bridge too. The compose file's own `build: .` works the same elsewhere.
-echo "== building the image"
-docker build --network host -t tracery:latest . >/tmp/tracery-compose-build.log 2>&1 \
-  || { tail -30 /tmp/tracery-compose-build.log; exit 1; }
+if [ "$build" = 1 ]; then
+  echo "== building the image"
+  docker build --network host -t tracery:latest . >/tmp/tracery-compose-build.log 2>&1 \
+    || { tail -30 /tmp/tracery-compose-build.log; exit 1; }
+fi
 docker image ls tracery:latest --format 'image size: {{.Size}}'
 
 cleanup() {
