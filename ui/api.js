@@ -54,7 +54,8 @@ export async function fetchOperations(service) {
 
 /**
  * Searches trace summaries.
- * query: { service, operation, tags: {k: v}, startUs, endUs, minDurationUs, maxDurationUs, limit }
+ * query: { service, operation, tags: {k: v}, filters: [expression], nPlusOne, startUs, endUs,
+ *          minDurationUs, maxDurationUs, limit }
  * Returns [{ traceId, rootService, rootOperation, startUs, durationUs, numSpans, numErrors,
  *            numOrphans, services: [{ name, numSpans, numErrors, colorIndex }] }].
  */
@@ -65,6 +66,8 @@ export async function searchTraces(query) {
   if (query.tags && Object.keys(query.tags).length > 0) {
     params.set('query.attributes', JSON.stringify(query.tags));
   }
+  for (const filter of query.filters ?? []) params.append('filter', filter);
+  if (query.nPlusOne) params.set('n_plus_one', 'true');
   params.set('query.startTimeMin', rfc3339(query.startUs));
   params.set('query.startTimeMax', rfc3339(query.endUs));
   if (query.minDurationUs != null) params.set('query.durationMin', `${Math.round(query.minDurationUs)}us`);
@@ -154,6 +157,9 @@ export function normalizeTraceView(body) {
     resources,
     scopes: (body.scopes ?? []).map((scope) => ({ ...scope, attributes: attrs(scope.attributes) })),
     warnings: body.warnings ?? [],
+    // Runs of repeated sibling spans: { service, fingerprint, parentRow, rows,
+    // totalUs, longestUs, wallUs, mode: 'sequential' | 'parallel', couldSaveUs }.
+    nPlusOne: (body.nPlusOne ?? []).map((finding) => ({ parentRow: null, ...finding })),
     rows,
     source: 'server',
   };

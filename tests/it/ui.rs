@@ -8,6 +8,7 @@
 mod big_trace;
 mod browser;
 mod files;
+mod n_plus_one;
 mod screenshots;
 mod search;
 mod trace_page;

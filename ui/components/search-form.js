@@ -1,9 +1,9 @@
-// The search form: service and operation pickers, tags, time range, span
-// duration bounds and limit. It reads and writes the URL's query parameters, so a
+// The search form: service and operation pickers, tags and filter expressions,
+// the N+1 checkbox, time range, span duration bounds and limit. It reads and writes the URL's query parameters, so a
 // search can be shared and reloaded; it does not fetch anything itself.
 
 import { el, setChildren } from '../lib/dom.js';
-import { parseDuration, parseLogfmt } from '../lib/format.js';
+import { parseDuration, parseTagExpressions } from '../lib/format.js';
 
 export const LOOKBACKS = ['5m', '15m', '30m', '1h', '2h', '3h', '6h', '12h', '24h', '2d', '3d', '5d', '7d', '2w', '3w', '4w'];
 const LOOKBACK_LABELS = { m: 'minutes', h: 'hours', d: 'days', w: 'weeks' };
@@ -20,8 +20,9 @@ export function mountSearchForm(params, { onSubmit, onServiceChange }) {
   const operation = el('select', { id: 'search-operation', name: 'operation' }, el('option', { value: '' }, 'All operations'));
   const tags = el('input', {
     id: 'search-tags', name: 'tags', type: 'text', spellcheck: 'false', autocomplete: 'off',
-    placeholder: 'http.status_code=500 error=true',
+    placeholder: 'http.status_code>=500 customer.tier=gold',
   });
+  const nPlusOne = el('input', { id: 'search-n-plus-one', name: 'nPlusOne', type: 'checkbox' });
   const lookback = el('select', { id: 'search-lookback', name: 'lookback' },
     LOOKBACKS.map((value) => el('option', { value }, lookbackLabel(value))),
     el('option', { value: 'custom' }, 'Custom range…'));
@@ -39,7 +40,9 @@ export function mountSearchForm(params, { onSubmit, onServiceChange }) {
     el('h2', { class: 'panel-title' }, 'Search'),
     field('Service', service),
     field('Operation', operation),
-    field('Tags', tags, 'logfmt: key=value, quote values with spaces'),
+    field('Tags', tags, 'key=value, key!=value, key=~regex, key!~regex, key>=n, key<n, key, !key; quote values with spaces'),
+    el('label', { class: 'field field-check', title: 'Traces where one parent repeats the same query or call at least 5 times' },
+      nPlusOne, el('span', null, 'Only traces with N+1 / repeated calls')),
     field('Lookback', lookback),
     customRange,
     el('div', { class: 'field-pair' },
@@ -51,6 +54,7 @@ export function mountSearchForm(params, { onSubmit, onServiceChange }) {
 
   // Fill from the URL.
   tags.value = params.get('tags') ?? '';
+  nPlusOne.checked = params.get('nPlusOne') === 'true';
   lookback.value = LOOKBACKS.includes(params.get('lookback')) || params.get('lookback') === 'custom' ? params.get('lookback') : '1h';
   minDuration.value = params.get('minDuration') ?? '';
   maxDuration.value = params.get('maxDuration') ?? '';
@@ -74,10 +78,11 @@ export function mountSearchForm(params, { onSubmit, onServiceChange }) {
     if (service.value) next.set('service', service.value);
     if (operation.value) next.set('operation', operation.value);
     if (tags.value.trim()) {
-      const { error } = parseLogfmt(tags.value);
+      const { error } = parseTagExpressions(tags.value);
       if (error) problems.push(`Tags: ${error}`);
       next.set('tags', tags.value.trim());
     }
+    if (nPlusOne.checked) next.set('nPlusOne', 'true');
     next.set('lookback', lookback.value);
     if (lookback.value === 'custom') {
       const startMs = Date.parse(start.value);
@@ -153,10 +158,13 @@ export function queryFromParams(params, nowMs = Date.now()) {
     startUs = endUs - Number(known.slice(0, -1)) * UNIT_MICROS[known.slice(-1)];
   }
   const limit = Math.min(MAX_LIMIT, Math.max(1, Number(params.get('limit')) || DEFAULT_LIMIT));
+  const { tags, filters } = parseTagExpressions(params.get('tags') ?? '');
   return {
     service: params.get('service') ?? '',
     operation: params.get('operation') ?? '',
-    tags: parseLogfmt(params.get('tags') ?? '').tags,
+    tags,
+    filters,
+    nPlusOne: params.get('nPlusOne') === 'true',
     startUs,
     endUs,
     minDurationUs: parseDuration(params.get('minDuration') ?? ''),

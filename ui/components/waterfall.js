@@ -3,7 +3,9 @@
 // viewport plus an overscan are in the DOM, redrawn at most once per animation
 // frame. Collapsing is done by the page, which hands over the list of visible
 // row indices (collapse skips a row's subtree_size). Bars are percentages of the
-// zoom window. One delegated click listener serves every row.
+// zoom window. One delegated click listener serves every row. The first row of a
+// folded N+1 group stands for all its repeats: "× N", one bar from the first
+// start to the last end.
 
 import { el } from '../lib/dom.js';
 import { formatDuration } from '../lib/format.js';
@@ -18,8 +20,8 @@ const MAX_INDENT_LEVELS = 40;
 /**
  * state: { view, visible (Int32Array of row indices), collapsed (Uint8Array),
  *          selected, matches (Uint8Array), currentMatch, windowStartUs, windowEndUs,
- *          showCriticalPath }
- * handlers: { onSelect(rowIndex), onToggle(rowIndex) }
+ *          showCriticalPath, groups, groupOf (Int32Array), groupCollapsed (Uint8Array) }
+ * handlers: { onSelect(rowIndex), onToggle(rowIndex), onToggleGroup(rowIndex) }
  * Returns { element, viewport, invalidate(full), drawNow(), scrollToPosition(position), renderedRowCount(), dispose() }.
  */
 export function mountWaterfall(state, handlers) {
@@ -87,6 +89,9 @@ export function mountWaterfall(state, handlers) {
   }
 
   function renderRow(index, position) {
+    const group = state.groupOf[index];
+    const groupHead = group >= 0 && state.groups[group].rows[0] === index;
+    if (groupHead && state.groupCollapsed[group]) return renderGroupRow(index, position, state.groups[group]);
     const row = rows[index];
     const service = services[row.serviceIndex];
     const colorClass = `svc-${service?.colorIndex ?? 0}`;
@@ -111,7 +116,11 @@ export function mountWaterfall(state, handlers) {
       el('span', { class: 'wf-service' }, service?.name ?? ''),
       el('span', { class: 'wf-op' }, row.name),
       row.error ? el('span', { class: 'wf-error-mark', title: 'Error' }, '!') : null,
-      collapsed ? el('span', { class: 'wf-hidden-count' }, `+${row.subtreeSize - 1}`) : null);
+      collapsed ? el('span', { class: 'wf-hidden-count' }, `+${row.subtreeSize - 1}`) : null,
+      groupHead
+        ? el('button', { type: 'button', class: 'wf-group-toggle', tabindex: '-1', title: 'Fold the repeats into one row' },
+          `▾ × ${state.groups[group].rows.length}`)
+        : null);
     const indentLevels = Math.min(row.depth, MAX_INDENT_LEVELS);
     name.style.paddingInlineStart = `${4 + indentLevels * INDENT_PX}px`;
     if (row.depth > MAX_INDENT_LEVELS) name.title = `depth ${row.depth}`;
@@ -159,6 +168,47 @@ export function mountWaterfall(state, handlers) {
     return line;
   }
 
+  /** The row that stands for a folded group of repeated siblings. */
+  function renderGroupRow(index, position, group) {
+    const row = rows[index];
+    const service = services[row.serviceIndex];
+    const colorClass = `svc-${service?.colorIndex ?? 0}`;
+    const count = group.rows.length;
+    const classes = ['wf-row', 'wf-group'];
+    if (index === state.selected) classes.push('is-selected');
+    if (state.matches[index]) classes.push('is-match');
+    if (index === state.currentMatch) classes.push('is-current-match');
+    const name = el('div', { class: 'wf-name' },
+      el('button', {
+        type: 'button', class: 'wf-toggle wf-group-toggle', tabindex: '-1',
+        'aria-label': `Show the ${count} repeated spans`, title: `Show the ${count} repeated spans`,
+      }, '▸'),
+      el('span', { class: `wf-swatch ${colorClass}` }),
+      el('span', { class: 'wf-group-count' }, `× ${count}`),
+      el('span', { class: 'wf-op', title: group.fingerprint }, group.fingerprint),
+      el('span', {
+        class: 'wf-group-mode',
+        title: `${count} × ${formatDuration(group.totalUs / count)} on average, ${formatDuration(group.totalUs)} in total`,
+      }, `${group.mode === 'parallel' ? 'parallel' : 'N+1'} · ${formatDuration(group.totalUs)}`));
+    name.style.paddingInlineStart = `${4 + Math.min(row.depth, MAX_INDENT_LEVELS) * INDENT_PX}px`;
+    const windowSpan = Math.max(state.windowEndUs - state.windowStartUs, 1e-9);
+    const time = el('div', { class: 'wf-time' });
+    for (const member of group.rows) {
+      const memberRow = rows[member];
+      const bar = el('div', { class: `wf-bar wf-group-bar ${colorClass}` });
+      bar.style.left = `${((memberRow.startOffsetUs - state.windowStartUs) / windowSpan) * 100}%`;
+      bar.style.width = `max(1px, ${(memberRow.durationUs / windowSpan) * 100}%)`;
+      time.append(bar);
+    }
+    const line = el('div', {
+      class: classes.join(' '), 'data-row': String(index), role: 'treeitem',
+      'aria-level': String(row.depth + 1), 'aria-selected': index === state.selected ? 'true' : 'false',
+      'aria-expanded': 'false',
+    }, name, time);
+    line.style.top = `${position * ROW_HEIGHT}px`;
+    return line;
+  }
+
   /** Schedules a redraw; `full` (the default) rebuilds every row, for state changes. */
   function invalidate(full = true) {
     if (full) stale = true;
@@ -173,7 +223,8 @@ export function mountWaterfall(state, handlers) {
     const line = event.target.closest('.wf-row');
     if (!line) return;
     const index = Number(line.getAttribute('data-row'));
-    if (event.target.closest('.wf-toggle')) handlers.onToggle(index);
+    if (event.target.closest('.wf-group-toggle')) handlers.onToggleGroup(index);
+    else if (event.target.closest('.wf-toggle')) handlers.onToggle(index);
     else handlers.onSelect(index);
   });
 

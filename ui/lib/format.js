@@ -71,22 +71,34 @@ export function toGoDuration(micros) {
 }
 
 /**
- * Jaeger's tag box: logfmt `key=value key2="a value" key3=x`, → { key: value }.
- * Returns { tags, error }: error is a message when the text cannot be read.
+ * Reads the tag box: space-separated terms, each Jaeger's `key=value` (values with
+ * spaces in double quotes) or one of Tracery's filter expressions: `key!=value`,
+ * `key=~regex`, `key!~regex`, `key>n`, `key>=n`, `key<n`, `key<=n`, `key` (present)
+ * and `!key` (absent). Returns { tags: {key: value}, filters: [expression], error }:
+ * plain equalities go to Jaeger's tags, everything else to `filter=` (README).
  */
-export function parseLogfmt(text) {
+export function parseTagExpressions(text) {
   const tags = {};
+  const filters = [];
   let rest = String(text).trim();
-  const token = /^([^\s="]+)=(?:"((?:[^"\\]|\\.)*)"|([^\s"]*))(?:\s+|$)/;
+  const term = /^(!?)([^\s=!<>~"]+)(?:(!=|!~|=~|>=|<=|=|>|<)(?:"((?:[^"\\]|\\.)*)"|([^\s"]*)))?(?:\s+|$)/;
   while (rest.length > 0) {
-    const match = token.exec(rest);
+    const match = term.exec(rest);
+    const word = rest.split(/\s/)[0];
     if (!match) {
-      return { tags, error: `cannot read "${rest.split(/\s/)[0]}": expected key=value` };
+      return { tags, filters, error: `cannot read "${word}": expected key=value, key=~regex, key>n, key or !key` };
     }
-    tags[match[1]] = match[2] !== undefined ? match[2].replace(/\\(.)/g, '$1') : match[3];
-    rest = rest.slice(match[0].length);
+    const [whole, negated, key, operator, quoted, bare] = match;
+    const value = quoted !== undefined ? quoted.replace(/\\(.)/g, '$1') : (bare ?? '');
+    if (negated && operator) return { tags, filters, error: `"${word}": "!" goes only before a bare key` };
+    if (['>', '>=', '<', '<='].includes(operator) && (value.trim() === '' || !Number.isFinite(Number(value)))) {
+      return { tags, filters, error: `"${word}": ${operator} needs a number` };
+    }
+    if (operator === '=') tags[key] = value;
+    else filters.push(`${negated}${key}${operator ?? ''}${value}`);
+    rest = rest.slice(whole.length);
   }
-  return { tags, error: null };
+  return { tags, filters, error: null };
 }
 
 /** Picks "nice" tick steps (1, 2, 5 × 10^n) so that about `count` ticks span `range`. */

@@ -2,6 +2,7 @@
 // the header and the view: the waterfall (views/waterfall-view.js).
 
 import { ApiError, fetchTrace } from '../api.js';
+import { renderNPlusOneBanner } from '../components/n-plus-one-banner.js';
 import { renderTraceHeader } from '../components/trace-header.js';
 import { el, notice, setChildren } from '../lib/dom.js';
 import { mountWaterfallView } from '../views/waterfall-view.js';
@@ -61,7 +62,8 @@ function showError(container, traceId, error, retry) {
 function render(container, view, params, context) {
   const header = renderTraceHeader(view, context);
   const waterfallView = mountWaterfallView(view);
-  const page = el('div', { class: 'trace-page', id: 'trace-page', 'data-trace-id': view.traceId }, header, waterfallView.element);
+  const banner = renderNPlusOneBanner(view, { onShow: (index) => waterfallView.showGroup(index) });
+  const page = el('div', { class: 'trace-page', id: 'trace-page', 'data-trace-id': view.traceId }, header, banner, waterfallView.element);
   setChildren(container, page);
   waterfallView.firstPaint();
   // Timings for the browser tests and for anyone profiling: load (fetch, parse,

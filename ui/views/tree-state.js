@@ -4,9 +4,14 @@
 
 /**
  * Returns { state, parentRow, rowBySpanId, positionOf(row), expandAncestors(row),
- *           toggle(row) → changed, setAllCollapsed(collapse) }.
+ *           toggle(row) → changed, toggleGroup(row) → changed, setAllCollapsed(collapse) }.
  * `state` is what mountWaterfall draws: { view, collapsed, visible, selected,
- * matches, matchList, currentMatch, windowStartUs, windowEndUs, showCriticalPath }.
+ * matches, matchList, currentMatch, windowStartUs, windowEndUs, showCriticalPath,
+ * groups, groupOf, groupCollapsed }.
+ *
+ * Groups are the server's N+1 findings (view.nPlusOne): repeated sibling rows that
+ * start out folded into their first row, drawn as one "× N" row; the others, with
+ * their subtrees, are hidden until the group is expanded.
  */
 export function createTreeState(view) {
   const { rows } = view;
@@ -22,8 +27,18 @@ export function createTreeState(view) {
     if (!rowBySpanId.has(rows[i].spanId)) rowBySpanId.set(rows[i].spanId, i);
   }
 
+  const groups = view.nPlusOne ?? [];
+  const groupOf = new Int32Array(numRows).fill(-1);
+  groups.forEach((group, index) => {
+    for (const row of group.rows) if (row < numRows) groupOf[row] = index;
+  });
+  const groupHead = (group) => groups[group].rows[0];
+
   const state = {
     view,
+    groups,
+    groupOf,
+    groupCollapsed: new Uint8Array(groups.length).fill(1),
     collapsed: new Uint8Array(numRows),
     visible: new Int32Array(0),
     selected: -1,
@@ -39,9 +54,15 @@ export function createTreeState(view) {
     const visible = new Int32Array(numRows);
     let count = 0;
     for (let i = 0; i < numRows;) {
+      const group = groupOf[i];
+      const folded = group >= 0 && state.groupCollapsed[group] === 1;
+      if (folded && groupHead(group) !== i) {
+        i += rows[i].subtreeSize; // a hidden repeat, with its subtree
+        continue;
+      }
       visible[count] = i;
       count += 1;
-      i += state.collapsed[i] ? rows[i].subtreeSize : 1;
+      i += state.collapsed[i] || folded ? rows[i].subtreeSize : 1;
     }
     state.visible = visible.subarray(0, count);
   }
@@ -65,7 +86,25 @@ export function createTreeState(view) {
     for (let parent = parentRow[row]; parent >= 0; parent = parentRow[parent]) {
       if (state.collapsed[parent]) { state.collapsed[parent] = 0; changed = true; }
     }
+    // A row inside a folded group (a repeat, or below the group's row) unfolds it.
+    for (let at = row; at >= 0; at = parentRow[at]) {
+      const group = groupOf[at];
+      if (group >= 0 && state.groupCollapsed[group] && !(at === row && groupHead(group) === row)) {
+        state.groupCollapsed[group] = 0;
+        changed = true;
+      }
+    }
     if (changed) recomputeVisible();
+  }
+
+  /** Folds or unfolds the group whose first row is `row`; false when there is none. */
+  function toggleGroup(row) {
+    const group = groupOf[row];
+    if (group < 0 || groupHead(group) !== row) return false;
+    state.groupCollapsed[group] = state.groupCollapsed[group] ? 0 : 1;
+    recomputeVisible();
+    if (state.selected >= 0 && positionOf(state.selected) < 0) state.selected = row;
+    return true;
   }
 
   /** Collapses or expands one row; false for a leaf. */
@@ -82,6 +121,7 @@ export function createTreeState(view) {
 
   function setAllCollapsed(collapse) {
     for (let i = 0; i < numRows; i += 1) state.collapsed[i] = collapse && rows[i].subtreeSize > 1 ? 1 : 0;
+    state.groupCollapsed.fill(collapse ? 1 : 0);
     recomputeVisible();
     if (state.selected >= 0 && positionOf(state.selected) < 0) {
       let row = state.selected;
@@ -90,5 +130,5 @@ export function createTreeState(view) {
     }
   }
 
-  return { state, parentRow, rowBySpanId, positionOf, expandAncestors, toggle, setAllCollapsed };
+  return { state, parentRow, rowBySpanId, positionOf, expandAncestors, toggle, toggleGroup, setAllCollapsed };
 }

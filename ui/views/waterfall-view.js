@@ -11,7 +11,7 @@ import { createFind } from './trace-find.js';
 import { renderShortcuts, waterfallKeys } from './trace-keys.js';
 
 /**
- * Returns { element, firstPaint(), applyDeepLinks(params), dispose() }: call
+ * Returns { element, firstPaint(), applyDeepLinks(params), showGroup(index), dispose() }: call
  * firstPaint once the element is in the document (it measures the viewport), then
  * applyDeepLinks with the page's `find` (or Jaeger UI's `uiFind`) and `span`.
  */
@@ -30,6 +30,7 @@ export function mountWaterfallView(view) {
   const waterfall = mountWaterfall(state, {
     onSelect: (row) => select(row, { scroll: false }),
     onToggle: (row) => toggle(row),
+    onToggleGroup: (row) => { if (tree.toggleGroup(row)) waterfall.invalidate(); },
   });
   const find = createFind(view, state, {
     onSelect: (row) => select(row),
@@ -162,10 +163,19 @@ export function mountWaterfallView(view) {
     else waterfall.viewport.focus({ preventScroll: true });
   }
 
+  /** Unfolds N+1 group `index` and selects its first repeat. */
+  function showGroup(index) {
+    const group = state.groups[index];
+    if (!group) return;
+    if (state.groupCollapsed[index]) tree.toggleGroup(group.rows[0]);
+    select(group.rows[0]);
+  }
+
   return {
     element,
     firstPaint,
     applyDeepLinks,
+    showGroup,
     dispose() {
       find.dispose();
       if (listening) document.removeEventListener('keydown', onKeyDown);

@@ -147,6 +147,7 @@ pub(crate) struct QueryLatencies {
     pub(crate) get_trace: LatencyStats,
     pub(crate) find_traces: LatencyStats,
     pub(crate) find_traces_tag: LatencyStats,
+    pub(crate) find_traces_filter: LatencyStats,
     pub(crate) services: LatencyStats,
     pub(crate) operations: LatencyStats,
     /// Length of the search window used for find-traces.
@@ -258,6 +259,26 @@ pub(crate) async fn query_latencies(
         .collect::<anyhow::Result<Vec<_>>>()?;
     let find_traces_tag = series(http, probes, budget).await;
 
+    // The same search with a `filter=` expression (issue 16), which matches the
+    // same spans: the generator's status codes are 200 or 500.
+    let probes = (0..count)
+        .map(|_| {
+            let service = SERVICES[rng.random_range(0..SERVICES.len())].name;
+            let url = reqwest::Url::parse_with_params(
+                &search_url,
+                [
+                    ("service", service.to_owned()),
+                    ("filter", "http.response.status_code>=500".to_owned()),
+                    ("start", (range.start_unix_nanos / 1000).to_string()),
+                    ("end", (range.end_unix_nanos / 1000 + 1).to_string()),
+                    ("limit", SEARCH_LIMIT.to_string()),
+                ],
+            )?;
+            Ok(Probe::new(url.into(), Expect::Traces))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let find_traces_filter = series(http, probes, budget).await;
+
     let probes = (0..count)
         .map(|_| {
             Probe::new(
@@ -281,6 +302,7 @@ pub(crate) async fn query_latencies(
         get_trace,
         find_traces,
         find_traces_tag,
+        find_traces_filter,
         services,
         operations,
         search_window: Duration::from_nanos(window_nanos),

@@ -261,6 +261,11 @@ impl Report {
                 &queries.find_traces_tag,
                 Duration::from_millis(300),
             ));
+            rows.push(latency_row(
+                "find-traces with a `filter=` expression".to_owned(),
+                &queries.find_traces_filter,
+                Duration::from_millis(300),
+            ));
         }
         if let Some(freshness) = &self.freshness {
             let mut samples = freshness.samples.clone();
@@ -428,7 +433,8 @@ impl Report {
             "Over the filled store ({} spans), one request at a time, timed to the last byte of \
              the body (gzip, as a browser asks). find-traces asks for {} traces; the operation search \
              uses a random {:.0} s window within the stored data, the tag search \
-             (`tags={{\"http.response.status_code\":\"500\"}}`) the whole time range of one service.\n",
+             (`tags={{\"http.response.status_code\":\"500\"}}`) and the filter search \
+             (`filter=http.response.status_code>=500`, the same spans) the whole time range of one service.\n",
             thousands(self.queried_spans as f64),
             20,
             queries.search_window.as_secs_f64()
@@ -447,6 +453,10 @@ impl Report {
             (
                 "`GET /api/traces?service&tags&start&end&limit`",
                 &queries.find_traces_tag,
+            ),
+            (
+                "`GET /api/traces?service&filter&start&end&limit`",
+                &queries.find_traces_filter,
             ),
             ("`GET /api/services`", &queries.services),
             ("`GET /api/services/{s}/operations`", &queries.operations),

@@ -24,15 +24,7 @@ async fn screenshots_of_the_main_pages() {
     for trace in &traces {
         server.export(trace.to_export_request()).await;
     }
-    let output = match std::env::var_os("TRACERY_UPDATE_SCREENSHOTS") {
-        Some(_) => None,
-        None => Some(tempfile::tempdir().expect("temp dir")),
-    };
-    let directory = output.as_ref().map_or_else(
-        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots"),
-        |dir| dir.path().to_path_buf(),
-    );
-    std::fs::create_dir_all(&directory).expect("screenshot dir");
+    let (_output, directory) = screenshot_directory();
 
     let browser = Browser::start().await;
     browser.goto(&server.api_url("/search?lookback=1h")).await;
@@ -103,7 +95,22 @@ fn checkout_trace_sized(start_nanos: u64, index: u64) -> Trace {
         .build()
 }
 
-async fn save_screenshot(browser: &Browser, path: &std::path::Path) {
+/// docs/screenshots/ when TRACERY_UPDATE_SCREENSHOTS=1, else a temp dir (kept
+/// alive by the first value).
+pub(super) fn screenshot_directory() -> (Option<tempfile::TempDir>, std::path::PathBuf) {
+    let output = match std::env::var_os("TRACERY_UPDATE_SCREENSHOTS") {
+        Some(_) => None,
+        None => Some(tempfile::tempdir().expect("temp dir")),
+    };
+    let directory = output.as_ref().map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots"),
+        |dir| dir.path().to_path_buf(),
+    );
+    std::fs::create_dir_all(&directory).expect("screenshot dir");
+    (output, directory)
+}
+
+pub(super) async fn save_screenshot(browser: &Browser, path: &std::path::Path) {
     // Let layout and the rAF-scheduled draws settle before the picture.
     browser
         .script_async("await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))); return true;")
