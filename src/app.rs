@@ -9,7 +9,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -32,8 +32,19 @@ pub struct Listeners {
     pub api: TcpListener,
     /// Prometheus `/metrics` and health checks.
     pub admin: TcpListener,
+    /// The Jaeger and Zipkin listeners; `None` is off.
+    pub legacy: LegacyListeners,
     /// The gRPC query API; `None` when turned off.
     pub query_grpc: Option<TcpListener>,
+}
+
+/// Jaeger-native and Zipkin ingest sockets, each optional.
+#[derive(Debug, Default)]
+pub struct LegacyListeners {
+    pub jaeger_grpc: Option<TcpListener>,
+    pub jaeger_thrift_http: Option<TcpListener>,
+    pub jaeger_udp_compact: Option<UdpSocket>,
+    pub jaeger_udp_binary: Option<UdpSocket>,
 }
 
 impl Listeners {
@@ -43,17 +54,80 @@ impl Listeners {
                 .await
                 .with_context(|| format!("failed to listen on {addr}"))
         };
+        let bind_tcp = |addr: Option<std::net::SocketAddr>| async move {
+            match addr {
+                Some(addr) => bind(addr).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        let bind_udp = |addr: Option<std::net::SocketAddr>| async move {
+            match addr {
+                Some(addr) => UdpSocket::bind(addr)
+                    .await
+                    .map(Some)
+                    .with_context(|| format!("failed to listen on UDP {addr}")),
+                None => Ok(None),
+            }
+        };
         Ok(Listeners {
             otlp_grpc: bind(config.otlp_grpc_addr).await?,
             otlp_http: bind(config.otlp_http_addr).await?,
             api: bind(config.query_addr).await?,
             admin: bind(config.admin_addr).await?,
-            query_grpc: match config.query_grpc_addr {
-                Some(addr) => Some(bind(addr).await?),
-                None => None,
+            legacy: LegacyListeners {
+                jaeger_grpc: bind_tcp(config.jaeger_grpc_addr).await?,
+                jaeger_thrift_http: bind_tcp(config.jaeger_thrift_http_addr).await?,
+                jaeger_udp_compact: bind_udp(config.jaeger_udp_compact_addr).await?,
+                jaeger_udp_binary: bind_udp(config.jaeger_udp_binary_addr).await?,
             },
+            query_grpc: bind_tcp(config.query_grpc_addr).await?,
         })
     }
+}
+
+/// Starts the Jaeger and Zipkin listeners that are on.
+fn spawn_legacy(
+    tasks: &mut JoinSet<anyhow::Result<()>>,
+    legacy: LegacyListeners,
+    ingest: &ingest::IngestHandle,
+    config: &Config,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    use receiver::jaeger_udp::ThriftProtocol;
+    if let Some(listener) = legacy.jaeger_grpc {
+        tracing::info!(addr = %listener.local_addr()?, "Jaeger gRPC (and OTLP) listening");
+        let (ingest, receiver_config, shutdown) =
+            (ingest.clone(), config.receiver.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            receiver::jaeger_grpc::serve(listener, ingest, &receiver_config, shutdown)
+                .await
+                .context("Jaeger gRPC receiver failed")
+        });
+    }
+    if let Some(listener) = legacy.jaeger_thrift_http {
+        tracing::info!(addr = %listener.local_addr()?, "Jaeger Thrift/HTTP listening");
+        let (ingest, receiver_config, shutdown) =
+            (ingest.clone(), config.receiver.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            receiver::jaeger_http::serve(listener, ingest, &receiver_config, shutdown)
+                .await
+                .context("Jaeger Thrift/HTTP receiver failed")
+        });
+    }
+    for (socket, protocol) in [
+        (legacy.jaeger_udp_compact, ThriftProtocol::Compact),
+        (legacy.jaeger_udp_binary, ThriftProtocol::Binary),
+    ] {
+        let Some(socket) = socket else { continue };
+        tracing::info!(addr = %socket.local_addr()?, ?protocol, "Jaeger agent UDP listening");
+        let (ingest, shutdown) = (ingest.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            receiver::jaeger_udp::serve(socket, protocol, ingest, shutdown)
+                .await
+                .context("Jaeger UDP receiver failed")
+        });
+    }
+    Ok(())
 }
 
 /// Runs the server until `shutdown` is cancelled, then drains and flushes.
@@ -73,6 +147,7 @@ pub async fn run(
         otlp_http,
         api,
         admin,
+        legacy,
         query_grpc,
     } = listeners;
     let admin = tokio::spawn(api::admin::serve(
@@ -85,6 +160,7 @@ pub async fn run(
         otlp_grpc,
         otlp_http,
         api,
+        legacy,
         query_grpc,
     };
     let served = serve(config, listeners, shutdown, metrics, health).await;
@@ -102,6 +178,7 @@ struct MainListeners {
     otlp_grpc: TcpListener,
     otlp_http: TcpListener,
     api: TcpListener,
+    legacy: LegacyListeners,
     query_grpc: Option<TcpListener>,
 }
 
@@ -131,6 +208,13 @@ async fn serve(
         batcher.run().await;
         Ok(())
     });
+    spawn_legacy(
+        &mut tasks,
+        listeners.legacy,
+        &ingest_handle,
+        &config,
+        &shutdown,
+    )?;
     let grpc_ingest = ingest_handle.clone();
     let (receiver_config, grpc_shutdown) = (config.receiver.clone(), shutdown.clone());
     tasks.spawn(async move {

@@ -16,6 +16,11 @@ pub const DEFAULT_OTLP_GRPC_ADDR: &str = "0.0.0.0:4317";
 pub const DEFAULT_OTLP_HTTP_ADDR: &str = "0.0.0.0:4318";
 pub const DEFAULT_QUERY_ADDR: &str = "0.0.0.0:16686";
 pub const DEFAULT_ADMIN_ADDR: &str = "0.0.0.0:14269";
+pub const DEFAULT_JAEGER_GRPC_ADDR: &str = "0.0.0.0:14250";
+pub const DEFAULT_JAEGER_THRIFT_HTTP_ADDR: &str = "0.0.0.0:14268";
+pub const DEFAULT_JAEGER_UDP_COMPACT_ADDR: &str = "0.0.0.0:6831";
+pub const DEFAULT_JAEGER_UDP_BINARY_ADDR: &str = "0.0.0.0:6832";
+pub const DEFAULT_ZIPKIN_ADDR: &str = "0.0.0.0:9411";
 pub const DEFAULT_QUERY_GRPC_ADDR: &str = "0.0.0.0:16685";
 pub const DEFAULT_MAX_MESSAGE_MIB: usize = 16;
 pub const DEFAULT_CORS_ORIGINS: &str = "*";
@@ -86,6 +91,21 @@ pub struct RawConfig {
     /// OTLP/HTTP listen address [default: 0.0.0.0:4318]
     #[arg(long, env = "TRACERY_OTLP_HTTP_ADDR")]
     pub otlp_http_addr: Option<String>,
+    /// Jaeger gRPC (CollectorService/PostSpans, and OTLP TraceService) listen address; empty turns it off [default: 0.0.0.0:14250]
+    #[arg(long, env = "TRACERY_JAEGER_GRPC_ADDR")]
+    pub jaeger_grpc_addr: Option<String>,
+    /// Jaeger Thrift over HTTP (POST /api/traces) listen address; empty turns it off [default: 0.0.0.0:14268]
+    #[arg(long, env = "TRACERY_JAEGER_THRIFT_HTTP_ADDR")]
+    pub jaeger_thrift_http_addr: Option<String>,
+    /// Jaeger agent UDP, Thrift compact (emitBatch), listen address; empty turns it off [default: 0.0.0.0:6831]
+    #[arg(long, env = "TRACERY_JAEGER_UDP_COMPACT_ADDR")]
+    pub jaeger_udp_compact_addr: Option<String>,
+    /// Jaeger agent UDP, Thrift binary (emitBatch), listen address; empty turns it off [default: 0.0.0.0:6832]
+    #[arg(long, env = "TRACERY_JAEGER_UDP_BINARY_ADDR")]
+    pub jaeger_udp_binary_addr: Option<String>,
+    /// Zipkin HTTP (POST /api/v2/spans, /api/v1/spans) listen address; empty turns it off [default: 0.0.0.0:9411]
+    #[arg(long, env = "TRACERY_ZIPKIN_ADDR")]
+    pub zipkin_addr: Option<String>,
     /// Query API and web UI listen address [default: 0.0.0.0:16686]
     #[arg(long, env = "TRACERY_QUERY_ADDR")]
     pub query_addr: Option<String>,
@@ -153,6 +173,12 @@ pub struct Config {
     pub otlp_http_addr: SocketAddr,
     pub query_addr: SocketAddr,
     pub admin_addr: SocketAddr,
+    /// `None`: the listener is off.
+    pub jaeger_grpc_addr: Option<SocketAddr>,
+    pub jaeger_thrift_http_addr: Option<SocketAddr>,
+    pub jaeger_udp_compact_addr: Option<SocketAddr>,
+    pub jaeger_udp_binary_addr: Option<SocketAddr>,
+    pub zipkin_addr: Option<SocketAddr>,
     /// `None` when turned off with an empty value.
     pub query_grpc_addr: Option<SocketAddr>,
 }
@@ -237,6 +263,15 @@ impl RawConfig {
             otlp_http_addr: self.otlp_http_addr.or(lower.otlp_http_addr),
             query_addr: self.query_addr.or(lower.query_addr),
             admin_addr: self.admin_addr.or(lower.admin_addr),
+            jaeger_grpc_addr: self.jaeger_grpc_addr.or(lower.jaeger_grpc_addr),
+            jaeger_thrift_http_addr: self
+                .jaeger_thrift_http_addr
+                .or(lower.jaeger_thrift_http_addr),
+            jaeger_udp_compact_addr: self
+                .jaeger_udp_compact_addr
+                .or(lower.jaeger_udp_compact_addr),
+            jaeger_udp_binary_addr: self.jaeger_udp_binary_addr.or(lower.jaeger_udp_binary_addr),
+            zipkin_addr: self.zipkin_addr.or(lower.zipkin_addr),
             query_grpc_addr: self.query_grpc_addr.or(lower.query_grpc_addr),
             max_message_mib: self.max_message_mib.or(lower.max_message_mib),
             cors_origins: self.cors_origins.or(lower.cors_origins),
@@ -348,6 +383,34 @@ impl Config {
                 "admin_addr",
                 raw.admin_addr.as_deref().unwrap_or(DEFAULT_ADMIN_ADDR),
             )?,
+            jaeger_grpc_addr: optional_addr(
+                "jaeger_grpc_addr",
+                raw.jaeger_grpc_addr
+                    .as_deref()
+                    .unwrap_or(DEFAULT_JAEGER_GRPC_ADDR),
+            )?,
+            jaeger_thrift_http_addr: optional_addr(
+                "jaeger_thrift_http_addr",
+                raw.jaeger_thrift_http_addr
+                    .as_deref()
+                    .unwrap_or(DEFAULT_JAEGER_THRIFT_HTTP_ADDR),
+            )?,
+            jaeger_udp_compact_addr: optional_addr(
+                "jaeger_udp_compact_addr",
+                raw.jaeger_udp_compact_addr
+                    .as_deref()
+                    .unwrap_or(DEFAULT_JAEGER_UDP_COMPACT_ADDR),
+            )?,
+            jaeger_udp_binary_addr: optional_addr(
+                "jaeger_udp_binary_addr",
+                raw.jaeger_udp_binary_addr
+                    .as_deref()
+                    .unwrap_or(DEFAULT_JAEGER_UDP_BINARY_ADDR),
+            )?,
+            zipkin_addr: optional_addr(
+                "zipkin_addr",
+                raw.zipkin_addr.as_deref().unwrap_or(DEFAULT_ZIPKIN_ADDR),
+            )?,
             query_grpc_addr: optional_addr(
                 "query_grpc_addr",
                 raw.query_grpc_addr
@@ -444,6 +507,11 @@ mod tests {
             DEFAULT_OTLP_HTTP_ADDR.to_owned(),
             DEFAULT_QUERY_ADDR.to_owned(),
             DEFAULT_ADMIN_ADDR.to_owned(),
+            DEFAULT_JAEGER_GRPC_ADDR.to_owned(),
+            DEFAULT_JAEGER_THRIFT_HTTP_ADDR.to_owned(),
+            DEFAULT_JAEGER_UDP_COMPACT_ADDR.to_owned(),
+            DEFAULT_JAEGER_UDP_BINARY_ADDR.to_owned(),
+            DEFAULT_ZIPKIN_ADDR.to_owned(),
             DEFAULT_QUERY_GRPC_ADDR.to_owned(),
             format!("[default: {DEFAULT_MAX_MESSAGE_MIB}]"),
             format!("[default: {DEFAULT_MAX_BATCH_SPANS}]"),

@@ -33,4 +33,4 @@ pub mod store;
 pub mod telemetry;
 mod ui;
 
-pub use app::{run, Listeners};
+pub use app::{run, LegacyListeners, Listeners};

@@ -34,6 +34,11 @@ pub mod protocol {
     pub const OTLP_GRPC: &str = "otlp_grpc";
     pub const OTLP_HTTP_PROTOBUF: &str = "otlp_http_protobuf";
     pub const OTLP_HTTP_JSON: &str = "otlp_http_json";
+    pub const JAEGER_GRPC: &str = "jaeger_grpc";
+    pub const JAEGER_THRIFT_HTTP: &str = "jaeger_thrift_http";
+    pub const JAEGER_UDP_COMPACT: &str = "jaeger_udp_compact";
+    pub const JAEGER_UDP_BINARY: &str = "jaeger_udp_binary";
+    pub const ZIPKIN: &str = "zipkin";
 }
 
 /// Values of the `reason` label of rejected spans.

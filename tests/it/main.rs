@@ -8,6 +8,8 @@ mod admin;
 mod demo;
 mod ingest_grpc;
 mod ingest_http;
+mod jaeger_ingest;
+mod legacy_clients;
 mod query_api;
 mod query_grpc;
 mod sdk_languages;

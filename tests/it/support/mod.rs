@@ -9,11 +9,11 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::Trac
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use serde_json::Value;
 use tempfile::TempDir;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tracery::config::Config;
-use tracery::Listeners;
+use tracery::{LegacyListeners, Listeners};
 
 pub(crate) struct TestServer {
     pub(crate) otlp_grpc: SocketAddr,
@@ -22,6 +22,11 @@ pub(crate) struct TestServer {
     /// Prometheus `/metrics` and health checks.
     pub(crate) admin: SocketAddr,
     shutdown: CancellationToken,
+    /// Jaeger's gRPC port (PostSpans and OTLP).
+    pub(crate) jaeger_grpc: SocketAddr,
+    pub(crate) jaeger_thrift_http: SocketAddr,
+    pub(crate) jaeger_udp_compact: SocketAddr,
+    pub(crate) jaeger_udp_binary: SocketAddr,
     pub(crate) query_grpc: SocketAddr,
     cancel_on_drop: DropGuard,
     handle: JoinHandle<anyhow::Result<()>>,
@@ -47,13 +52,28 @@ impl TestServer {
         let mut config = Config::for_data_dir(data_dir.path());
         adjust(&mut config);
         let bind = || async { TcpListener::bind("127.0.0.1:0").await.unwrap() };
+        let bind_udp = || async { UdpSocket::bind("127.0.0.1:0").await.unwrap() };
         let listeners = Listeners {
             otlp_grpc: bind().await,
             otlp_http: bind().await,
             api: bind().await,
             admin: bind().await,
+            legacy: LegacyListeners {
+                jaeger_grpc: Some(bind().await),
+                jaeger_thrift_http: Some(bind().await),
+                jaeger_udp_compact: Some(bind_udp().await),
+                jaeger_udp_binary: Some(bind_udp().await),
+            },
             query_grpc: Some(bind().await),
         };
+        let legacy = &listeners.legacy;
+        let local =
+            |listener: &Option<TcpListener>| listener.as_ref().unwrap().local_addr().unwrap();
+        let local_udp = |socket: &Option<UdpSocket>| socket.as_ref().unwrap().local_addr().unwrap();
+        let jaeger_grpc = local(&legacy.jaeger_grpc);
+        let jaeger_thrift_http = local(&legacy.jaeger_thrift_http);
+        let jaeger_udp_compact = local_udp(&legacy.jaeger_udp_compact);
+        let jaeger_udp_binary = local_udp(&legacy.jaeger_udp_binary);
         let otlp_grpc = listeners.otlp_grpc.local_addr().unwrap();
         let otlp_http = listeners.otlp_http.local_addr().unwrap();
         let api = listeners.api.local_addr().unwrap();
@@ -71,6 +91,10 @@ impl TestServer {
             api,
             admin,
             shutdown: shutdown.clone(),
+            jaeger_grpc,
+            jaeger_thrift_http,
+            jaeger_udp_compact,
+            jaeger_udp_binary,
             query_grpc,
             cancel_on_drop: shutdown.drop_guard(),
             handle,
