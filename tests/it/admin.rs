@@ -164,10 +164,12 @@ async fn metrics_count_exactly_what_was_exported() {
 
 #[tokio::test]
 async fn readiness_flips_to_unavailable_during_shutdown() {
-    // A durable export waits out a long linger in the batcher, so the drain lasts
-    // until it is written: the window in which the server must say "not ready".
+    // A durable export waits out a long linger and flush interval in the batcher, so
+    // the drain lasts until it is written: the window in which the server must say
+    // "not ready".
     let server = TestServer::start_with(|config| {
-        config.ingest.durable_linger = Duration::from_secs(3);
+        config.ingest.durable_linger = Duration::from_secs(10);
+        config.ingest.flush_interval = Duration::from_secs(10);
     })
     .await;
     // Ready once the store is open and every listener serves (start-up may still run).
