@@ -6,7 +6,10 @@
 //! exits → the store is synced. The first task to fail cancels the rest, and its
 //! error is returned once everything has drained.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::FutureExt as _;
 
 use anyhow::Context as _;
 use tokio::net::{TcpListener, UdpSocket};
@@ -14,11 +17,11 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState, Health, UiEndpoints};
-use crate::config::{Config, StorageMode};
+use crate::config::{Config, SamplingConfig, StorageMode};
 use crate::metrics::Metrics;
 use crate::query::QueryService;
 use crate::store::Store;
-use crate::{ingest, receiver};
+use crate::{ingest, receiver, sampling};
 
 /// How often expired partitions are looked for.
 const RETENTION_INTERVAL: Duration = Duration::from_secs(300);
@@ -36,6 +39,9 @@ pub struct Listeners {
     pub legacy: LegacyListeners,
     /// The gRPC query API; `None` when turned off.
     pub query_grpc: Option<TcpListener>,
+    /// Remote sampling over HTTP and gRPC; `None` when turned off.
+    pub sampling_http: Option<TcpListener>,
+    pub sampling_grpc: Option<TcpListener>,
 }
 
 /// Jaeger-native and Zipkin ingest sockets, each optional.
@@ -81,6 +87,8 @@ impl Listeners {
                 jaeger_udp_binary: bind_udp(config.jaeger_udp_binary_addr).await?,
             },
             query_grpc: bind_tcp(config.query_grpc_addr).await?,
+            sampling_http: bind_tcp(config.sampling.http_addr).await?,
+            sampling_grpc: bind_tcp(config.sampling.grpc_addr).await?,
         })
     }
 }
@@ -89,7 +97,7 @@ impl Listeners {
 fn spawn_legacy(
     tasks: &mut JoinSet<anyhow::Result<()>>,
     legacy: LegacyListeners,
-    ingest: &ingest::IngestHandle,
+    (ingest, sampling): (&ingest::IngestHandle, &sampling::SamplingService),
     config: &Config,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
@@ -98,8 +106,10 @@ fn spawn_legacy(
         tracing::info!(addr = %listener.local_addr()?, "Jaeger gRPC (and OTLP) listening");
         let (ingest, receiver_config, shutdown) =
             (ingest.clone(), config.receiver.clone(), shutdown.clone());
+        // As Jaeger v1's collector, 14250 also answers remote sampling.
+        let sampling = sampling::grpc::service(sampling.clone());
         tasks.spawn(async move {
-            receiver::jaeger_grpc::serve(listener, ingest, &receiver_config, shutdown)
+            receiver::jaeger_grpc::serve(listener, ingest, &receiver_config, shutdown, sampling)
                 .await
                 .context("Jaeger gRPC receiver failed")
         });
@@ -149,6 +159,8 @@ pub async fn run(
         admin,
         legacy,
         query_grpc,
+        sampling_http,
+        sampling_grpc,
     } = listeners;
     let admin = tokio::spawn(api::admin::serve(
         admin,
@@ -162,6 +174,8 @@ pub async fn run(
         api,
         legacy,
         query_grpc,
+        sampling_http,
+        sampling_grpc,
     };
     let served = serve(config, listeners, shutdown, metrics, health).await;
     admin_shutdown.cancel();
@@ -180,6 +194,8 @@ struct MainListeners {
     api: TcpListener,
     legacy: LegacyListeners,
     query_grpc: Option<TcpListener>,
+    sampling_http: Option<TcpListener>,
+    sampling_grpc: Option<TcpListener>,
 }
 
 async fn serve(
@@ -204,6 +220,18 @@ async fn serve(
     );
     let (ingest_handle, batcher) = ingest::channel(&config.ingest, store.clone(), metrics.clone());
     let mut tasks: JoinSet<anyhow::Result<()>> = JoinSet::new();
+    let (sampling_service, adaptive) = start_sampling(
+        &config.sampling,
+        &store,
+        (listeners.sampling_http, listeners.sampling_grpc),
+        &mut tasks,
+        &shutdown,
+    )
+    .await?;
+    let ingest_handle = match adaptive {
+        Some(adaptive) => ingest_handle.with_observer(adaptive),
+        None => ingest_handle,
+    };
     tasks.spawn(async move {
         batcher.run().await;
         Ok(())
@@ -211,7 +239,7 @@ async fn serve(
     spawn_legacy(
         &mut tasks,
         listeners.legacy,
-        &ingest_handle,
+        (&ingest_handle, &sampling_service),
         &config,
         &shutdown,
     )?;
@@ -310,6 +338,64 @@ async fn serve(
         "tracery stopped"
     );
     first_error.map_or(Ok(()), Err)
+}
+
+/// Loads the sampling strategies and starts the remote-sampling listeners, the
+/// strategies file watcher and the adaptive rounds; returns what ingest feeds
+/// with root spans when adaptive sampling is on.
+async fn start_sampling(
+    config: &SamplingConfig,
+    store: &Store,
+    (http, grpc): (Option<TcpListener>, Option<TcpListener>),
+    tasks: &mut JoinSet<anyhow::Result<()>>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<(sampling::SamplingService, Option<Arc<sampling::Adaptive>>)> {
+    let adaptive = if config.adaptive {
+        let store = store.clone();
+        let target = config.target_tps;
+        let adaptive = tokio::task::spawn_blocking(move || sampling::Adaptive::open(store, target))
+            .await?
+            .context("failed to load adaptive sampling probabilities")?;
+        let adaptive = Arc::new(adaptive);
+        tasks.spawn(
+            sampling::adaptive::run(Arc::clone(&adaptive), config.interval, shutdown.clone())
+                .map(Ok),
+        );
+        Some(adaptive)
+    } else {
+        None
+    };
+    let service = match &config.strategies_file {
+        Some(path) => {
+            let (strategies, bytes) = sampling::load_file(path)?;
+            let service = sampling::SamplingService::new(strategies, adaptive.clone());
+            tasks.spawn(
+                sampling::watch_file(service.clone(), path.clone(), bytes, shutdown.clone())
+                    .map(Ok),
+            );
+            service
+        }
+        None => sampling::SamplingService::new(sampling::Strategies::default(), adaptive.clone()),
+    };
+    if let Some(listener) = http {
+        tracing::info!(sampling_http = %listener.local_addr()?, "remote sampling (HTTP) listening");
+        let (service, shutdown) = (service.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            sampling::http::serve(listener, service, shutdown)
+                .await
+                .context("remote sampling (HTTP) failed")
+        });
+    }
+    if let Some(listener) = grpc {
+        tracing::info!(sampling_grpc = %listener.local_addr()?, "remote sampling (gRPC) listening");
+        let (service, shutdown) = (service.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            sampling::grpc::serve(listener, service, shutdown)
+                .await
+                .context("remote sampling (gRPC) failed")
+        });
+    }
+    Ok((service, adaptive))
 }
 
 /// Merges small blocks now and then; see `store::compact`.

@@ -22,6 +22,10 @@ pub const DEFAULT_JAEGER_UDP_COMPACT_ADDR: &str = "0.0.0.0:6831";
 pub const DEFAULT_JAEGER_UDP_BINARY_ADDR: &str = "0.0.0.0:6832";
 pub const DEFAULT_ZIPKIN_ADDR: &str = "0.0.0.0:9411";
 pub const DEFAULT_QUERY_GRPC_ADDR: &str = "0.0.0.0:16685";
+pub const DEFAULT_SAMPLING_HTTP_ADDR: &str = "0.0.0.0:5778";
+pub const DEFAULT_SAMPLING_GRPC_ADDR: &str = "0.0.0.0:5779";
+pub const DEFAULT_SAMPLING_TARGET_TPS: f64 = 1.0;
+pub const DEFAULT_SAMPLING_INTERVAL_MS: u64 = 60_000;
 pub const DEFAULT_MAX_MESSAGE_MIB: usize = 16;
 pub const DEFAULT_CORS_ORIGINS: &str = "*";
 pub const DEFAULT_ACK: AckMode = AckMode::Durable;
@@ -115,6 +119,24 @@ pub struct RawConfig {
     /// gRPC query API (jaeger.api_v2 and api_v3 QueryService) listen address; empty turns it off [default: 0.0.0.0:16685]
     #[arg(long, env = "TRACERY_QUERY_GRPC_ADDR")]
     pub query_grpc_addr: Option<String>,
+    /// Remote sampling over HTTP (`/?service=`, `/sampling`, `/api/sampling`); empty turns it off [default: 0.0.0.0:5778]
+    #[arg(long, env = "TRACERY_SAMPLING_HTTP_ADDR")]
+    pub sampling_http_addr: Option<String>,
+    /// Remote sampling over gRPC (jaeger.api_v2.SamplingManager); empty turns it off [default: 0.0.0.0:5779]
+    #[arg(long, env = "TRACERY_SAMPLING_GRPC_ADDR")]
+    pub sampling_grpc_addr: Option<String>,
+    /// Jaeger sampling strategies file (JSON), reloaded when it changes; without it every service gets probabilistic 0.001
+    #[arg(long, env = "TRACERY_SAMPLING_STRATEGIES")]
+    pub sampling_strategies: Option<PathBuf>,
+    /// Adaptive sampling: steer each operation's probability towards --sampling-target-tps [default: false]
+    #[arg(long, env = "TRACERY_SAMPLING_ADAPTIVE", num_args = 0..=1, default_missing_value = "true")]
+    pub sampling_adaptive: Option<bool>,
+    /// Traces per second per operation that adaptive sampling aims at [default: 1]
+    #[arg(long, env = "TRACERY_SAMPLING_TARGET_TPS")]
+    pub sampling_target_tps: Option<f64>,
+    /// How often adaptive sampling recomputes probabilities, in ms [default: 60000]
+    #[arg(long, env = "TRACERY_SAMPLING_INTERVAL_MS")]
+    pub sampling_interval_ms: Option<u64>,
     /// Largest accepted OTLP message (gRPC) or body after decompression (HTTP), in MiB [default: 16]
     #[arg(long, env = "TRACERY_MAX_MESSAGE_MIB")]
     pub max_message_mib: Option<usize>,
@@ -181,6 +203,18 @@ pub struct Config {
     pub zipkin_addr: Option<SocketAddr>,
     /// `None` when turned off with an empty value.
     pub query_grpc_addr: Option<SocketAddr>,
+    pub sampling: SamplingConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct SamplingConfig {
+    /// `None` when turned off with an empty value.
+    pub http_addr: Option<SocketAddr>,
+    pub grpc_addr: Option<SocketAddr>,
+    pub strategies_file: Option<PathBuf>,
+    pub adaptive: bool,
+    pub target_tps: f64,
+    pub interval: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -273,6 +307,12 @@ impl RawConfig {
             jaeger_udp_binary_addr: self.jaeger_udp_binary_addr.or(lower.jaeger_udp_binary_addr),
             zipkin_addr: self.zipkin_addr.or(lower.zipkin_addr),
             query_grpc_addr: self.query_grpc_addr.or(lower.query_grpc_addr),
+            sampling_http_addr: self.sampling_http_addr.or(lower.sampling_http_addr),
+            sampling_grpc_addr: self.sampling_grpc_addr.or(lower.sampling_grpc_addr),
+            sampling_strategies: self.sampling_strategies.or(lower.sampling_strategies),
+            sampling_adaptive: self.sampling_adaptive.or(lower.sampling_adaptive),
+            sampling_target_tps: self.sampling_target_tps.or(lower.sampling_target_tps),
+            sampling_interval_ms: self.sampling_interval_ms.or(lower.sampling_interval_ms),
             max_message_mib: self.max_message_mib.or(lower.max_message_mib),
             cors_origins: self.cors_origins.or(lower.cors_origins),
             ack: self.ack.or(lower.ack),
@@ -329,6 +369,41 @@ impl Config {
             ),
         };
         let retention_hours = raw.retention_hours.unwrap_or(DEFAULT_RETENTION_HOURS);
+        let target_tps = raw
+            .sampling_target_tps
+            .unwrap_or(DEFAULT_SAMPLING_TARGET_TPS);
+        if !(target_tps.is_finite() && target_tps > 0.0) {
+            return Err(invalid(
+                "sampling_target_tps",
+                "must be a positive number of traces per second",
+            ));
+        }
+        let interval_ms = raw
+            .sampling_interval_ms
+            .unwrap_or(DEFAULT_SAMPLING_INTERVAL_MS);
+        if interval_ms == 0 {
+            return Err(invalid("sampling_interval_ms", "must be greater than 0"));
+        }
+        let sampling = SamplingConfig {
+            http_addr: optional_addr(
+                "sampling_http_addr",
+                raw.sampling_http_addr
+                    .as_deref()
+                    .unwrap_or(DEFAULT_SAMPLING_HTTP_ADDR),
+            )?,
+            grpc_addr: optional_addr(
+                "sampling_grpc_addr",
+                raw.sampling_grpc_addr
+                    .as_deref()
+                    .unwrap_or(DEFAULT_SAMPLING_GRPC_ADDR),
+            )?,
+            strategies_file: raw
+                .sampling_strategies
+                .filter(|path| !path.as_os_str().is_empty()),
+            adaptive: raw.sampling_adaptive.unwrap_or(false),
+            target_tps,
+            interval: Duration::from_millis(interval_ms),
+        };
         Ok(Config {
             receiver: ReceiverConfig {
                 max_message_bytes: max_message_mib * 1024 * 1024,
@@ -417,6 +492,7 @@ impl Config {
                     .as_deref()
                     .unwrap_or(DEFAULT_QUERY_GRPC_ADDR),
             )?,
+            sampling,
         })
     }
 
@@ -513,6 +589,10 @@ mod tests {
             DEFAULT_JAEGER_UDP_BINARY_ADDR.to_owned(),
             DEFAULT_ZIPKIN_ADDR.to_owned(),
             DEFAULT_QUERY_GRPC_ADDR.to_owned(),
+            DEFAULT_SAMPLING_HTTP_ADDR.to_owned(),
+            DEFAULT_SAMPLING_GRPC_ADDR.to_owned(),
+            format!("[default: {DEFAULT_SAMPLING_TARGET_TPS}]"),
+            format!("[default: {DEFAULT_SAMPLING_INTERVAL_MS}]"),
             format!("[default: {DEFAULT_MAX_MESSAGE_MIB}]"),
             format!("[default: {DEFAULT_MAX_BATCH_SPANS}]"),
             format!("[default: {DEFAULT_FLUSH_INTERVAL_MS}]"),

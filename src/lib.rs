@@ -29,6 +29,7 @@ mod net;
 pub mod protocol;
 pub mod query;
 pub(crate) mod receiver;
+pub mod sampling;
 pub mod store;
 pub mod telemetry;
 mod ui;

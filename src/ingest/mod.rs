@@ -38,6 +38,13 @@ pub struct IngestHandle {
     queue_wait: Duration,
     ack: AckMode,
     metrics: Metrics,
+    observer: Option<Arc<dyn SpanObserver>>,
+}
+
+/// Sees every accepted batch before it is queued, e.g. adaptive sampling counting
+/// root spans. Must be quick: it runs on the receiver's task.
+pub trait SpanObserver: Send + Sync + std::fmt::Debug {
+    fn observe(&self, spans: &[Span]);
 }
 
 #[derive(Debug)]
@@ -71,11 +78,18 @@ pub fn channel(config: &IngestConfig, store: Store, metrics: Metrics) -> (Ingest
         queue_wait: config.queue_wait,
         ack: config.ack,
         metrics: metrics.clone(),
+        observer: None,
     };
     (handle, Batcher::new(config, store, rx, metrics))
 }
 
 impl IngestHandle {
+    /// Lets `observer` see every batch this handle (and its clones) accepts.
+    pub fn with_observer(mut self, observer: Arc<dyn SpanObserver>) -> IngestHandle {
+        self.observer = Some(observer);
+        self
+    }
+
     /// Queues spans; in durable mode, returns once they are written and synced.
     pub async fn submit(&self, spans: Vec<Span>) -> Result<(), IngestError> {
         if spans.is_empty() {
@@ -93,6 +107,9 @@ impl IngestHandle {
             Ok(Err(_closed)) => return Err(IngestError::ShuttingDown),
             Err(_elapsed) => return Err(IngestError::QueueFull),
         };
+        if let Some(observer) = &self.observer {
+            observer.observe(&spans);
+        }
         let (ack, done) = match self.ack {
             AckMode::Durable => {
                 let (tx, rx) = oneshot::channel();

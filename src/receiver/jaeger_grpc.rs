@@ -2,8 +2,8 @@
 //! and, on the same listener, OTLP's `TraceService/Export`, because OpenTelemetry
 //! Collectors pointed at Jaeger all-in-one often send OTLP there.
 //!
-//! More services for this port (such as `SamplingManager`) are added in `serve`'s
-//! `Server::builder()` chain.
+//! Remote sampling's `SamplingManager` is served here too, as Jaeger v1's collector
+//! did; `app` passes it in from `sampling::grpc::service`.
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -13,6 +13,9 @@ use tonic::{Request, Response, Status};
 use super::grpc::{incoming, otlp_service, status_from};
 use crate::config::ReceiverConfig;
 use crate::ingest::IngestHandle;
+use crate::protocol::jaeger::api_v2::sampling_manager_server::{
+    SamplingManager, SamplingManagerServer,
+};
 use crate::protocol::jaeger::{self, api_v2};
 
 #[derive(Debug)]
@@ -59,6 +62,7 @@ pub(crate) async fn serve(
     ingest: IngestHandle,
     config: &ReceiverConfig,
     shutdown: CancellationToken,
+    sampling: SamplingManagerServer<impl SamplingManager>,
 ) -> Result<(), tonic::transport::Error> {
     let collector =
         api_v2::collector_service_server::CollectorServiceServer::new(JaegerCollector {
@@ -70,6 +74,7 @@ pub(crate) async fn serve(
     tonic::transport::Server::builder()
         .add_service(collector)
         .add_service(otlp_service(ingest, config))
+        .add_service(sampling)
         .serve_with_incoming_shutdown(incoming(listener), shutdown.cancelled_owned())
         .await
 }

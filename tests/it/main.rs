@@ -12,6 +12,7 @@ mod jaeger_ingest;
 mod legacy_clients;
 mod query_api;
 mod query_grpc;
+mod sampling;
 mod sdk_languages;
 mod search_filters;
 mod shutdown;

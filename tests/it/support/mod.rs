@@ -28,6 +28,8 @@ pub(crate) struct TestServer {
     pub(crate) jaeger_udp_compact: SocketAddr,
     pub(crate) jaeger_udp_binary: SocketAddr,
     pub(crate) query_grpc: SocketAddr,
+    pub(crate) sampling_http: SocketAddr,
+    pub(crate) sampling_grpc: SocketAddr,
     cancel_on_drop: DropGuard,
     handle: JoinHandle<anyhow::Result<()>>,
     data_dir: TempDir,
@@ -65,6 +67,8 @@ impl TestServer {
                 jaeger_udp_binary: Some(bind_udp().await),
             },
             query_grpc: Some(bind().await),
+            sampling_http: Some(bind().await),
+            sampling_grpc: Some(bind().await),
         };
         let legacy = &listeners.legacy;
         let local =
@@ -83,6 +87,10 @@ impl TestServer {
             .as_ref()
             .map(|listener| listener.local_addr().unwrap())
             .unwrap();
+        let local =
+            |listener: &Option<TcpListener>| listener.as_ref().unwrap().local_addr().unwrap();
+        let sampling_http = local(&listeners.sampling_http);
+        let sampling_grpc = local(&listeners.sampling_grpc);
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(tracery::run(config, listeners, shutdown.clone()));
         TestServer {
@@ -96,6 +104,8 @@ impl TestServer {
             jaeger_udp_compact,
             jaeger_udp_binary,
             query_grpc,
+            sampling_http,
+            sampling_grpc,
             cancel_on_drop: shutdown.drop_guard(),
             handle,
             data_dir,
