@@ -51,6 +51,7 @@ pub struct LegacyListeners {
     pub jaeger_thrift_http: Option<TcpListener>,
     pub jaeger_udp_compact: Option<UdpSocket>,
     pub jaeger_udp_binary: Option<UdpSocket>,
+    pub zipkin: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -85,6 +86,7 @@ impl Listeners {
                 jaeger_thrift_http: bind_tcp(config.jaeger_thrift_http_addr).await?,
                 jaeger_udp_compact: bind_udp(config.jaeger_udp_compact_addr).await?,
                 jaeger_udp_binary: bind_udp(config.jaeger_udp_binary_addr).await?,
+                zipkin: bind_tcp(config.zipkin_addr).await?,
             },
             query_grpc: bind_tcp(config.query_grpc_addr).await?,
             sampling_http: bind_tcp(config.sampling.http_addr).await?,
@@ -122,6 +124,16 @@ fn spawn_legacy(
             receiver::jaeger_http::serve(listener, ingest, &receiver_config, shutdown)
                 .await
                 .context("Jaeger Thrift/HTTP receiver failed")
+        });
+    }
+    if let Some(listener) = legacy.zipkin {
+        tracing::info!(addr = %listener.local_addr()?, "Zipkin HTTP listening");
+        let (ingest, receiver_config, shutdown) =
+            (ingest.clone(), config.receiver.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            receiver::zipkin_http::serve(listener, ingest, &receiver_config, shutdown)
+                .await
+                .context("Zipkin receiver failed")
         });
     }
     for (socket, protocol) in [

@@ -165,3 +165,58 @@ async fn opentelemetry_js_jaeger_exporter_over_udp_binary() {
     assert_eq!(process_tag(process(trace, root), "deploy.env"), "ci");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opentelemetry_js_zipkin_exporter() {
+    let server = TestServer::start().await;
+    let trace_id = run_exporter(
+        "node".into(),
+        vec![
+            sdk_dir()
+                .join("legacy-node/otel-zipkin.js")
+                .display()
+                .to_string(),
+            format!("http://{}", server.zipkin),
+            "otel-js-zipkin".into(),
+        ],
+    )
+    .await;
+    let body = server.get_ok(&format!("/api/traces/{trace_id}")).await;
+    let trace = &body["data"][0];
+    let (root, child) =
+        check_parent_and_child(trace, "GET /inventory", "query stock", "otel-js-zipkin");
+    assert_eq!(tag(root, "span.kind"), "server");
+    assert_eq!(tag(root, "http.method"), "GET");
+    assert_eq!(tag(child, "span.kind"), "client");
+    assert_eq!(tag(child, "db.system"), "postgresql");
+    assert_eq!(tag(child, "error"), true);
+    assert_eq!(child["logs"][0]["fields"][0]["value"], "slow query");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zipkin_js_with_http_transport() {
+    let server = TestServer::start().await;
+    let trace_id = run_exporter(
+        "node".into(),
+        vec![
+            sdk_dir()
+                .join("legacy-node/zipkin-js.js")
+                .display()
+                .to_string(),
+            format!("http://{}", server.zipkin),
+            "zipkin-js".into(),
+        ],
+    )
+    .await;
+    let body = server.get_ok(&format!("/api/traces/{trace_id}")).await;
+    let trace = &body["data"][0];
+    let (root, child) = check_parent_and_child(trace, "get /payments", "call bank", "zipkin-js");
+    assert_eq!(tag(root, "span.kind"), "server");
+    assert_eq!(tag(root, "http.path"), "/payments");
+    assert_eq!(tag(child, "span.kind"), "client");
+    assert_eq!(tag(child, "peer.service"), "bank");
+    assert_eq!(tag(child, "error"), true);
+    assert_eq!(tag(child, "otel.status_description"), "bank unavailable");
+    server.stop().await;
+}

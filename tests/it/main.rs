@@ -18,3 +18,4 @@ mod search_filters;
 mod shutdown;
 mod support;
 mod ui;
+mod zipkin_ingest;

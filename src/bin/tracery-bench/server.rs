@@ -91,6 +91,7 @@ impl Server {
                 "--jaeger-udp-binary-addr",
                 "",
             ])
+            .args(["--zipkin-addr", ""])
             .args(["--storage", spec.storage.flag()])
             .args(&spec.extra_args)
             .stdin(Stdio::null())

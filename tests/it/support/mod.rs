@@ -27,6 +27,7 @@ pub(crate) struct TestServer {
     pub(crate) jaeger_thrift_http: SocketAddr,
     pub(crate) jaeger_udp_compact: SocketAddr,
     pub(crate) jaeger_udp_binary: SocketAddr,
+    pub(crate) zipkin: SocketAddr,
     pub(crate) query_grpc: SocketAddr,
     pub(crate) sampling_http: SocketAddr,
     pub(crate) sampling_grpc: SocketAddr,
@@ -65,6 +66,7 @@ impl TestServer {
                 jaeger_thrift_http: Some(bind().await),
                 jaeger_udp_compact: Some(bind_udp().await),
                 jaeger_udp_binary: Some(bind_udp().await),
+                zipkin: Some(bind().await),
             },
             query_grpc: Some(bind().await),
             sampling_http: Some(bind().await),
@@ -78,6 +80,7 @@ impl TestServer {
         let jaeger_thrift_http = local(&legacy.jaeger_thrift_http);
         let jaeger_udp_compact = local_udp(&legacy.jaeger_udp_compact);
         let jaeger_udp_binary = local_udp(&legacy.jaeger_udp_binary);
+        let zipkin = local(&legacy.zipkin);
         let otlp_grpc = listeners.otlp_grpc.local_addr().unwrap();
         let otlp_http = listeners.otlp_http.local_addr().unwrap();
         let api = listeners.api.local_addr().unwrap();
@@ -103,6 +106,7 @@ impl TestServer {
             jaeger_thrift_http,
             jaeger_udp_compact,
             jaeger_udp_binary,
+            zipkin,
             query_grpc,
             sampling_http,
             sampling_grpc,
