@@ -16,8 +16,9 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{self, AppState, UiEndpoints};
+use crate::api::{self, AppState, Health, UiEndpoints};
 use crate::config::{Config, SamplingConfig, StorageMode};
+use crate::metrics::Metrics;
 use crate::query::QueryService;
 use crate::store::Store;
 use crate::{ingest, receiver, sampling};
@@ -32,6 +33,8 @@ pub struct Listeners {
     pub otlp_grpc: TcpListener,
     pub otlp_http: TcpListener,
     pub api: TcpListener,
+    /// Prometheus `/metrics` and health checks.
+    pub admin: TcpListener,
     /// The Jaeger and Zipkin listeners; `None` is off.
     pub legacy: LegacyListeners,
     /// The gRPC query API; `None` when turned off.
@@ -77,6 +80,7 @@ impl Listeners {
             otlp_grpc: bind(config.otlp_grpc_addr).await?,
             otlp_http: bind(config.otlp_http_addr).await?,
             api: bind(config.query_addr).await?,
+            admin: bind(config.admin_addr).await?,
             legacy: LegacyListeners {
                 jaeger_grpc: bind_tcp(config.jaeger_grpc_addr).await?,
                 jaeger_thrift_http: bind_tcp(config.jaeger_thrift_http_addr).await?,
@@ -148,13 +152,74 @@ fn spawn_legacy(
     Ok(())
 }
 
+/// Runs the server until `shutdown` is cancelled, then drains and flushes.
+///
+/// The admin port (metrics, health) comes up first and goes down last: it answers
+/// "not ready" while the store opens and again while the rest drains.
 pub async fn run(
     config: Config,
     listeners: Listeners,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let metrics = Metrics::new();
+    let health = Health::new();
+    let admin_shutdown = CancellationToken::new();
+    let Listeners {
+        otlp_grpc,
+        otlp_http,
+        api,
+        admin,
+        legacy,
+        query_grpc,
+        sampling_http,
+        sampling_grpc,
+    } = listeners;
+    let admin = tokio::spawn(api::admin::serve(
+        admin,
+        metrics.clone(),
+        health.clone(),
+        admin_shutdown.clone(),
+    ));
+    let listeners = MainListeners {
+        otlp_grpc,
+        otlp_http,
+        api,
+        legacy,
+        query_grpc,
+        sampling_http,
+        sampling_grpc,
+    };
+    let served = serve(config, listeners, shutdown, metrics, health).await;
+    admin_shutdown.cancel();
+    match admin.await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::error!(%error, "admin server failed"),
+        Err(error) => tracing::error!(%error, "admin server panicked"),
+    }
+    served
+}
+
+/// The listeners other than the admin port's.
+struct MainListeners {
+    otlp_grpc: TcpListener,
+    otlp_http: TcpListener,
+    api: TcpListener,
+    legacy: LegacyListeners,
+    query_grpc: Option<TcpListener>,
+    sampling_http: Option<TcpListener>,
+    sampling_grpc: Option<TcpListener>,
+}
+
+async fn serve(
+    config: Config,
+    listeners: MainListeners,
+    shutdown: CancellationToken,
+    metrics: Metrics,
+    health: Health,
+) -> anyhow::Result<()> {
     let store_config = config.store.clone();
     let store = tokio::task::spawn_blocking(move || Store::open(&store_config)).await??;
+    metrics.watch_store(store.downgrade());
     let endpoints = UiEndpoints {
         otlp_grpc: format!("http://{}", listeners.otlp_grpc.local_addr()?),
         otlp_http: format!("http://{}", listeners.otlp_http.local_addr()?),
@@ -165,7 +230,7 @@ pub async fn run(
         query = %listeners.api.local_addr()?,
         "tracery listening"
     );
-    let (ingest_handle, batcher) = ingest::channel(&config.ingest, store.clone());
+    let (ingest_handle, batcher) = ingest::channel(&config.ingest, store.clone(), metrics.clone());
     let mut tasks: JoinSet<anyhow::Result<()>> = JoinSet::new();
     let (sampling_service, adaptive) = start_sampling(
         &config.sampling,
@@ -223,7 +288,13 @@ pub async fn run(
                 .context("gRPC query API failed")
         });
     }
-    let state = AppState::new(query, config.ui.ui_dir.clone(), endpoints);
+    let state = AppState::new(
+        query,
+        config.ui.ui_dir.clone(),
+        endpoints,
+        metrics.clone(),
+        health.clone(),
+    );
     let api_shutdown = shutdown.clone();
     tasks.spawn(async move {
         api::serve(listeners.api, state, api_shutdown)
@@ -231,12 +302,30 @@ pub async fn run(
             .context("query API failed")
     });
     if let Some(retention) = config.store.retention {
-        tasks.spawn(run_retention(store.clone(), retention, shutdown.clone()));
+        tasks.spawn(run_retention(
+            store.clone(),
+            retention,
+            metrics.clone(),
+            shutdown.clone(),
+        ));
     }
     if config.ingest.storage == StorageMode::Sled {
-        tasks.spawn(run_compaction(store.clone(), shutdown.clone()));
+        tasks.spawn(run_compaction(
+            store.clone(),
+            metrics.clone(),
+            shutdown.clone(),
+        ));
         tasks.spawn(run_red_checkpoints(store.clone(), shutdown.clone()));
     }
+    // Every listener is serving and the store is open.
+    health.set_ready();
+    let not_ready_on_shutdown = {
+        let (health, shutdown) = (health.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            health.set_shutting_down();
+        })
+    };
 
     let mut first_error = None;
     while let Some(joined) = tasks.join_next().await {
@@ -249,6 +338,8 @@ pub async fn run(
             first_error.get_or_insert(error);
         }
     }
+    health.set_shutting_down();
+    not_ready_on_shutdown.abort();
     let stats = tokio::task::spawn_blocking(move || {
         store.sync()?;
         store.checkpoint_red()?;
@@ -325,7 +416,11 @@ async fn start_sampling(
 }
 
 /// Merges small blocks now and then; see `store::compact`.
-async fn run_compaction(store: Store, shutdown: CancellationToken) -> anyhow::Result<()> {
+async fn run_compaction(
+    store: Store,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let mut tick = tokio::time::interval(COMPACTION_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -335,12 +430,13 @@ async fn run_compaction(store: Store, shutdown: CancellationToken) -> anyhow::Re
         }
         let store = store.clone();
         let compacted = tokio::task::spawn_blocking(move || store.compact_small_blocks()).await?;
-        if let Err(error) = compacted {
+        match compacted {
+            Ok(num_blocks) => metrics.blocks_compacted(num_blocks),
             // Not fatal: the blocks stay as they were and the next round retries.
-            tracing::error!(
+            Err(error) => tracing::error!(
                 error = format!("{:#}", anyhow::Error::from(error)),
                 "compaction failed"
-            );
+            ),
         }
     }
 }
@@ -369,6 +465,7 @@ async fn run_red_checkpoints(store: Store, shutdown: CancellationToken) -> anyho
 async fn run_retention(
     store: Store,
     retention: Duration,
+    metrics: Metrics,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut tick = tokio::time::interval(RETENTION_INTERVAL);
@@ -383,12 +480,13 @@ async fn run_retention(
         let cutoff = now.saturating_sub(retention.as_secs());
         let store = store.clone();
         let expired = tokio::task::spawn_blocking(move || store.expire_before(cutoff)).await?;
-        if let Err(error) = expired {
+        match expired {
+            Ok(num_hours) => metrics.hours_expired(num_hours),
             // Not fatal: the next round retries, and ingest and queries go on.
-            tracing::error!(
+            Err(error) => tracing::error!(
                 error = format!("{:#}", anyhow::Error::from(error)),
                 "retention failed"
-            );
+            ),
         }
     }
 }

@@ -15,6 +15,7 @@ pub const DEFAULT_DATA_DIR: &str = "./tracery-data";
 pub const DEFAULT_OTLP_GRPC_ADDR: &str = "0.0.0.0:4317";
 pub const DEFAULT_OTLP_HTTP_ADDR: &str = "0.0.0.0:4318";
 pub const DEFAULT_QUERY_ADDR: &str = "0.0.0.0:16686";
+pub const DEFAULT_ADMIN_ADDR: &str = "0.0.0.0:14269";
 pub const DEFAULT_JAEGER_GRPC_ADDR: &str = "0.0.0.0:14250";
 pub const DEFAULT_JAEGER_THRIFT_HTTP_ADDR: &str = "0.0.0.0:14268";
 pub const DEFAULT_JAEGER_UDP_COMPACT_ADDR: &str = "0.0.0.0:6831";
@@ -112,6 +113,9 @@ pub struct RawConfig {
     /// Query API and web UI listen address [default: 0.0.0.0:16686]
     #[arg(long, env = "TRACERY_QUERY_ADDR")]
     pub query_addr: Option<String>,
+    /// Admin listen address: Prometheus /metrics and health checks [default: 0.0.0.0:14269]
+    #[arg(long, env = "TRACERY_ADMIN_ADDR")]
+    pub admin_addr: Option<String>,
     /// gRPC query API (jaeger.api_v2 and api_v3 QueryService) listen address; empty turns it off [default: 0.0.0.0:16685]
     #[arg(long, env = "TRACERY_QUERY_GRPC_ADDR")]
     pub query_grpc_addr: Option<String>,
@@ -190,6 +194,7 @@ pub struct Config {
     pub otlp_grpc_addr: SocketAddr,
     pub otlp_http_addr: SocketAddr,
     pub query_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
     /// `None`: the listener is off.
     pub jaeger_grpc_addr: Option<SocketAddr>,
     pub jaeger_thrift_http_addr: Option<SocketAddr>,
@@ -291,6 +296,7 @@ impl RawConfig {
             otlp_grpc_addr: self.otlp_grpc_addr.or(lower.otlp_grpc_addr),
             otlp_http_addr: self.otlp_http_addr.or(lower.otlp_http_addr),
             query_addr: self.query_addr.or(lower.query_addr),
+            admin_addr: self.admin_addr.or(lower.admin_addr),
             jaeger_grpc_addr: self.jaeger_grpc_addr.or(lower.jaeger_grpc_addr),
             jaeger_thrift_http_addr: self
                 .jaeger_thrift_http_addr
@@ -446,6 +452,10 @@ impl Config {
                 "query_addr",
                 raw.query_addr.as_deref().unwrap_or(DEFAULT_QUERY_ADDR),
             )?,
+            admin_addr: addr(
+                "admin_addr",
+                raw.admin_addr.as_deref().unwrap_or(DEFAULT_ADMIN_ADDR),
+            )?,
             jaeger_grpc_addr: optional_addr(
                 "jaeger_grpc_addr",
                 raw.jaeger_grpc_addr
@@ -569,6 +579,7 @@ mod tests {
             DEFAULT_OTLP_GRPC_ADDR.to_owned(),
             DEFAULT_OTLP_HTTP_ADDR.to_owned(),
             DEFAULT_QUERY_ADDR.to_owned(),
+            DEFAULT_ADMIN_ADDR.to_owned(),
             DEFAULT_JAEGER_GRPC_ADDR.to_owned(),
             DEFAULT_JAEGER_THRIFT_HTTP_ADDR.to_owned(),
             DEFAULT_JAEGER_UDP_COMPACT_ADDR.to_owned(),

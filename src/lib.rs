@@ -9,6 +9,9 @@
 //! - `query`: search and trace assembly over the store.
 //! - `api`: the axum query API (Jaeger v1, api_v3, the UI's own endpoints).
 //! - `ui`: the web UI's files from `ui/`, embedded at compile time.
+//! - `metrics`: Prometheus self-metrics, served with health checks on the admin port.
+//! - `demo`: `tracery demo`, a shop's traffic over OTLP (an OTLP client, not part of the server).
+//! - `healthcheck`: the `tracery healthcheck` probe.
 //! - `app`: wiring, shutdown order; `config`: flags, environment and file.
 //!
 //! Data flows `receiver → ingest → store ← query ← api`; `receiver` and `api` decode
@@ -17,7 +20,10 @@
 pub mod api;
 mod app;
 pub mod config;
+pub mod demo;
+pub mod healthcheck;
 pub mod ingest;
+pub mod metrics;
 pub mod model;
 mod net;
 pub mod protocol;

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 use tracery::config::{Config, RawConfig};
 
@@ -13,6 +13,8 @@ use tracery::config::{Config, RawConfig};
 #[derive(Debug, Parser)]
 #[command(name = "tracery", version)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Read settings from this TOML file (keys as the flag names with `_`); flags and
     /// environment variables win over it
     #[arg(long, env = "TRACERY_CONFIG")]
@@ -24,10 +26,29 @@ struct Cli {
     raw: RawConfig,
 }
 
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Exit 0 if the server whose admin port is --admin-addr (or --url) is ready, 1 if
+    /// not: a container health check that needs no curl
+    Healthcheck {
+        /// Probe this URL instead of http://<admin-addr>/health/ready
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Send a demo shop's traces (frontend, api-gateway, auth, cart, orders, payment,
+    /// notifications) to a Tracery or any OTLP endpoint until stopped
+    Demo(tracery::demo::DemoArgs),
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracery::telemetry::init();
-    match run(cli) {
+    let result = match cli.command {
+        Some(Command::Healthcheck { ref url }) => healthcheck(&cli, url.clone()),
+        Some(Command::Demo(ref args)) => demo(args.clone()),
+        None => run(&cli),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -36,13 +57,44 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn config(cli: &Cli) -> anyhow::Result<Config> {
     let file = match &cli.config {
         Some(path) => RawConfig::from_toml_file(path)?,
         None => RawConfig::default(),
     };
-    let mut config = Config::from_raw(cli.raw.or(file))?;
-    config.ui.ui_dir = cli.ui_dir;
+    let mut config = Config::from_raw(cli.raw.clone().or(file))?;
+    config.ui.ui_dir = cli.ui_dir.clone();
+    Ok(config)
+}
+
+fn healthcheck(cli: &Cli, url: Option<String>) -> anyhow::Result<()> {
+    let url = match url {
+        Some(url) => url,
+        None => tracery::healthcheck::ready_url(config(cli)?.admin_addr),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(tracery::healthcheck::probe(
+        &url,
+        tracery::healthcheck::DEFAULT_TIMEOUT,
+    ))?;
+    println!("ready: {url}");
+    Ok(())
+}
+
+fn demo(args: tracery::demo::DemoArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let shutdown = CancellationToken::new();
+        tokio::spawn(cancel_on_signal(shutdown.clone()));
+        tracery::demo::run(args, shutdown).await?;
+        Ok(())
+    })
+}
+
+fn run(cli: &Cli) -> anyhow::Result<()> {
+    let config = config(cli)?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let listeners = tracery::Listeners::bind(&config).await?;

@@ -4,9 +4,11 @@
 //! Handlers parse parameters, call `QueryService`, and render through `dto`; they
 //! hold no query logic. `error` is the single place failures become responses.
 
+pub mod admin;
 pub(crate) mod dto;
 mod error;
 pub mod grpc;
+pub mod health;
 mod jaeger_v1;
 mod jaeger_v3;
 mod metrics;
@@ -20,7 +22,10 @@ mod ui_monitor;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -28,7 +33,9 @@ use tower_http::compression::CompressionLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::metrics::Metrics;
 use crate::query::QueryService;
+pub use health::Health;
 
 /// Longest a query may run before the client gets 408.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -45,14 +52,24 @@ pub struct AppState {
     pub(crate) query: QueryService,
     pub(crate) ui_dir: Option<PathBuf>,
     pub(crate) endpoints: UiEndpoints,
+    pub(crate) metrics: Metrics,
+    pub(crate) health: Health,
 }
 
 impl AppState {
-    pub fn new(query: QueryService, ui_dir: Option<PathBuf>, endpoints: UiEndpoints) -> AppState {
+    pub fn new(
+        query: QueryService,
+        ui_dir: Option<PathBuf>,
+        endpoints: UiEndpoints,
+        metrics: Metrics,
+        health: Health,
+    ) -> AppState {
         AppState {
             query,
             ui_dir,
             endpoints,
+            metrics,
+            health,
         }
     }
 }
@@ -67,13 +84,31 @@ pub fn router(state: AppState) -> Router {
                 .merge(ui_views::routes())
                 .merge(ui_monitor::routes()),
         )
+        .merge(health::routes(state.health.clone()))
         .fallback_service(crate::ui::router(state.ui_dir.clone()))
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            record_query,
+        ))
         .layer((
             TraceLayer::new_for_http(),
             CompressionLayer::new(),
             TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT),
         ))
         .with_state(state)
+}
+
+/// Counts each request and its latency by route: the route's pattern
+/// (`/api/traces/{traceID}`), or `ui` for the UI's files.
+async fn record_query(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "ui".to_owned(), |path| path.as_str().to_owned());
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    metrics.query_finished(&route, response.status().as_u16(), started.elapsed());
+    response
 }
 
 /// Serves until `shutdown` is cancelled, then finishes in-flight requests.

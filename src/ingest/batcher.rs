@@ -16,6 +16,7 @@ use tokio::time::MissedTickBehavior;
 
 use super::{IngestError, Submit};
 use crate::config::{IngestConfig, StorageMode};
+use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug)]
@@ -31,6 +32,7 @@ pub struct Batcher {
     pending_durable: bool,
     /// Enqueued-ack spans were written since the last sync; the next tick syncs them.
     unsynced: bool,
+    metrics: Metrics,
 }
 
 /// While an fsync is in flight, a durable group is written (not yet synced) once it
@@ -51,7 +53,12 @@ async fn sync_done(syncing: &mut Option<tokio::task::JoinHandle<()>>) {
 }
 
 impl Batcher {
-    pub(super) fn new(config: &IngestConfig, store: Store, rx: mpsc::Receiver<Submit>) -> Batcher {
+    pub(super) fn new(
+        config: &IngestConfig,
+        store: Store,
+        rx: mpsc::Receiver<Submit>,
+        metrics: Metrics,
+    ) -> Batcher {
         Batcher {
             config: config.clone(),
             store,
@@ -61,6 +68,7 @@ impl Batcher {
             syncing: None,
             pending_durable: false,
             unsynced: false,
+            metrics,
         }
     }
 
@@ -137,15 +145,20 @@ impl Batcher {
         self.pending_durable = false;
         let durable = batch.iter().any(|submit| submit.ack.is_some());
         let (store, storage) = (self.store.clone(), self.config.storage);
+        let started = std::time::Instant::now();
         let (written, batch) = tokio::task::spawn_blocking(move || {
             let written = match storage {
-                StorageMode::Discard => Ok(()),
+                StorageMode::Discard => Ok(0),
                 StorageMode::Sled => write(&store, &batch),
             };
             (written, batch)
         })
         .await
         .unwrap_or_else(|_join_error| (Err(StoreError::WriterPanicked), Vec::new()));
+        let written = written.map(|num_blocks| {
+            self.metrics
+                .batch_written(num_spans, num_blocks, started.elapsed());
+        });
         if let Err(error) = written {
             let error = IngestError::Store(Arc::new(error));
             tracing::error!(num_spans, error = %error_chain(&error), "failed to write batch");
@@ -170,9 +183,9 @@ impl Batcher {
             // written before it starts, so waiting for the previous one first keeps
             // acknowledgements in order with the data on disk.
             self.wait_for_sync().await;
-            let store = self.store.clone();
+            let (store, metrics) = (self.store.clone(), self.metrics.clone());
             self.syncing = Some(tokio::spawn(async move {
-                let synced = tokio::task::spawn_blocking(move || store.sync())
+                let synced = tokio::task::spawn_blocking(move || timed_sync(&store, &metrics))
                     .await
                     .unwrap_or(Err(StoreError::WriterPanicked))
                     .map_err(|error| IngestError::Store(Arc::new(error)));
@@ -198,9 +211,9 @@ impl Batcher {
             return;
         }
         self.wait_for_sync().await;
-        let store = self.store.clone();
+        let (store, metrics) = (self.store.clone(), self.metrics.clone());
         self.syncing = Some(tokio::spawn(async move {
-            match tokio::task::spawn_blocking(move || store.sync()).await {
+            match tokio::task::spawn_blocking(move || timed_sync(&store, &metrics)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(error)) => {
                     let error = IngestError::Store(Arc::new(error));
@@ -220,7 +233,15 @@ impl Batcher {
     }
 }
 
-fn write(store: &Store, batch: &[Submit]) -> Result<(), StoreError> {
+fn timed_sync(store: &Store, metrics: &Metrics) -> Result<(), StoreError> {
+    let started = std::time::Instant::now();
+    let synced = store.sync();
+    metrics.synced(started.elapsed());
+    synced
+}
+
+/// Returns how many blocks were written.
+fn write(store: &Store, batch: &[Submit]) -> Result<usize, StoreError> {
     let spans: Vec<&crate::model::Span> = batch
         .iter()
         .flat_map(|submit| submit.spans.iter())

@@ -15,6 +15,7 @@ pub use batcher::Batcher;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
 use crate::config::{AckMode, IngestConfig};
+use crate::metrics::{Metrics, QueueDepth};
 use crate::model::Span;
 use crate::store::{Store, StoreError};
 
@@ -36,6 +37,7 @@ pub struct IngestHandle {
     max_queued_spans: usize,
     queue_wait: Duration,
     ack: AckMode,
+    metrics: Metrics,
     observer: Option<Arc<dyn SpanObserver>>,
 }
 
@@ -54,19 +56,31 @@ struct Submit {
     _permit: OwnedSemaphorePermit,
 }
 
-pub fn channel(config: &IngestConfig, store: Store) -> (IngestHandle, Batcher) {
+/// The queue: handles for receivers and the batcher that drains it. `metrics`
+/// reports the queue's depth and the batcher's writes.
+pub fn channel(config: &IngestConfig, store: Store, metrics: Metrics) -> (IngestHandle, Batcher) {
     let max_queued_spans = config.max_queued_spans.get();
     // Every message carries at least one span permit, so this bound is never the binding one.
     let (tx, rx) = mpsc::channel(max_queued_spans);
+    let permits = Arc::new(Semaphore::new(max_queued_spans));
+    // A weak reference: the gauge must not keep the queue alive.
+    let watched = Arc::downgrade(&permits);
+    metrics.watch_queue(move || QueueDepth {
+        queued_spans: watched.upgrade().map_or(0, |permits| {
+            max_queued_spans.saturating_sub(permits.available_permits())
+        }),
+        capacity_spans: max_queued_spans,
+    });
     let handle = IngestHandle {
         tx,
-        permits: Arc::new(Semaphore::new(max_queued_spans)),
+        permits,
         max_queued_spans,
         queue_wait: config.queue_wait,
         ack: config.ack,
+        metrics: metrics.clone(),
         observer: None,
     };
-    (handle, Batcher::new(config, store, rx))
+    (handle, Batcher::new(config, store, rx, metrics))
 }
 
 impl IngestHandle {
@@ -117,6 +131,11 @@ impl IngestHandle {
         }
     }
 
+    /// Where receivers record what they received, accepted and rejected.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     /// Spans currently queued or being written.
     pub fn queued_spans(&self) -> usize {
         self.max_queued_spans - self.permits.available_permits()
@@ -165,7 +184,7 @@ pub(crate) mod tests {
         config.ingest.max_queued_spans = NonZeroUsize::new(max_queued_spans).expect("non-zero");
         config.ingest.queue_wait = queue_wait;
         let store = Store::open(&config.store).expect("store opens");
-        let (handle, batcher) = channel(&config.ingest, store);
+        let (handle, batcher) = channel(&config.ingest, store, Metrics::new());
         (handle, batcher, dir)
     }
 

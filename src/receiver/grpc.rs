@@ -21,6 +21,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 use super::AcceptError;
 use crate::config::ReceiverConfig;
 use crate::ingest::{IngestError, IngestHandle};
+use crate::metrics::protocol;
 
 /// How long OTLP clients are told to wait before retrying a refused export.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -36,7 +37,7 @@ impl TraceService for OtlpTraces {
         &self,
         request: Request<OtlpExportRequest>,
     ) -> Result<Response<OtlpExportResponse>, Status> {
-        match super::accept(&self.ingest, request.into_inner()).await {
+        match super::accept(&self.ingest, protocol::OTLP_GRPC, request.into_inner()).await {
             Ok(partial_success) => Ok(Response::new(OtlpExportResponse { partial_success })),
             Err(error) => Err(status_from(error)),
         }

@@ -22,6 +22,7 @@ use super::plain_http::is_length_limit;
 use super::AcceptError;
 use crate::config::ReceiverConfig;
 use crate::ingest::{IngestError, IngestHandle};
+use crate::metrics::{outcome, protocol};
 use crate::protocol::otlp::{json as otlp_json, DecodeError};
 
 /// Seconds a client is told to wait before retrying a refused export.
@@ -89,6 +90,7 @@ pub(crate) async fn serve(
 }
 
 async fn export(State(state): State<HttpState>, headers: HeaderMap, body: Body) -> Response {
+    let started = std::time::Instant::now();
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -110,9 +112,20 @@ async fn export(State(state): State<HttpState>, headers: HeaderMap, body: Body) 
             return (StatusCode::UNSUPPORTED_MEDIA_TYPE, message).into_response();
         }
     };
+    let protocol = match encoding {
+        Encoding::Protobuf => protocol::OTLP_HTTP_PROTOBUF,
+        Encoding::Json => protocol::OTLP_HTTP_JSON,
+    };
+    let refused = || {
+        state
+            .ingest
+            .metrics()
+            .export_finished(protocol, outcome::INVALID, started.elapsed());
+    };
     let bytes = match axum::body::to_bytes(body, state.max_body_bytes).await {
         Ok(bytes) => bytes,
         Err(error) if is_length_limit(&error) => {
+            refused();
             let message = format!(
                 "request body exceeds the limit of {} bytes",
                 state.max_body_bytes
@@ -126,6 +139,7 @@ async fn export(State(state): State<HttpState>, headers: HeaderMap, body: Body) 
             );
         }
         Err(error) => {
+            refused();
             let message = format!("failed to read request body: {error}");
             return status_response(
                 encoding,
@@ -140,6 +154,7 @@ async fn export(State(state): State<HttpState>, headers: HeaderMap, body: Body) 
         Ok(request) => request,
         Err(error) => {
             tracing::debug!(%error, "rejected malformed export");
+            refused();
             return status_response(
                 encoding,
                 StatusCode::BAD_REQUEST,
@@ -149,7 +164,7 @@ async fn export(State(state): State<HttpState>, headers: HeaderMap, body: Body) 
             );
         }
     };
-    match super::accept(&state.ingest, request).await {
+    match super::accept(&state.ingest, protocol, request).await {
         Ok(partial_success) => {
             let response = OtlpExportResponse { partial_success };
             let body = match encoding {

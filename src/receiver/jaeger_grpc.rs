@@ -38,7 +38,13 @@ impl api_v2::collector_service_server::CollectorService for JaegerCollector {
         let converted = super::translate(num_spans, batch, jaeger::convert)
             .await
             .map_err(status_from)?;
-        match super::submit(&self.ingest, converted).await {
+        match super::submit(
+            &self.ingest,
+            crate::metrics::protocol::JAEGER_GRPC,
+            converted,
+        )
+        .await
+        {
             Ok(None) => Ok(Response::new(api_v2::PostSpansResponse {})),
             Ok(Some((rejected, first_error))) => {
                 // PostSpansResponse has no partial-success field.

@@ -69,7 +69,14 @@ async fn post_traces(
     };
     let num_spans = batch.spans.len();
     let result = match super::translate(num_spans, batch, jaeger::convert).await {
-        Ok(converted) => super::submit(&state.ingest, converted).await,
+        Ok(converted) => {
+            super::submit(
+                &state.ingest,
+                crate::metrics::protocol::JAEGER_THRIFT_HTTP,
+                converted,
+            )
+            .await
+        }
         Err(error) => Err(error),
     };
     outcome(result)

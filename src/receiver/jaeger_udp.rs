@@ -13,7 +13,8 @@ use tokio::net::UdpSocket;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::ingest::IngestHandle;
+use crate::ingest::{IngestError, IngestHandle};
+use crate::metrics::reason;
 use crate::protocol::jaeger::{self, api_v2, ThriftError};
 
 /// Largest datagram Jaeger clients send (their `maxPacketSize` default); larger
@@ -58,6 +59,10 @@ pub(crate) async fn serve(
     ingest: IngestHandle,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    let label = match protocol {
+        ThriftProtocol::Compact => crate::metrics::protocol::JAEGER_UDP_COMPACT,
+        ThriftProtocol::Binary => crate::metrics::protocol::JAEGER_UDP_BINARY,
+    };
     let drops = Arc::new(UdpDrops::default());
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let mut reporter = DropReporter::new(protocol);
@@ -91,6 +96,10 @@ pub(crate) async fn serve(
             }
         };
         let converted = jaeger::convert(batch);
+        let metrics = ingest.metrics();
+        let num_rejected = converted.num_rejected as usize;
+        metrics.spans_received(label, converted.spans.len() + num_rejected);
+        metrics.spans_rejected(label, reason::INVALID, num_rejected);
         if converted.num_rejected > 0 {
             drops
                 .rejected_spans
@@ -101,6 +110,7 @@ pub(crate) async fn serve(
             continue;
         }
         let Ok(permit) = Arc::clone(&in_flight).try_acquire_owned() else {
+            metrics.spans_rejected(label, reason::QUEUE_FULL, converted.spans.len());
             drops
                 .queue_dropped_spans
                 .fetch_add(converted.spans.len() as u64, Ordering::Relaxed);
@@ -111,11 +121,20 @@ pub(crate) async fn serve(
         };
         let (ingest, drops) = (ingest.clone(), Arc::clone(&drops));
         tokio::spawn(async move {
-            let num_spans = converted.spans.len() as u64;
-            if ingest.submit(converted.spans).await.is_err() {
-                drops
-                    .queue_dropped_spans
-                    .fetch_add(num_spans, Ordering::Relaxed);
+            let num_spans = converted.spans.len();
+            match ingest.submit(converted.spans).await {
+                Ok(()) => ingest.metrics().spans_accepted(label, num_spans),
+                Err(error) => {
+                    let reason = match error {
+                        IngestError::QueueFull => reason::QUEUE_FULL,
+                        IngestError::ShuttingDown => reason::SHUTTING_DOWN,
+                        IngestError::Store(_) => reason::STORE_ERROR,
+                    };
+                    ingest.metrics().spans_rejected(label, reason, num_spans);
+                    drops
+                        .queue_dropped_spans
+                        .fetch_add(num_spans as u64, Ordering::Relaxed);
+                }
             }
             drop(permit);
         });

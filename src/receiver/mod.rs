@@ -19,6 +19,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 
 use crate::ingest::{IngestError, IngestHandle};
+use crate::metrics::{outcome, reason};
 use crate::protocol::{otlp, Converted};
 
 /// Why an export was not (fully) accepted.
@@ -54,25 +55,64 @@ where
     }
 }
 
-/// Submits translated spans: a request whose spans were all rejected is refused
-/// whole (nothing is stored); otherwise the good spans are queued and `Ok` reports
-/// how many were rejected, with the first reason.
+/// Submits translated spans that arrived as `protocol` (a `metrics::protocol`
+/// value) and records the export in the metrics. A request whose spans were all
+/// rejected is refused whole (nothing is stored); otherwise the good spans are
+/// queued and `Ok` reports how many were rejected, with the first reason.
 pub(crate) async fn submit(
     ingest: &IngestHandle,
+    protocol: &'static str,
     converted: Converted,
 ) -> Result<Option<(u64, String)>, AcceptError> {
+    let started = std::time::Instant::now();
+    let submitted = submit_counted(ingest, protocol, converted).await;
+    let outcome = match &submitted {
+        Ok(None) => outcome::SUCCESS,
+        Ok(Some(_)) => outcome::PARTIAL,
+        Err(AcceptError::Invalid(_)) => outcome::INVALID,
+        Err(AcceptError::Ingest(_)) => outcome::RETRYABLE,
+    };
+    ingest
+        .metrics()
+        .export_finished(protocol, outcome, started.elapsed());
+    submitted
+}
+
+async fn submit_counted(
+    ingest: &IngestHandle,
+    protocol: &'static str,
+    converted: Converted,
+) -> Result<Option<(u64, String)>, AcceptError> {
+    let metrics = ingest.metrics();
+    let num_valid = converted.spans.len();
+    let num_rejected = converted.num_rejected as usize;
+    metrics.spans_received(protocol, num_valid + num_rejected);
+    metrics.spans_rejected(protocol, reason::INVALID, num_rejected);
     if converted.spans.is_empty() && converted.num_rejected > 0 {
         return Err(AcceptError::Invalid(converted.first_error_message()));
     }
     let rejected = (converted.num_rejected > 0)
         .then(|| (converted.num_rejected, converted.first_error_message()));
-    ingest.submit(converted.spans).await?;
+    match ingest.submit(converted.spans).await {
+        Ok(()) => metrics.spans_accepted(protocol, num_valid),
+        Err(error) => {
+            let reason = match &error {
+                IngestError::QueueFull => reason::QUEUE_FULL,
+                IngestError::ShuttingDown => reason::SHUTTING_DOWN,
+                IngestError::Store(_) => reason::STORE_ERROR,
+            };
+            metrics.spans_rejected(protocol, reason, num_valid);
+            return Err(error.into());
+        }
+    }
     Ok(rejected)
 }
 
-/// Converts and submits one OTLP export request. `Ok(Some(..))` reports rejected spans.
+/// Converts and submits one OTLP export request that arrived as `protocol`.
+/// `Ok(Some(..))` reports rejected spans.
 pub(crate) async fn accept(
     ingest: &IngestHandle,
+    protocol: &'static str,
     request: OtlpExportRequest,
 ) -> Result<Option<OtlpPartialSuccess>, AcceptError> {
     let num_spans: usize = request
@@ -82,7 +122,7 @@ pub(crate) async fn accept(
         .map(|scope| scope.spans.len())
         .sum();
     let converted = translate(num_spans, request, otlp::convert).await?;
-    Ok(submit(ingest, converted)
+    Ok(submit(ingest, protocol, converted)
         .await?
         .map(|(rejected, error_message)| OtlpPartialSuccess {
             rejected_spans: rejected as i64,

@@ -76,7 +76,9 @@ async fn accept(state: ZipkinState, body: Body, decoder: Decoder) -> Response {
         Err(error) => return bad_request(error),
     };
     let result = match super::translate(spans.len(), spans, zipkin::convert).await {
-        Ok(converted) => super::submit(&state.ingest, converted).await,
+        Ok(converted) => {
+            super::submit(&state.ingest, crate::metrics::protocol::ZIPKIN, converted).await
+        }
         Err(error) => Err(error),
     };
     outcome(result)

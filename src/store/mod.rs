@@ -110,6 +110,26 @@ pub struct StoreStats {
     pub size_on_disk: u64,
 }
 
+/// What `Store::disk_usage` reports.
+#[derive(Debug, Clone, Default)]
+pub struct DiskUsage {
+    /// (unix hour, bytes of that hour's block file), oldest first.
+    pub blocks_by_hour: Vec<(u32, u64)>,
+    pub index_bytes: u64,
+}
+
+/// A `Store` that may have closed; see `Store::downgrade`.
+#[derive(Debug, Clone)]
+pub struct WeakStore {
+    inner: std::sync::Weak<Inner>,
+}
+
+impl WeakStore {
+    pub fn upgrade(&self) -> Option<Store> {
+        self.inner.upgrade().map(|inner| Store { inner })
+    }
+}
+
 impl Store {
     pub fn open(config: &StoreConfig) -> Result<Store, StoreError> {
         let path = config.data_dir.join("sled");
@@ -180,9 +200,10 @@ impl Store {
         })
     }
 
-    /// Writes spans as one or more blocks, queryable at once. Call `sync` to make
-    /// them durable; until then a crash may lose them, but never half of a block.
-    pub fn write_spans(&self, spans: &[&Span]) -> Result<(), StoreError> {
+    /// Writes spans as one or more blocks, queryable at once, and returns how many
+    /// blocks. Call `sync` to make them durable; until then a crash may lose them, but
+    /// never half of a block.
+    pub fn write_spans(&self, spans: &[&Span]) -> Result<usize, StoreError> {
         let inner = &self.inner;
         let _writer = inner
             .write_lock
@@ -190,7 +211,9 @@ impl Store {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let hour = unix_hour_now();
         let segment = inner.segments.get_or_create(hour)?;
+        let mut num_blocks = 0;
         for refs in spans.chunks(inner.config.max_block_spans.get()) {
+            num_blocks += 1;
             let (operation_ids, service_ids) = self.catalog_ids(refs)?;
             if inner.config.red_metrics {
                 inner.red.add_block(refs, &operation_ids, unix_secs_now());
@@ -220,7 +243,7 @@ impl Store {
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .push(meta);
         }
-        Ok(())
+        Ok(num_blocks)
     }
 
     /// Makes everything written so far durable: fsyncs the segment files, then records
@@ -470,6 +493,21 @@ impl Store {
             block_bytes: blocks.iter().map(|meta| u64::from(meta.num_bytes)).sum(),
             size_on_disk: self.inner.db.size_on_disk().unwrap_or(0)
                 + self.inner.segments.total_len(),
+        }
+    }
+
+    /// Bytes on disk: each hour's block file, and the sled index.
+    pub fn disk_usage(&self) -> DiskUsage {
+        DiskUsage {
+            blocks_by_hour: self.inner.segments.len_by_hour(),
+            index_bytes: self.inner.db.size_on_disk().unwrap_or(0),
+        }
+    }
+
+    /// A handle that doesn't keep the store open (for metrics read at scrape time).
+    pub fn downgrade(&self) -> WeakStore {
+        WeakStore {
+            inner: Arc::downgrade(&self.inner),
         }
     }
 

@@ -167,6 +167,14 @@ impl Segments {
             .collect()
     }
 
+    /// Each hour's file length, oldest first.
+    pub(super) fn len_by_hour(&self) -> Vec<(u32, u64)> {
+        self.read_map()
+            .iter()
+            .map(|(hour, segment)| (*hour, segment.len()))
+            .collect()
+    }
+
     pub(super) fn total_len(&self) -> u64 {
         self.read_map().values().map(|segment| segment.len()).sum()
     }

@@ -4,6 +4,8 @@
 // Test code: a failed unwrap is a failed test with a useful message.
 #![allow(clippy::unwrap_used)]
 
+mod admin;
+mod demo;
 mod ingest_grpc;
 mod ingest_http;
 mod jaeger_ingest;

@@ -167,6 +167,7 @@ async fn a_bad_strategies_file_stops_startup_with_the_reason() {
         otlp_grpc: bind().await,
         otlp_http: bind().await,
         api: bind().await,
+        admin: bind().await,
         legacy: tracery::LegacyListeners::default(),
         query_grpc: None,
         sampling_http: None,

@@ -19,6 +19,9 @@ pub(crate) struct TestServer {
     pub(crate) otlp_grpc: SocketAddr,
     pub(crate) otlp_http: SocketAddr,
     pub(crate) api: SocketAddr,
+    /// Prometheus `/metrics` and health checks.
+    pub(crate) admin: SocketAddr,
+    shutdown: CancellationToken,
     /// Jaeger's gRPC port (PostSpans and OTLP).
     pub(crate) jaeger_grpc: SocketAddr,
     pub(crate) jaeger_thrift_http: SocketAddr,
@@ -57,6 +60,7 @@ impl TestServer {
             otlp_grpc: bind().await,
             otlp_http: bind().await,
             api: bind().await,
+            admin: bind().await,
             legacy: LegacyListeners {
                 jaeger_grpc: Some(bind().await),
                 jaeger_thrift_http: Some(bind().await),
@@ -80,6 +84,7 @@ impl TestServer {
         let otlp_grpc = listeners.otlp_grpc.local_addr().unwrap();
         let otlp_http = listeners.otlp_http.local_addr().unwrap();
         let api = listeners.api.local_addr().unwrap();
+        let admin = listeners.admin.local_addr().unwrap();
         let query_grpc = listeners
             .query_grpc
             .as_ref()
@@ -95,6 +100,8 @@ impl TestServer {
             otlp_grpc,
             otlp_http,
             api,
+            admin,
+            shutdown: shutdown.clone(),
             jaeger_grpc,
             jaeger_thrift_http,
             jaeger_udp_compact,
@@ -115,6 +122,25 @@ impl TestServer {
         drop(self.cancel_on_drop);
         self.handle.await.unwrap().expect("clean shutdown");
         self.data_dir
+    }
+
+    /// Starts a graceful shutdown without waiting for it; `stop` then waits.
+    #[allow(dead_code)]
+    pub(crate) fn begin_shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// GET on the admin port; returns the status and the body text.
+    #[allow(dead_code)]
+    pub(crate) async fn get_admin(&self, path: &str) -> (u16, String) {
+        let response = self
+            .http
+            .get(format!("http://{}{path}", self.admin))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap())
     }
 
     pub(crate) async fn restart(self) -> TestServer {

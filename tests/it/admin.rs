@@ -1,0 +1,228 @@
+//! The admin port: Prometheus `/metrics` moved by exactly what was sent, and
+//! readiness on both ports through start-up and shutdown.
+
+use std::time::Duration;
+
+use crate::support::fixtures::TraceBuilder;
+use crate::support::TestServer;
+
+/// The value of the sample whose name and labels are exactly `series`.
+fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics.lines().find_map(|line| {
+        let value = line.strip_prefix(series)?.strip_prefix(' ')?;
+        value.split(' ').next()?.parse().ok()
+    })
+}
+
+async fn scrape(server: &TestServer) -> String {
+    let (status, text) = server.get_admin("/metrics").await;
+    assert_eq!(status, 200);
+    text
+}
+
+#[tokio::test]
+async fn metrics_count_exactly_what_was_exported() {
+    let server = TestServer::start().await;
+    // One gRPC export of 3 spans with a malformed one among them.
+    let mut request = TraceBuilder::new("metered")
+        .span("root", 0..10)
+        .child("good", 1..2)
+        .child("bad", 2..3)
+        .build()
+        .to_export_request();
+    request.resource_spans[0].scope_spans[0].spans[2].span_id = vec![1, 2, 3];
+    let reply = server
+        .grpc_client()
+        .await
+        .export(request)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reply.partial_success.unwrap().rejected_spans, 1);
+    // One OTLP/HTTP JSON export of 2 spans, and one that is not JSON at all.
+    let json = TraceBuilder::new("metered")
+        .span("a", 0..2)
+        .child("b", 0..1)
+        .build()
+        .to_otlp_json();
+    let url = format!("http://{}/v1/traces", server.otlp_http);
+    let response = server.http.post(&url).json(&json).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let response = server
+        .http
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    server.get_ok("/api/services").await;
+    server.get_ok("/api/services").await;
+
+    let metrics = scrape(&server).await;
+    let expect = [
+        ("tracery_spans_received_total{protocol=\"otlp_grpc\"}", 3.0),
+        ("tracery_spans_accepted_total{protocol=\"otlp_grpc\"}", 2.0),
+        (
+            "tracery_spans_rejected_total{protocol=\"otlp_grpc\",reason=\"invalid\"}",
+            1.0,
+        ),
+        (
+            "tracery_export_requests_total{protocol=\"otlp_grpc\",outcome=\"partial\"}",
+            1.0,
+        ),
+        (
+            "tracery_export_duration_seconds_count{protocol=\"otlp_grpc\"}",
+            1.0,
+        ),
+        (
+            "tracery_spans_received_total{protocol=\"otlp_http_json\"}",
+            2.0,
+        ),
+        (
+            "tracery_spans_accepted_total{protocol=\"otlp_http_json\"}",
+            2.0,
+        ),
+        (
+            "tracery_export_requests_total{protocol=\"otlp_http_json\",outcome=\"success\"}",
+            1.0,
+        ),
+        (
+            "tracery_export_requests_total{protocol=\"otlp_http_json\",outcome=\"invalid\"}",
+            1.0,
+        ),
+        ("tracery_batch_spans_sum", 4.0),
+        (
+            "tracery_query_requests_total{route=\"/api/services\",status=\"200\"}",
+            2.0,
+        ),
+        (
+            "tracery_query_duration_seconds_count{route=\"/api/services\"}",
+            2.0,
+        ),
+        ("tracery_ingest_queue_spans", 0.0),
+        ("tracery_ingest_queue_capacity_spans", 65536.0),
+    ];
+    for (series, value) in expect {
+        assert_eq!(
+            sample(&metrics, series),
+            Some(value),
+            "{series} in\n{metrics}"
+        );
+    }
+    assert!(
+        sample(
+            &metrics,
+            "tracery_spans_rejected_total{protocol=\"otlp_http_json\",reason=\"invalid\"}"
+        )
+        .is_none(),
+        "an undecodable body has no spans to count"
+    );
+    let blocks_written = sample(&metrics, "tracery_blocks_written_total").unwrap();
+    assert!((1.0..=2.0).contains(&blocks_written), "{blocks_written}");
+    assert!(sample(&metrics, "tracery_fsync_duration_seconds_count").unwrap() >= 1.0);
+    assert!(sample(&metrics, "tracery_store_disk_bytes").unwrap() > 0.0);
+    assert!(
+        metrics.contains("tracery_store_hour_bytes{hour=\""),
+        "{metrics}"
+    );
+    assert!(sample(&metrics, "process_resident_memory_bytes").unwrap() > 0.0);
+    assert!(sample(&metrics, "process_open_fds").unwrap() > 0.0);
+
+    // A second export moves the counters by exactly its spans.
+    let trace = TraceBuilder::new("metered").span("again", 0..1).build();
+    server.export(trace.to_export_request()).await;
+    let metrics = scrape(&server).await;
+    assert_eq!(
+        sample(
+            &metrics,
+            "tracery_spans_accepted_total{protocol=\"otlp_grpc\"}"
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "tracery_export_requests_total{protocol=\"otlp_grpc\",outcome=\"success\"}"
+        ),
+        Some(1.0)
+    );
+    // Metrics live on the admin port only.
+    let query_port = server
+        .http
+        .get(server.api_url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!query_port.contains("tracery_spans_received_total"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn readiness_flips_to_unavailable_during_shutdown() {
+    // A durable export waits out a long linger and flush interval in the batcher, so
+    // the drain lasts until it is written: the window in which the server must say
+    // "not ready".
+    let server = TestServer::start_with(|config| {
+        config.ingest.durable_linger = Duration::from_secs(10);
+        config.ingest.flush_interval = Duration::from_secs(10);
+    })
+    .await;
+    // Ready once the store is open and every listener serves (start-up may still run).
+    let ready = tokio::time::timeout(Duration::from_secs(10), async {
+        while server.get_admin("/health/ready").await.0 != 200 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(ready.is_ok(), "the server never became ready");
+    for port in [server.admin, server.api] {
+        let url = format!("http://{port}/health/ready");
+        let response = server.http.get(&url).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{url}");
+        let live = server
+            .http
+            .get(format!("http://{port}/health/live"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(live.status(), 200);
+    }
+    let (status, body) = server.get_admin("/").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("\"Server available\""), "{body}");
+
+    let mut client = server.grpc_client().await;
+    let trace = TraceBuilder::new("draining").span("slow", 0..1).build();
+    let request = trace.to_export_request();
+    let export = tokio::spawn(async move { client.export(request).await });
+    // Wait until the export is queued, then shut down while it waits.
+    let queued = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let metrics = scrape(&server).await;
+            if sample(&metrics, "tracery_ingest_queue_spans") == Some(1.0) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(queued.is_ok(), "the export never reached the queue");
+    server.begin_shutdown();
+    let (status, body) = server.get_admin("/health/ready").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("shutting down"), "{body}");
+    let (status, body) = server.get_admin("/").await;
+    assert_eq!(status, 503);
+    assert!(body.contains("Server not available"), "{body}");
+    assert!(!export.is_finished(), "the drain should still be waiting");
+    export
+        .await
+        .unwrap()
+        .expect("the in-flight export is still acknowledged");
+    server.stop().await;
+}
