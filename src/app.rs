@@ -6,18 +6,21 @@
 //! exits → the store is synced. The first task to fail cancels the rest, and its
 //! error is returned once everything has drained.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use futures_util::FutureExt as _;
+
 use anyhow::Context as _;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState, UiEndpoints};
-use crate::config::{Config, StorageMode};
+use crate::config::{Config, SamplingConfig, StorageMode};
 use crate::query::QueryService;
 use crate::store::Store;
-use crate::{ingest, receiver};
+use crate::{ingest, receiver, sampling};
 
 /// How often expired partitions are looked for.
 const RETENTION_INTERVAL: Duration = Duration::from_secs(300);
@@ -29,8 +32,22 @@ pub struct Listeners {
     pub otlp_grpc: TcpListener,
     pub otlp_http: TcpListener,
     pub api: TcpListener,
+    /// The Jaeger and Zipkin listeners; `None` is off.
+    pub legacy: LegacyListeners,
     /// The gRPC query API; `None` when turned off.
     pub query_grpc: Option<TcpListener>,
+    /// Remote sampling over HTTP and gRPC; `None` when turned off.
+    pub sampling_http: Option<TcpListener>,
+    pub sampling_grpc: Option<TcpListener>,
+}
+
+/// Jaeger-native and Zipkin ingest sockets, each optional.
+#[derive(Debug, Default)]
+pub struct LegacyListeners {
+    pub jaeger_grpc: Option<TcpListener>,
+    pub jaeger_thrift_http: Option<TcpListener>,
+    pub jaeger_udp_compact: Option<UdpSocket>,
+    pub jaeger_udp_binary: Option<UdpSocket>,
 }
 
 impl Listeners {
@@ -40,16 +57,83 @@ impl Listeners {
                 .await
                 .with_context(|| format!("failed to listen on {addr}"))
         };
+        let bind_tcp = |addr: Option<std::net::SocketAddr>| async move {
+            match addr {
+                Some(addr) => bind(addr).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        let bind_udp = |addr: Option<std::net::SocketAddr>| async move {
+            match addr {
+                Some(addr) => UdpSocket::bind(addr)
+                    .await
+                    .map(Some)
+                    .with_context(|| format!("failed to listen on UDP {addr}")),
+                None => Ok(None),
+            }
+        };
         Ok(Listeners {
             otlp_grpc: bind(config.otlp_grpc_addr).await?,
             otlp_http: bind(config.otlp_http_addr).await?,
             api: bind(config.query_addr).await?,
-            query_grpc: match config.query_grpc_addr {
-                Some(addr) => Some(bind(addr).await?),
-                None => None,
+            legacy: LegacyListeners {
+                jaeger_grpc: bind_tcp(config.jaeger_grpc_addr).await?,
+                jaeger_thrift_http: bind_tcp(config.jaeger_thrift_http_addr).await?,
+                jaeger_udp_compact: bind_udp(config.jaeger_udp_compact_addr).await?,
+                jaeger_udp_binary: bind_udp(config.jaeger_udp_binary_addr).await?,
             },
+            query_grpc: bind_tcp(config.query_grpc_addr).await?,
+            sampling_http: bind_tcp(config.sampling.http_addr).await?,
+            sampling_grpc: bind_tcp(config.sampling.grpc_addr).await?,
         })
     }
+}
+
+/// Starts the Jaeger and Zipkin listeners that are on.
+fn spawn_legacy(
+    tasks: &mut JoinSet<anyhow::Result<()>>,
+    legacy: LegacyListeners,
+    (ingest, sampling): (&ingest::IngestHandle, &sampling::SamplingService),
+    config: &Config,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    use receiver::jaeger_udp::ThriftProtocol;
+    if let Some(listener) = legacy.jaeger_grpc {
+        tracing::info!(addr = %listener.local_addr()?, "Jaeger gRPC (and OTLP) listening");
+        let (ingest, receiver_config, shutdown) =
+            (ingest.clone(), config.receiver.clone(), shutdown.clone());
+        // As Jaeger v1's collector, 14250 also answers remote sampling.
+        let sampling = sampling::grpc::service(sampling.clone());
+        tasks.spawn(async move {
+            receiver::jaeger_grpc::serve(listener, ingest, &receiver_config, shutdown, sampling)
+                .await
+                .context("Jaeger gRPC receiver failed")
+        });
+    }
+    if let Some(listener) = legacy.jaeger_thrift_http {
+        tracing::info!(addr = %listener.local_addr()?, "Jaeger Thrift/HTTP listening");
+        let (ingest, receiver_config, shutdown) =
+            (ingest.clone(), config.receiver.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            receiver::jaeger_http::serve(listener, ingest, &receiver_config, shutdown)
+                .await
+                .context("Jaeger Thrift/HTTP receiver failed")
+        });
+    }
+    for (socket, protocol) in [
+        (legacy.jaeger_udp_compact, ThriftProtocol::Compact),
+        (legacy.jaeger_udp_binary, ThriftProtocol::Binary),
+    ] {
+        let Some(socket) = socket else { continue };
+        tracing::info!(addr = %socket.local_addr()?, ?protocol, "Jaeger agent UDP listening");
+        let (ingest, shutdown) = (ingest.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            receiver::jaeger_udp::serve(socket, protocol, ingest, shutdown)
+                .await
+                .context("Jaeger UDP receiver failed")
+        });
+    }
+    Ok(())
 }
 
 pub async fn run(
@@ -71,10 +155,29 @@ pub async fn run(
     );
     let (ingest_handle, batcher) = ingest::channel(&config.ingest, store.clone());
     let mut tasks: JoinSet<anyhow::Result<()>> = JoinSet::new();
+    let (sampling_service, adaptive) = start_sampling(
+        &config.sampling,
+        &store,
+        (listeners.sampling_http, listeners.sampling_grpc),
+        &mut tasks,
+        &shutdown,
+    )
+    .await?;
+    let ingest_handle = match adaptive {
+        Some(adaptive) => ingest_handle.with_observer(adaptive),
+        None => ingest_handle,
+    };
     tasks.spawn(async move {
         batcher.run().await;
         Ok(())
     });
+    spawn_legacy(
+        &mut tasks,
+        listeners.legacy,
+        (&ingest_handle, &sampling_service),
+        &config,
+        &shutdown,
+    )?;
     let grpc_ingest = ingest_handle.clone();
     let (receiver_config, grpc_shutdown) = (config.receiver.clone(), shutdown.clone());
     tasks.spawn(async move {
@@ -144,6 +247,64 @@ pub async fn run(
         "tracery stopped"
     );
     first_error.map_or(Ok(()), Err)
+}
+
+/// Loads the sampling strategies and starts the remote-sampling listeners, the
+/// strategies file watcher and the adaptive rounds; returns what ingest feeds
+/// with root spans when adaptive sampling is on.
+async fn start_sampling(
+    config: &SamplingConfig,
+    store: &Store,
+    (http, grpc): (Option<TcpListener>, Option<TcpListener>),
+    tasks: &mut JoinSet<anyhow::Result<()>>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<(sampling::SamplingService, Option<Arc<sampling::Adaptive>>)> {
+    let adaptive = if config.adaptive {
+        let store = store.clone();
+        let target = config.target_tps;
+        let adaptive = tokio::task::spawn_blocking(move || sampling::Adaptive::open(store, target))
+            .await?
+            .context("failed to load adaptive sampling probabilities")?;
+        let adaptive = Arc::new(adaptive);
+        tasks.spawn(
+            sampling::adaptive::run(Arc::clone(&adaptive), config.interval, shutdown.clone())
+                .map(Ok),
+        );
+        Some(adaptive)
+    } else {
+        None
+    };
+    let service = match &config.strategies_file {
+        Some(path) => {
+            let (strategies, bytes) = sampling::load_file(path)?;
+            let service = sampling::SamplingService::new(strategies, adaptive.clone());
+            tasks.spawn(
+                sampling::watch_file(service.clone(), path.clone(), bytes, shutdown.clone())
+                    .map(Ok),
+            );
+            service
+        }
+        None => sampling::SamplingService::new(sampling::Strategies::default(), adaptive.clone()),
+    };
+    if let Some(listener) = http {
+        tracing::info!(sampling_http = %listener.local_addr()?, "remote sampling (HTTP) listening");
+        let (service, shutdown) = (service.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            sampling::http::serve(listener, service, shutdown)
+                .await
+                .context("remote sampling (HTTP) failed")
+        });
+    }
+    if let Some(listener) = grpc {
+        tracing::info!(sampling_grpc = %listener.local_addr()?, "remote sampling (gRPC) listening");
+        let (service, shutdown) = (service.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            sampling::grpc::serve(listener, service, shutdown)
+                .await
+                .context("remote sampling (gRPC) failed")
+        });
+    }
+    Ok((service, adaptive))
 }
 
 /// Merges small blocks now and then; see `store::compact`.

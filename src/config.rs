@@ -15,7 +15,16 @@ pub const DEFAULT_DATA_DIR: &str = "./tracery-data";
 pub const DEFAULT_OTLP_GRPC_ADDR: &str = "0.0.0.0:4317";
 pub const DEFAULT_OTLP_HTTP_ADDR: &str = "0.0.0.0:4318";
 pub const DEFAULT_QUERY_ADDR: &str = "0.0.0.0:16686";
+pub const DEFAULT_JAEGER_GRPC_ADDR: &str = "0.0.0.0:14250";
+pub const DEFAULT_JAEGER_THRIFT_HTTP_ADDR: &str = "0.0.0.0:14268";
+pub const DEFAULT_JAEGER_UDP_COMPACT_ADDR: &str = "0.0.0.0:6831";
+pub const DEFAULT_JAEGER_UDP_BINARY_ADDR: &str = "0.0.0.0:6832";
+pub const DEFAULT_ZIPKIN_ADDR: &str = "0.0.0.0:9411";
 pub const DEFAULT_QUERY_GRPC_ADDR: &str = "0.0.0.0:16685";
+pub const DEFAULT_SAMPLING_HTTP_ADDR: &str = "0.0.0.0:5778";
+pub const DEFAULT_SAMPLING_GRPC_ADDR: &str = "0.0.0.0:5779";
+pub const DEFAULT_SAMPLING_TARGET_TPS: f64 = 1.0;
+pub const DEFAULT_SAMPLING_INTERVAL_MS: u64 = 60_000;
 pub const DEFAULT_MAX_MESSAGE_MIB: usize = 16;
 pub const DEFAULT_CORS_ORIGINS: &str = "*";
 pub const DEFAULT_ACK: AckMode = AckMode::Durable;
@@ -85,12 +94,45 @@ pub struct RawConfig {
     /// OTLP/HTTP listen address [default: 0.0.0.0:4318]
     #[arg(long, env = "TRACERY_OTLP_HTTP_ADDR")]
     pub otlp_http_addr: Option<String>,
+    /// Jaeger gRPC (CollectorService/PostSpans, and OTLP TraceService) listen address; empty turns it off [default: 0.0.0.0:14250]
+    #[arg(long, env = "TRACERY_JAEGER_GRPC_ADDR")]
+    pub jaeger_grpc_addr: Option<String>,
+    /// Jaeger Thrift over HTTP (POST /api/traces) listen address; empty turns it off [default: 0.0.0.0:14268]
+    #[arg(long, env = "TRACERY_JAEGER_THRIFT_HTTP_ADDR")]
+    pub jaeger_thrift_http_addr: Option<String>,
+    /// Jaeger agent UDP, Thrift compact (emitBatch), listen address; empty turns it off [default: 0.0.0.0:6831]
+    #[arg(long, env = "TRACERY_JAEGER_UDP_COMPACT_ADDR")]
+    pub jaeger_udp_compact_addr: Option<String>,
+    /// Jaeger agent UDP, Thrift binary (emitBatch), listen address; empty turns it off [default: 0.0.0.0:6832]
+    #[arg(long, env = "TRACERY_JAEGER_UDP_BINARY_ADDR")]
+    pub jaeger_udp_binary_addr: Option<String>,
+    /// Zipkin HTTP (POST /api/v2/spans, /api/v1/spans) listen address; empty turns it off [default: 0.0.0.0:9411]
+    #[arg(long, env = "TRACERY_ZIPKIN_ADDR")]
+    pub zipkin_addr: Option<String>,
     /// Query API and web UI listen address [default: 0.0.0.0:16686]
     #[arg(long, env = "TRACERY_QUERY_ADDR")]
     pub query_addr: Option<String>,
     /// gRPC query API (jaeger.api_v2 and api_v3 QueryService) listen address; empty turns it off [default: 0.0.0.0:16685]
     #[arg(long, env = "TRACERY_QUERY_GRPC_ADDR")]
     pub query_grpc_addr: Option<String>,
+    /// Remote sampling over HTTP (`/?service=`, `/sampling`, `/api/sampling`); empty turns it off [default: 0.0.0.0:5778]
+    #[arg(long, env = "TRACERY_SAMPLING_HTTP_ADDR")]
+    pub sampling_http_addr: Option<String>,
+    /// Remote sampling over gRPC (jaeger.api_v2.SamplingManager); empty turns it off [default: 0.0.0.0:5779]
+    #[arg(long, env = "TRACERY_SAMPLING_GRPC_ADDR")]
+    pub sampling_grpc_addr: Option<String>,
+    /// Jaeger sampling strategies file (JSON), reloaded when it changes; without it every service gets probabilistic 0.001
+    #[arg(long, env = "TRACERY_SAMPLING_STRATEGIES")]
+    pub sampling_strategies: Option<PathBuf>,
+    /// Adaptive sampling: steer each operation's probability towards --sampling-target-tps [default: false]
+    #[arg(long, env = "TRACERY_SAMPLING_ADAPTIVE", num_args = 0..=1, default_missing_value = "true")]
+    pub sampling_adaptive: Option<bool>,
+    /// Traces per second per operation that adaptive sampling aims at [default: 1]
+    #[arg(long, env = "TRACERY_SAMPLING_TARGET_TPS")]
+    pub sampling_target_tps: Option<f64>,
+    /// How often adaptive sampling recomputes probabilities, in ms [default: 60000]
+    #[arg(long, env = "TRACERY_SAMPLING_INTERVAL_MS")]
+    pub sampling_interval_ms: Option<u64>,
     /// Largest accepted OTLP message (gRPC) or body after decompression (HTTP), in MiB [default: 16]
     #[arg(long, env = "TRACERY_MAX_MESSAGE_MIB")]
     pub max_message_mib: Option<usize>,
@@ -148,8 +190,26 @@ pub struct Config {
     pub otlp_grpc_addr: SocketAddr,
     pub otlp_http_addr: SocketAddr,
     pub query_addr: SocketAddr,
+    /// `None`: the listener is off.
+    pub jaeger_grpc_addr: Option<SocketAddr>,
+    pub jaeger_thrift_http_addr: Option<SocketAddr>,
+    pub jaeger_udp_compact_addr: Option<SocketAddr>,
+    pub jaeger_udp_binary_addr: Option<SocketAddr>,
+    pub zipkin_addr: Option<SocketAddr>,
     /// `None` when turned off with an empty value.
     pub query_grpc_addr: Option<SocketAddr>,
+    pub sampling: SamplingConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct SamplingConfig {
+    /// `None` when turned off with an empty value.
+    pub http_addr: Option<SocketAddr>,
+    pub grpc_addr: Option<SocketAddr>,
+    pub strategies_file: Option<PathBuf>,
+    pub adaptive: bool,
+    pub target_tps: f64,
+    pub interval: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -231,7 +291,22 @@ impl RawConfig {
             otlp_grpc_addr: self.otlp_grpc_addr.or(lower.otlp_grpc_addr),
             otlp_http_addr: self.otlp_http_addr.or(lower.otlp_http_addr),
             query_addr: self.query_addr.or(lower.query_addr),
+            jaeger_grpc_addr: self.jaeger_grpc_addr.or(lower.jaeger_grpc_addr),
+            jaeger_thrift_http_addr: self
+                .jaeger_thrift_http_addr
+                .or(lower.jaeger_thrift_http_addr),
+            jaeger_udp_compact_addr: self
+                .jaeger_udp_compact_addr
+                .or(lower.jaeger_udp_compact_addr),
+            jaeger_udp_binary_addr: self.jaeger_udp_binary_addr.or(lower.jaeger_udp_binary_addr),
+            zipkin_addr: self.zipkin_addr.or(lower.zipkin_addr),
             query_grpc_addr: self.query_grpc_addr.or(lower.query_grpc_addr),
+            sampling_http_addr: self.sampling_http_addr.or(lower.sampling_http_addr),
+            sampling_grpc_addr: self.sampling_grpc_addr.or(lower.sampling_grpc_addr),
+            sampling_strategies: self.sampling_strategies.or(lower.sampling_strategies),
+            sampling_adaptive: self.sampling_adaptive.or(lower.sampling_adaptive),
+            sampling_target_tps: self.sampling_target_tps.or(lower.sampling_target_tps),
+            sampling_interval_ms: self.sampling_interval_ms.or(lower.sampling_interval_ms),
             max_message_mib: self.max_message_mib.or(lower.max_message_mib),
             cors_origins: self.cors_origins.or(lower.cors_origins),
             ack: self.ack.or(lower.ack),
@@ -288,6 +363,41 @@ impl Config {
             ),
         };
         let retention_hours = raw.retention_hours.unwrap_or(DEFAULT_RETENTION_HOURS);
+        let target_tps = raw
+            .sampling_target_tps
+            .unwrap_or(DEFAULT_SAMPLING_TARGET_TPS);
+        if !(target_tps.is_finite() && target_tps > 0.0) {
+            return Err(invalid(
+                "sampling_target_tps",
+                "must be a positive number of traces per second",
+            ));
+        }
+        let interval_ms = raw
+            .sampling_interval_ms
+            .unwrap_or(DEFAULT_SAMPLING_INTERVAL_MS);
+        if interval_ms == 0 {
+            return Err(invalid("sampling_interval_ms", "must be greater than 0"));
+        }
+        let sampling = SamplingConfig {
+            http_addr: optional_addr(
+                "sampling_http_addr",
+                raw.sampling_http_addr
+                    .as_deref()
+                    .unwrap_or(DEFAULT_SAMPLING_HTTP_ADDR),
+            )?,
+            grpc_addr: optional_addr(
+                "sampling_grpc_addr",
+                raw.sampling_grpc_addr
+                    .as_deref()
+                    .unwrap_or(DEFAULT_SAMPLING_GRPC_ADDR),
+            )?,
+            strategies_file: raw
+                .sampling_strategies
+                .filter(|path| !path.as_os_str().is_empty()),
+            adaptive: raw.sampling_adaptive.unwrap_or(false),
+            target_tps,
+            interval: Duration::from_millis(interval_ms),
+        };
         Ok(Config {
             receiver: ReceiverConfig {
                 max_message_bytes: max_message_mib * 1024 * 1024,
@@ -338,12 +448,41 @@ impl Config {
                 "query_addr",
                 raw.query_addr.as_deref().unwrap_or(DEFAULT_QUERY_ADDR),
             )?,
+            jaeger_grpc_addr: optional_addr(
+                "jaeger_grpc_addr",
+                raw.jaeger_grpc_addr
+                    .as_deref()
+                    .unwrap_or(DEFAULT_JAEGER_GRPC_ADDR),
+            )?,
+            jaeger_thrift_http_addr: optional_addr(
+                "jaeger_thrift_http_addr",
+                raw.jaeger_thrift_http_addr
+                    .as_deref()
+                    .unwrap_or(DEFAULT_JAEGER_THRIFT_HTTP_ADDR),
+            )?,
+            jaeger_udp_compact_addr: optional_addr(
+                "jaeger_udp_compact_addr",
+                raw.jaeger_udp_compact_addr
+                    .as_deref()
+                    .unwrap_or(DEFAULT_JAEGER_UDP_COMPACT_ADDR),
+            )?,
+            jaeger_udp_binary_addr: optional_addr(
+                "jaeger_udp_binary_addr",
+                raw.jaeger_udp_binary_addr
+                    .as_deref()
+                    .unwrap_or(DEFAULT_JAEGER_UDP_BINARY_ADDR),
+            )?,
+            zipkin_addr: optional_addr(
+                "zipkin_addr",
+                raw.zipkin_addr.as_deref().unwrap_or(DEFAULT_ZIPKIN_ADDR),
+            )?,
             query_grpc_addr: optional_addr(
                 "query_grpc_addr",
                 raw.query_grpc_addr
                     .as_deref()
                     .unwrap_or(DEFAULT_QUERY_GRPC_ADDR),
             )?,
+            sampling,
         })
     }
 
@@ -433,7 +572,16 @@ mod tests {
             DEFAULT_OTLP_GRPC_ADDR.to_owned(),
             DEFAULT_OTLP_HTTP_ADDR.to_owned(),
             DEFAULT_QUERY_ADDR.to_owned(),
+            DEFAULT_JAEGER_GRPC_ADDR.to_owned(),
+            DEFAULT_JAEGER_THRIFT_HTTP_ADDR.to_owned(),
+            DEFAULT_JAEGER_UDP_COMPACT_ADDR.to_owned(),
+            DEFAULT_JAEGER_UDP_BINARY_ADDR.to_owned(),
+            DEFAULT_ZIPKIN_ADDR.to_owned(),
             DEFAULT_QUERY_GRPC_ADDR.to_owned(),
+            DEFAULT_SAMPLING_HTTP_ADDR.to_owned(),
+            DEFAULT_SAMPLING_GRPC_ADDR.to_owned(),
+            format!("[default: {DEFAULT_SAMPLING_TARGET_TPS}]"),
+            format!("[default: {DEFAULT_SAMPLING_INTERVAL_MS}]"),
             format!("[default: {DEFAULT_MAX_MESSAGE_MIB}]"),
             format!("[default: {DEFAULT_MAX_BATCH_SPANS}]"),
             format!("[default: {DEFAULT_FLUSH_INTERVAL_MS}]"),

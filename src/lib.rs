@@ -23,8 +23,9 @@ mod net;
 pub mod protocol;
 pub mod query;
 pub(crate) mod receiver;
+pub mod sampling;
 pub mod store;
 pub mod telemetry;
 mod ui;
 
-pub use app::{run, Listeners};
+pub use app::{run, LegacyListeners, Listeners};

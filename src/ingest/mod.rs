@@ -36,6 +36,13 @@ pub struct IngestHandle {
     max_queued_spans: usize,
     queue_wait: Duration,
     ack: AckMode,
+    observer: Option<Arc<dyn SpanObserver>>,
+}
+
+/// Sees every accepted batch before it is queued, e.g. adaptive sampling counting
+/// root spans. Must be quick: it runs on the receiver's task.
+pub trait SpanObserver: Send + Sync + std::fmt::Debug {
+    fn observe(&self, spans: &[Span]);
 }
 
 #[derive(Debug)]
@@ -57,11 +64,18 @@ pub fn channel(config: &IngestConfig, store: Store) -> (IngestHandle, Batcher) {
         max_queued_spans,
         queue_wait: config.queue_wait,
         ack: config.ack,
+        observer: None,
     };
     (handle, Batcher::new(config, store, rx))
 }
 
 impl IngestHandle {
+    /// Lets `observer` see every batch this handle (and its clones) accepts.
+    pub fn with_observer(mut self, observer: Arc<dyn SpanObserver>) -> IngestHandle {
+        self.observer = Some(observer);
+        self
+    }
+
     /// Queues spans; in durable mode, returns once they are written and synced.
     pub async fn submit(&self, spans: Vec<Span>) -> Result<(), IngestError> {
         if spans.is_empty() {
@@ -79,6 +93,9 @@ impl IngestHandle {
             Ok(Err(_closed)) => return Err(IngestError::ShuttingDown),
             Err(_elapsed) => return Err(IngestError::QueueFull),
         };
+        if let Some(observer) = &self.observer {
+            observer.observe(&spans);
+        }
         let (ack, done) = match self.ack {
             AckMode::Durable => {
                 let (tx, rx) = oneshot::channel();

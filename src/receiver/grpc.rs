@@ -1,6 +1,6 @@
 //! OTLP/gRPC: `opentelemetry.proto.collector.trace.v1.TraceService/Export`.
 //!
-//! The only module that names `tonic::Status`.
+//! With `jaeger_grpc`, the only modules that name `tonic::Status`.
 
 use std::time::Duration;
 
@@ -26,8 +26,8 @@ use crate::ingest::{IngestError, IngestHandle};
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 #[derive(Debug)]
-struct OtlpTraces {
-    ingest: IngestHandle,
+pub(crate) struct OtlpTraces {
+    pub(crate) ingest: IngestHandle,
 }
 
 #[tonic::async_trait]
@@ -43,6 +43,17 @@ impl TraceService for OtlpTraces {
     }
 }
 
+/// OTLP's `TraceService`, also served on Jaeger's gRPC port (`jaeger_grpc`).
+pub(crate) fn otlp_service(
+    ingest: IngestHandle,
+    config: &ReceiverConfig,
+) -> TraceServiceServer<OtlpTraces> {
+    TraceServiceServer::new(OtlpTraces { ingest })
+        .max_decoding_message_size(config.max_message_bytes)
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip)
+}
+
 /// Serves until `shutdown` is cancelled, then drains in-flight exports.
 pub(crate) async fn serve(
     listener: TcpListener,
@@ -50,12 +61,8 @@ pub(crate) async fn serve(
     config: &ReceiverConfig,
     shutdown: CancellationToken,
 ) -> Result<(), tonic::transport::Error> {
-    let service = TraceServiceServer::new(OtlpTraces { ingest })
-        .max_decoding_message_size(config.max_message_bytes)
-        .accept_compressed(CompressionEncoding::Gzip)
-        .send_compressed(CompressionEncoding::Gzip);
     tonic::transport::Server::builder()
-        .add_service(service)
+        .add_service(otlp_service(ingest, config))
         .serve_with_incoming_shutdown(incoming(listener), shutdown.cancelled_owned())
         .await
 }
@@ -68,11 +75,11 @@ pub(crate) async fn serve(
 /// one is unacknowledged, and the client's delayed ACK turns that into a ~40 ms
 /// stall: one connection carrying many concurrent exports, as an OpenTelemetry
 /// Collector's does, got half the throughput of several connections.
-fn incoming(listener: TcpListener) -> TcpIncoming {
+pub(crate) fn incoming(listener: TcpListener) -> TcpIncoming {
     TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
-fn status_from(error: AcceptError) -> Status {
+pub(crate) fn status_from(error: AcceptError) -> Status {
     let retry = || ErrorDetails::with_retry_info(Some(RETRY_AFTER));
     match error {
         AcceptError::Invalid(message) => Status::invalid_argument(message),

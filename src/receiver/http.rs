@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::decompression::RequestDecompressionLayer;
 
+use super::plain_http::is_length_limit;
 use super::AcceptError;
 use crate::config::ReceiverConfig;
 use crate::ingest::{IngestError, IngestHandle};
@@ -223,17 +224,6 @@ fn content_type_of(encoding: Encoding) -> &'static str {
         Encoding::Protobuf => "application/x-protobuf",
         Encoding::Json => "application/json",
     }
-}
-
-fn is_length_limit(error: &axum::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(cause) = source {
-        if cause.is::<http_body_util::LengthLimitError>() {
-            return true;
-        }
-        source = cause.source();
-    }
-    false
 }
 
 #[cfg(test)]

@@ -1,4 +1,6 @@
-//! The listeners: OTLP over gRPC (`grpc`) and HTTP (`http`).
+//! The listeners: OTLP over gRPC (`grpc`) and HTTP (`http`); Jaeger's collector
+//! gRPC (`jaeger_grpc`, also OTLP), Thrift over HTTP (`jaeger_http`) and agent UDP
+//! (`jaeger_udp`); `plain_http` is what the non-OTLP HTTP listeners share.
 //!
 //! Transport only: bind, limits, decode with `protocol`, hand the spans to the
 //! ingester, and map the outcome to the transport's status codes. Malformed data is
@@ -6,6 +8,10 @@
 
 pub(crate) mod grpc;
 pub(crate) mod http;
+pub(crate) mod jaeger_grpc;
+pub(crate) mod jaeger_http;
+pub(crate) mod jaeger_udp;
+mod plain_http;
 
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess as OtlpPartialSuccess, ExportTraceServiceRequest as OtlpExportRequest,

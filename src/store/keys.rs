@@ -29,6 +29,8 @@
 //!   O service_id[4] kind[1] operation_name  → operation_id[4]
 //! ```
 //!
+//! The `sampling` tree holds adaptive sampling's probabilities (see `sampling.rs`).
+//!
 //! Block sequence numbers are global and increase across partitions, so a restart
 //! continues from the highest `M` key found.
 

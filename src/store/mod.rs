@@ -11,6 +11,7 @@ pub(crate) mod codec;
 mod compact;
 mod edges;
 mod keys;
+mod sampling;
 mod segment;
 pub(crate) mod varint;
 

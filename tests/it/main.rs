@@ -6,8 +6,11 @@
 
 mod ingest_grpc;
 mod ingest_http;
+mod jaeger_ingest;
+mod legacy_clients;
 mod query_api;
 mod query_grpc;
+mod sampling;
 mod sdk_languages;
 mod search_filters;
 mod shutdown;

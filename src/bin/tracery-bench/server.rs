@@ -83,6 +83,14 @@ impl Server {
             .args(["--otlp-grpc-addr", &otlp_grpc.to_string()])
             .args(["--otlp-http-addr", &otlp_http.to_string()])
             .args(["--query-addr", &query.to_string()])
+            // The Jaeger and Zipkin listeners are off: their default ports may be taken.
+            .args(["--jaeger-grpc-addr", "", "--jaeger-thrift-http-addr", ""])
+            .args([
+                "--jaeger-udp-compact-addr",
+                "",
+                "--jaeger-udp-binary-addr",
+                "",
+            ])
             .args(["--storage", spec.storage.flag()])
             .args(&spec.extra_args)
             .stdin(Stdio::null())

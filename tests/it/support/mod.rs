@@ -9,17 +9,24 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::Trac
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use serde_json::Value;
 use tempfile::TempDir;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tracery::config::Config;
-use tracery::Listeners;
+use tracery::{LegacyListeners, Listeners};
 
 pub(crate) struct TestServer {
     pub(crate) otlp_grpc: SocketAddr,
     pub(crate) otlp_http: SocketAddr,
     pub(crate) api: SocketAddr,
+    /// Jaeger's gRPC port (PostSpans and OTLP).
+    pub(crate) jaeger_grpc: SocketAddr,
+    pub(crate) jaeger_thrift_http: SocketAddr,
+    pub(crate) jaeger_udp_compact: SocketAddr,
+    pub(crate) jaeger_udp_binary: SocketAddr,
     pub(crate) query_grpc: SocketAddr,
+    pub(crate) sampling_http: SocketAddr,
+    pub(crate) sampling_grpc: SocketAddr,
     cancel_on_drop: DropGuard,
     handle: JoinHandle<anyhow::Result<()>>,
     data_dir: TempDir,
@@ -44,12 +51,29 @@ impl TestServer {
         let mut config = Config::for_data_dir(data_dir.path());
         adjust(&mut config);
         let bind = || async { TcpListener::bind("127.0.0.1:0").await.unwrap() };
+        let bind_udp = || async { UdpSocket::bind("127.0.0.1:0").await.unwrap() };
         let listeners = Listeners {
             otlp_grpc: bind().await,
             otlp_http: bind().await,
             api: bind().await,
+            legacy: LegacyListeners {
+                jaeger_grpc: Some(bind().await),
+                jaeger_thrift_http: Some(bind().await),
+                jaeger_udp_compact: Some(bind_udp().await),
+                jaeger_udp_binary: Some(bind_udp().await),
+            },
             query_grpc: Some(bind().await),
+            sampling_http: Some(bind().await),
+            sampling_grpc: Some(bind().await),
         };
+        let legacy = &listeners.legacy;
+        let local =
+            |listener: &Option<TcpListener>| listener.as_ref().unwrap().local_addr().unwrap();
+        let local_udp = |socket: &Option<UdpSocket>| socket.as_ref().unwrap().local_addr().unwrap();
+        let jaeger_grpc = local(&legacy.jaeger_grpc);
+        let jaeger_thrift_http = local(&legacy.jaeger_thrift_http);
+        let jaeger_udp_compact = local_udp(&legacy.jaeger_udp_compact);
+        let jaeger_udp_binary = local_udp(&legacy.jaeger_udp_binary);
         let otlp_grpc = listeners.otlp_grpc.local_addr().unwrap();
         let otlp_http = listeners.otlp_http.local_addr().unwrap();
         let api = listeners.api.local_addr().unwrap();
@@ -58,13 +82,23 @@ impl TestServer {
             .as_ref()
             .map(|listener| listener.local_addr().unwrap())
             .unwrap();
+        let local =
+            |listener: &Option<TcpListener>| listener.as_ref().unwrap().local_addr().unwrap();
+        let sampling_http = local(&listeners.sampling_http);
+        let sampling_grpc = local(&listeners.sampling_grpc);
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(tracery::run(config, listeners, shutdown.clone()));
         TestServer {
             otlp_grpc,
             otlp_http,
             api,
+            jaeger_grpc,
+            jaeger_thrift_http,
+            jaeger_udp_compact,
+            jaeger_udp_binary,
             query_grpc,
+            sampling_http,
+            sampling_grpc,
             cancel_on_drop: shutdown.drop_guard(),
             handle,
             data_dir,

@@ -1,0 +1,59 @@
+//! Adaptive sampling's probabilities, kept in the `sampling` tree so they survive
+//! restarts:
+//!
+//! ```text
+//!   service \0 operation → version[1] probability[8, f64 big-endian]
+//! ```
+
+use super::{Store, StoreError};
+
+const SAMPLING_TREE: &str = "sampling";
+const VERSION: u8 = 1;
+
+impl Store {
+    /// Every stored (service, operation, probability).
+    pub fn sampling_probabilities(&self) -> Result<Vec<(String, String, f64)>, StoreError> {
+        let tree = self.inner.db.open_tree(SAMPLING_TREE)?;
+        let mut found = Vec::new();
+        for entry in tree.iter() {
+            let (key, value) = entry?;
+            let Some(split) = key.iter().position(|&byte| byte == 0) else {
+                return Err(StoreError::Corrupt("sampling key without separator"));
+            };
+            let service = String::from_utf8_lossy(&key[..split]).into_owned();
+            let operation = String::from_utf8_lossy(&key[split + 1..]).into_owned();
+            let probability = match value.as_ref() {
+                [VERSION, rest @ ..] if rest.len() == 8 => {
+                    let mut bytes = [0_u8; 8];
+                    bytes.copy_from_slice(rest);
+                    f64::from_be_bytes(bytes)
+                }
+                _ => return Err(StoreError::Corrupt("sampling probability value")),
+            };
+            found.push((service, operation, probability));
+        }
+        Ok(found)
+    }
+
+    /// Writes the given probabilities (others stay) and flushes them to disk.
+    pub fn save_sampling_probabilities(
+        &self,
+        entries: &[(String, String, f64)],
+    ) -> Result<(), StoreError> {
+        let tree = self.inner.db.open_tree(SAMPLING_TREE)?;
+        let mut batch = sled::Batch::default();
+        for (service, operation, probability) in entries {
+            let mut key = Vec::with_capacity(service.len() + operation.len() + 1);
+            key.extend_from_slice(service.as_bytes());
+            key.push(0);
+            key.extend_from_slice(operation.as_bytes());
+            let mut value = Vec::with_capacity(9);
+            value.push(VERSION);
+            value.extend_from_slice(&probability.to_be_bytes());
+            batch.insert(key, value);
+        }
+        tree.apply_batch(batch)?;
+        tree.flush()?;
+        Ok(())
+    }
+}
