@@ -57,7 +57,7 @@ export async function fetchOperations(service) {
  * query: { service, operation, tags: {k: v}, filters: [expression], nPlusOne, startUs, endUs,
  *          minDurationUs, maxDurationUs, limit }
  * Returns [{ traceId, rootService, rootOperation, startUs, durationUs, numSpans, numErrors,
- *            numOrphans, services: [{ name, numSpans, numErrors, colorIndex }] }].
+ *            numOrphans, numNPlusOne, services: [{ name, numSpans, numErrors, colorIndex }] }].
  */
 export async function searchTraces(query) {
   const params = new URLSearchParams();
@@ -98,6 +98,7 @@ function summaryView(summary) {
     numSpans: summary.spanCount ?? 0,
     numErrors: summary.errorSpanCount ?? 0,
     numOrphans: summary.orphanSpanCount ?? 0,
+    numNPlusOne: summary.nPlusOneCount ?? 0,
     services: services.map((service) => ({
       name: service.name,
       numSpans: service.spanCount ?? 0,

@@ -103,7 +103,9 @@ async fn trace_summaries(
     let traces = state.query.find_traces(search_query(&params)?).await?;
     let summaries = traces
         .iter()
-        .map(|spans| dto::trace_summary(spans))
+        .map(|spans| {
+            dto::trace_summary(spans).with_n_plus_one_count(state.query.n_plus_one(spans).len())
+        })
         .collect();
     Ok((StatusCode::OK, Json(dto::TraceSummariesDto { summaries })).into_response())
 }

@@ -325,6 +325,17 @@ async fn n_plus_one_search_and_trace_view() {
         ))
         .await;
     assert_eq!(summaries["summaries"].as_array().unwrap().len(), 1);
+    assert_eq!(summaries["summaries"][0]["nPlusOneCount"], 1);
+    let all = server
+        .get_ok(&format!("/api/v3/trace-summaries?{}", v3_window()))
+        .await;
+    let joined = all["summaries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|summary| summary["traceId"] == ids[1])
+        .unwrap();
+    assert!(joined.get("nPlusOneCount").is_none(), "{joined}");
 
     let view = server
         .get_ok(&format!("/internal/ui/traces/{}", ids[0]))

@@ -37,6 +37,9 @@ export function renderResultList(results, sortKey, linkSuffix = '') {
           el('span', { class: 'result-spans' }, `${formatCount(result.numSpans)} span${result.numSpans === 1 ? '' : 's'}`),
           result.numErrors > 0 ? el('span', { class: 'result-errors' }, `${formatCount(result.numErrors)} error${result.numErrors === 1 ? '' : 's'}`) : null,
           result.numOrphans > 0 ? el('span', { class: 'result-orphans' }, `${formatCount(result.numOrphans)} orphan${result.numOrphans === 1 ? '' : 's'}`) : null,
+          result.numNPlusOne > 0 ? el('span', {
+            class: 'result-n-plus-one', title: `${result.numNPlusOne} run${result.numNPlusOne === 1 ? '' : 's'} of repeated queries or calls`,
+          }, result.numNPlusOne === 1 ? 'N+1' : `N+1 ×${result.numNPlusOne}`) : null,
           el('span', { class: 'result-services' }, result.services.map((service) => el('span', {
             class: `badge svc-${service.colorIndex}${service.numErrors > 0 ? ' badge-error' : ''}`,
             title: service.numErrors > 0 ? `${service.numErrors} error spans` : null,

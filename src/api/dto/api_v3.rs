@@ -62,6 +62,21 @@ pub(crate) struct TraceSummaryDto {
     orphan_span_count: usize,
     /// Sorted by name.
     services: Vec<ServiceSummaryDto>,
+    /// Tracery's own: runs of repeated sibling spans (N+1 findings); left out
+    /// when there are none, so the shape stays Jaeger's for ordinary traces.
+    #[serde(skip_serializing_if = "is_zero")]
+    n_plus_one_count: usize,
+}
+
+impl TraceSummaryDto {
+    pub(crate) fn with_n_plus_one_count(mut self, count: usize) -> TraceSummaryDto {
+        self.n_plus_one_count = count;
+        self
+    }
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -139,5 +154,6 @@ pub(crate) fn trace_summary(spans: &[Span]) -> TraceSummaryDto {
         error_span_count: num_errors,
         orphan_span_count: num_orphans,
         services: services.into_values().collect(),
+        n_plus_one_count: 0,
     }
 }

@@ -190,6 +190,8 @@ async fn n_plus_one_checkbox_and_filter_expressions_in_the_search_form() {
         .expect("href")
         .unwrap_or_default();
     assert!(href.contains(&lazy.id_hex()), "{href}");
+    let badge = browser.text("#result-list li .result-n-plus-one").await;
+    assert_eq!(badge, "N+1");
     browser
         .find("#search-n-plus-one")
         .await
