@@ -15,9 +15,9 @@ mod metrics;
 mod params;
 mod ui_api;
 mod ui_dto;
+mod ui_monitor;
 mod ui_views;
 mod ui_views_dto;
-mod ui_monitor;
 
 use std::path::PathBuf;
 use std::time::Duration;

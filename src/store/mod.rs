@@ -11,8 +11,8 @@ pub(crate) mod codec;
 mod compact;
 mod edges;
 mod keys;
-mod sampling;
 mod red;
+mod sampling;
 mod segment;
 pub(crate) mod varint;
 

@@ -164,14 +164,9 @@ async fn metrics_count_exactly_what_was_exported() {
 
 #[tokio::test]
 async fn readiness_flips_to_unavailable_during_shutdown() {
-    // A durable export waits out a long linger and flush interval in the batcher, so
-    // the drain lasts until it is written: the window in which the server must say
-    // "not ready".
-    let server = TestServer::start_with(|config| {
-        config.ingest.durable_linger = Duration::from_secs(10);
-        config.ingest.flush_interval = Duration::from_secs(10);
-    })
-    .await;
+    // An OTLP/HTTP export whose body is still arriving keeps the drain open: the
+    // window in which the server must say "not ready".
+    let server = TestServer::start().await;
     // Ready once the store is open and every listener serves (start-up may still run).
     let ready = tokio::time::timeout(Duration::from_secs(10), async {
         while server.get_admin("/health/ready").await.0 != 200 {
@@ -196,22 +191,33 @@ async fn readiness_flips_to_unavailable_during_shutdown() {
     assert_eq!(status, 200);
     assert!(body.contains("\"Server available\""), "{body}");
 
-    let mut client = server.grpc_client().await;
     let trace = TraceBuilder::new("draining").span("slow", 0..1).build();
-    let request = trace.to_export_request();
-    let export = tokio::spawn(async move { client.export(request).await });
-    // Wait until the export is queued, then shut down while it waits.
-    let queued = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            let metrics = scrape(&server).await;
-            if sample(&metrics, "tracery_ingest_queue_spans") == Some(1.0) {
-                break;
-            }
+    let encoded = prost::Message::encode_to_vec(&trace.to_export_request());
+    let (head, tail) = encoded.split_at(encoded.len() / 2);
+    let (head, tail) = (head.to_vec(), tail.to_vec());
+    let (body_tx, body_rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(2);
+    body_tx.send(Ok(head)).await.unwrap();
+    let body =
+        reqwest::Body::wrap_stream(futures_util::stream::unfold(body_rx, |mut rx| async move {
+            rx.recv().await.map(|chunk| (chunk, rx))
+        }));
+    let request = server
+        .http
+        .post(format!("http://{}/v1/traces", server.otlp_http))
+        .header("content-type", "application/x-protobuf")
+        .header("content-length", encoded.len().to_string())
+        .body(body)
+        .send();
+    let export = tokio::spawn(request);
+    // Wait until the client has taken the first half of the body (the request is on
+    // the wire), then shut down while the rest is outstanding.
+    let receiving = tokio::time::timeout(Duration::from_secs(10), async {
+        while body_tx.capacity() < body_tx.max_capacity() {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     })
     .await;
-    assert!(queued.is_ok(), "the export never reached the queue");
+    assert!(receiving.is_ok(), "the export never started");
     server.begin_shutdown();
     let (status, body) = server.get_admin("/health/ready").await;
     assert_eq!(status, 503, "{body}");
@@ -220,9 +226,16 @@ async fn readiness_flips_to_unavailable_during_shutdown() {
     assert_eq!(status, 503);
     assert!(body.contains("Server not available"), "{body}");
     assert!(!export.is_finished(), "the drain should still be waiting");
-    export
+    body_tx.send(Ok(tail)).await.unwrap();
+    drop(body_tx);
+    let response = export
         .await
         .unwrap()
-        .expect("the in-flight export is still acknowledged");
+        .expect("the in-flight export is still answered");
+    assert_eq!(
+        response.status(),
+        200,
+        "the in-flight export is still acknowledged"
+    );
     server.stop().await;
 }
