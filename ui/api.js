@@ -245,6 +245,9 @@ export async function fetchWhySlow(query) {
 export async function fetchDependencyGraph(lookbackMs) {
   const params = new URLSearchParams({ endTs: String(Date.now()), lookback: String(lookbackMs) });
   return getJson(`/internal/ui/dependencies?${params}`);
+}
+
+/**
  * Request rate, error rate and latency percentiles of every service over the last
  * `lookbackMs`, from the server's ingest-time histograms (/internal/ui/monitor).
  * Returns { stepMs, startMs, endMs, timestampsMs, rows: [{ name, rate, errorRate,
