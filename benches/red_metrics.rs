@@ -122,6 +122,13 @@ fn percentile(sorted: &[Duration], quantile: f64) -> Duration {
 }
 
 fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without
+    // it, as a smoke test of the same code paths, so it fills 1 h instead of 24 h and
+    // asks fewer queries (a debug build would take many minutes over 24 h).
+    let full = std::env::args().any(|arg| arg == "--bench");
+    let hours: u64 = if full { 24 } else { 1 };
+    let num_samples: u64 = if full { 200 } else { 20 };
+
     // Write cost: 40 blocks of live-looking spans across all 1000 operations.
     let mut spans = Spans::new();
     let now = now_nanos();
@@ -151,16 +158,16 @@ fn main() {
         (on - off) * 1e9 / num_spans
     );
 
-    // 24 h of cells: 50 services × 20 operations, a span every 10 s each.
+    // `hours` of cells (24 h in a real run): 50 services × 20 operations, a span every 10 s each.
     let dir = tempfile::tempdir().expect("temp dir");
     let store = store(&dir, true);
     let minute = 60_000_000_000u64;
     let end = now / minute * minute;
-    let start = end - 24 * 60 * minute;
+    let start = end - hours * 60 * minute;
     let started = Instant::now();
     let mut batch: Vec<Span> = Vec::with_capacity(BLOCK_SPANS);
     let mut num_filled = 0u64;
-    for minute_index in 0..24 * 60 {
+    for minute_index in 0..hours * 60 {
         let minute_start = start + minute_index * minute;
         for service in 0..NUM_SERVICES {
             for operation in 0..OPERATIONS_PER_SERVICE {
@@ -182,7 +189,7 @@ fn main() {
     store.checkpoint_red().expect("checkpoint");
     let (cells, bytes) = store.red_size().expect("size");
     println!(
-        "filled 24 h ({num_filled} spans, {} operations) in {:.0} s; {cells} cells in sled (10 s, 1 min and 10 min), {:.0} bytes per cell with its key, {:.1} MiB",
+        "filled {hours} h ({num_filled} spans, {} operations) in {:.0} s; {cells} cells in sled (10 s, 1 min and 10 min), {:.0} bytes per cell with its key, {:.1} MiB",
         NUM_SERVICES * OPERATIONS_PER_SERVICE,
         started.elapsed().as_secs_f64(),
         bytes as f64 / cells as f64,
@@ -197,14 +204,14 @@ fn main() {
     let query = QueryService::new(store.clone(), &tracery::config::QueryConfig::default());
     for group_by_operation in [false, true] {
         let mut latencies = Vec::new();
-        for sample in 0..200u64 {
+        for sample in 0..num_samples {
             let metrics_query = MetricsQuery {
                 services: vec![format!("service-{:02}", sample % NUM_SERVICES)],
                 span_kinds: vec![SpanKind::Server],
                 operation: None,
                 group_by_operation,
                 end_unix_millis: end / 1_000_000,
-                lookback_millis: 24 * 3_600_000,
+                lookback_millis: hours * 3_600_000,
                 step_millis: 60_000,
             };
             let started = Instant::now();
@@ -221,7 +228,7 @@ fn main() {
         }
         latencies.sort();
         println!(
-            "latencies over 24 h, step 60 s, {}: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (200 queries)",
+            "latencies over {hours} h, step 60 s, {}: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({num_samples} queries)",
             if group_by_operation { "grouped by operation" } else { "per service" },
             percentile(&latencies, 0.5).as_secs_f64() * 1e3,
             percentile(&latencies, 0.99).as_secs_f64() * 1e3,
