@@ -290,7 +290,7 @@ async fn serve(
     }
     let state = AppState::new(
         query,
-        config.ui.ui_dir.clone(),
+        config.ui.clone(),
         endpoints,
         metrics.clone(),
         health.clone(),

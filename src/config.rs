@@ -24,6 +24,8 @@ pub const DEFAULT_ZIPKIN_ADDR: &str = "0.0.0.0:9411";
 pub const DEFAULT_QUERY_GRPC_ADDR: &str = "0.0.0.0:16685";
 pub const DEFAULT_SAMPLING_HTTP_ADDR: &str = "0.0.0.0:5778";
 pub const DEFAULT_SAMPLING_GRPC_ADDR: &str = "0.0.0.0:5779";
+/// The URL prefix of the web UI and the query HTTP API: the root.
+pub const DEFAULT_BASE_PATH: &str = "/";
 pub const DEFAULT_SAMPLING_TARGET_TPS: f64 = 1.0;
 pub const DEFAULT_SAMPLING_INTERVAL_MS: u64 = 60_000;
 pub const DEFAULT_MAX_MESSAGE_MIB: usize = 16;
@@ -113,6 +115,9 @@ pub struct RawConfig {
     /// Query API and web UI listen address [default: 0.0.0.0:16686]
     #[arg(long, env = "TRACERY_QUERY_ADDR")]
     pub query_addr: Option<String>,
+    /// URL prefix for the web UI and the whole query HTTP API (`/jaeger` serves `/jaeger/api/traces`), for a reverse proxy [default: /]
+    #[arg(long, env = "TRACERY_BASE_PATH")]
+    pub base_path: Option<String>,
     /// Admin listen address: Prometheus /metrics and health checks [default: 0.0.0.0:14269]
     #[arg(long, env = "TRACERY_ADMIN_ADDR")]
     pub admin_addr: Option<String>,
@@ -271,10 +276,23 @@ impl Default for NPlusOneConfig {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+/// The query port's HTTP side: the web UI and where it and the API are mounted.
+#[derive(Debug, Clone)]
 pub struct UiConfig {
     /// Serve ui/ from this directory instead of the embedded copy (development).
     pub ui_dir: Option<PathBuf>,
+    /// `/`, or a prefix like `/jaeger` (no trailing slash) that the UI and the whole
+    /// query HTTP API are served under; see `base_path_from_raw`.
+    pub base_path: String,
+}
+
+impl Default for UiConfig {
+    fn default() -> UiConfig {
+        UiConfig {
+            ui_dir: None,
+            base_path: DEFAULT_BASE_PATH.to_owned(),
+        }
+    }
 }
 
 impl RawConfig {
@@ -296,6 +314,7 @@ impl RawConfig {
             otlp_grpc_addr: self.otlp_grpc_addr.or(lower.otlp_grpc_addr),
             otlp_http_addr: self.otlp_http_addr.or(lower.otlp_http_addr),
             query_addr: self.query_addr.or(lower.query_addr),
+            base_path: self.base_path.or(lower.base_path),
             admin_addr: self.admin_addr.or(lower.admin_addr),
             jaeger_grpc_addr: self.jaeger_grpc_addr.or(lower.jaeger_grpc_addr),
             jaeger_thrift_http_addr: self
@@ -435,7 +454,10 @@ impl Config {
                 red_metrics: raw.red_metrics.unwrap_or(DEFAULT_RED_METRICS),
             },
             query: QueryConfig { n_plus_one },
-            ui: UiConfig::default(),
+            ui: UiConfig {
+                ui_dir: None,
+                base_path: base_path_from_raw(raw.base_path.as_deref())?,
+            },
             otlp_grpc_addr: addr(
                 "otlp_grpc_addr",
                 raw.otlp_grpc_addr
@@ -532,6 +554,43 @@ fn n_plus_one_from_raw(raw: &RawConfig) -> Result<NPlusOneConfig, ConfigError> {
     })
 }
 
+/// `/` or `/seg/seg`: a leading slash, no trailing one, no empty, `.` or `..`
+/// segment, and only unreserved URL characters, so the prefix can go into the UI's
+/// `<base href>` and into routes as it is.
+fn base_path_from_raw(raw: Option<&str>) -> Result<String, ConfigError> {
+    let text = raw.map_or(DEFAULT_BASE_PATH, str::trim);
+    if text.is_empty() || text == "/" {
+        return Ok("/".to_owned());
+    }
+    let reject = |reason: &str| ConfigError::Invalid {
+        field: "base_path",
+        reason: format!("`{text}` {reason}"),
+    };
+    let Some(rest) = text.strip_prefix('/') else {
+        return Err(reject("must start with `/` (like `/jaeger`)"));
+    };
+    if rest.ends_with('/') {
+        return Err(reject(
+            "must not end with `/` (write `/jaeger`, not `/jaeger/`)",
+        ));
+    }
+    for segment in rest.split('/') {
+        if segment.is_empty() {
+            return Err(reject("has an empty segment (`//`)"));
+        }
+        if segment == "." || segment == ".." {
+            return Err(reject("must not contain `.` or `..` segments"));
+        }
+        let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~');
+        if !segment.chars().all(plain) {
+            return Err(reject(
+                "may hold only letters, digits, `-`, `_`, `.`, `~` and `/`",
+            ));
+        }
+    }
+    Ok(format!("/{rest}"))
+}
+
 fn invalid(field: &'static str, reason: &str) -> ConfigError {
     ConfigError::Invalid {
         field,
@@ -588,6 +647,7 @@ mod tests {
             DEFAULT_QUERY_GRPC_ADDR.to_owned(),
             DEFAULT_SAMPLING_HTTP_ADDR.to_owned(),
             DEFAULT_SAMPLING_GRPC_ADDR.to_owned(),
+            format!("[default: {DEFAULT_BASE_PATH}]"),
             format!("[default: {DEFAULT_SAMPLING_TARGET_TPS}]"),
             format!("[default: {DEFAULT_SAMPLING_INTERVAL_MS}]"),
             format!("[default: {DEFAULT_MAX_MESSAGE_MIB}]"),
@@ -641,5 +701,42 @@ mod tests {
             .to_string()
             .starts_with("invalid value for `query_addr`: `nope` is not host:port"));
         assert!(toml::from_str::<RawConfig>("bogus = 1").is_err());
+    }
+
+    #[track_caller]
+    fn check_base_path(input: &str, expected: Result<&str, &str>) {
+        let raw = RawConfig {
+            base_path: Some(input.to_owned()),
+            ..Default::default()
+        };
+        match (Config::from_raw(raw), expected) {
+            (Ok(config), Ok(path)) => assert_eq!(config.ui.base_path, path, "{input:?}"),
+            (Err(error), Err(reason)) => {
+                let text = error.to_string();
+                assert!(
+                    text.starts_with("invalid value for `base_path`") && text.contains(reason),
+                    "{input:?}: {text}"
+                );
+            }
+            (got, want) => panic!("{input:?}: got {got:?}, want {want:?}"),
+        }
+    }
+
+    #[test]
+    fn base_path_is_validated() {
+        check_base_path("/", Ok("/"));
+        check_base_path("", Ok("/"));
+        check_base_path("/jaeger", Ok("/jaeger"));
+        check_base_path("/jaeger/", Err("must not end with `/`"));
+        check_base_path("/tools/jaeger-ui.v2", Ok("/tools/jaeger-ui.v2"));
+        check_base_path("jaeger", Err("must start with `/`"));
+        check_base_path("/a//b", Err("empty segment"));
+        check_base_path("/a/../b", Err("`..`"));
+        check_base_path("/..", Err("`..`"));
+        check_base_path("/a b", Err("may hold only"));
+        check_base_path("/a\"b", Err("may hold only"));
+        check_base_path("/a?x=1", Err("may hold only"));
+        let cli = Cli::parse_from(["tracery", "--base-path", "/jaeger"]).raw;
+        assert_eq!(Config::from_raw(cli).unwrap().ui.base_path, "/jaeger");
     }
 }

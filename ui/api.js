@@ -1,6 +1,10 @@
 // The only module that knows URLs and the server's wire shapes. Everything it
 // returns is a view model; every failure is an ApiError with a message fit for
 // the page.
+//
+// Every URL here is relative (`api/v3/services`, never `/api/...`): it resolves
+// against the page's <base href>, where the server writes its --base-path, so the
+// UI works unchanged under a prefix like /jaeger/.
 
 import { assignColors } from './lib/format.js';
 
@@ -15,7 +19,7 @@ export class ApiError extends Error {
 async function getJson(url) {
   let response;
   try {
-    response = await fetch(url, { headers: { Accept: 'application/json' } });
+    response = await fetch(new URL(url, document.baseURI), { headers: { Accept: 'application/json' } });
   } catch (error) {
     throw new ApiError(0, `cannot reach the Tracery server (${error.message})`);
   }
@@ -42,13 +46,13 @@ async function errorMessage(response) {
 
 /** Service names, sorted. */
 export async function fetchServices() {
-  const body = await getJson('/api/v3/services');
+  const body = await getJson('api/v3/services');
   return [...(body.services ?? [])].sort();
 }
 
 /** Operation names of one service, sorted and without repeats (one per span kind upstream). */
 export async function fetchOperations(service) {
-  const body = await getJson(`/api/v3/operations?${new URLSearchParams({ service })}`);
+  const body = await getJson(`api/v3/operations?${new URLSearchParams({ service })}`);
   return [...new Set((body.operations ?? []).map((operation) => operation.name))].sort();
 }
 
@@ -75,7 +79,7 @@ export async function searchTraces(query) {
   params.set('query.searchDepth', String(query.limit));
   let body;
   try {
-    body = await getJson(`/api/v3/trace-summaries?${params}`);
+    body = await getJson(`api/v3/trace-summaries?${params}`);
   } catch (error) {
     // Upstream answers "no match" with 404 on some routes; treat it as empty.
     if (error instanceof ApiError && error.status === 404) return [];
@@ -114,7 +118,7 @@ function summaryView(summary) {
  * (see normalizeTraceView).
  */
 export async function fetchTrace(traceId) {
-  const body = await getJson(`/internal/ui/traces/${encodeURIComponent(traceId)}`);
+  const body = await getJson(`internal/ui/traces/${encodeURIComponent(traceId)}`);
   return normalizeTraceView(body);
 }
 
@@ -168,7 +172,7 @@ export function normalizeTraceView(body) {
 
 /** The OTLP endpoints to tell users about, as URLs reachable from this browser's host. */
 export async function fetchConfig() {
-  const body = await getJson('/internal/ui/config');
+  const body = await getJson('internal/ui/config');
   return {
     otlpGrpc: endpointUrl(body.otlpGrpc),
     otlpHttp: endpointUrl(body.otlpHttp),
@@ -194,7 +198,7 @@ function endpointUrl(address) {
 
 /** Where the Jaeger-format JSON of a trace is downloaded from. */
 export function traceJsonUrl(traceId) {
-  return `/api/traces/${encodeURIComponent(traceId)}`;
+  return `api/traces/${encodeURIComponent(traceId)}`;
 }
 
 function rfc3339(micros) {
@@ -215,17 +219,17 @@ function nanosToMicros(nanos) {
  * and width on two axes, critical path and self time; services with colours.
  */
 export async function fetchFlamegraph(traceId) {
-  return getJson(`/internal/ui/traces/${encodeURIComponent(traceId)}/flamegraph`);
+  return getJson(`internal/ui/traces/${encodeURIComponent(traceId)}/flamegraph`);
 }
 
 /** Per (service, operation) statistics of one trace. */
 export async function fetchStatistics(traceId) {
-  return getJson(`/internal/ui/traces/${encodeURIComponent(traceId)}/statistics`);
+  return getJson(`internal/ui/traces/${encodeURIComponent(traceId)}/statistics`);
 }
 
 /** Two traces merged into one tree: { a, b, services, nodes }. */
 export async function fetchComparison(traceIdA, traceIdB) {
-  return getJson(`/internal/ui/compare?${new URLSearchParams({ a: traceIdA, b: traceIdB })}`);
+  return getJson(`internal/ui/compare?${new URLSearchParams({ a: traceIdA, b: traceIdB })}`);
 }
 
 /**
@@ -238,13 +242,13 @@ export async function fetchWhySlow(query) {
   if (query.endUs != null) params.set('end', String(Math.floor(query.endUs)));
   if (query.slowMinUs != null) params.set('slowMinUs', String(Math.floor(query.slowMinUs)));
   if (query.slowMaxUs != null) params.set('slowMaxUs', String(Math.ceil(query.slowMaxUs)));
-  return getJson(`/internal/ui/why-slow?${params}`);
+  return getJson(`internal/ui/why-slow?${params}`);
 }
 
 /** The service map of the last `lookbackMs`, laid out in columns by the server. */
 export async function fetchDependencyGraph(lookbackMs) {
   const params = new URLSearchParams({ endTs: String(Date.now()), lookback: String(lookbackMs) });
-  return getJson(`/internal/ui/dependencies?${params}`);
+  return getJson(`internal/ui/dependencies?${params}`);
 }
 
 /**
@@ -255,13 +259,13 @@ export async function fetchDependencyGraph(lookbackMs) {
  */
 export async function fetchMonitorServices({ lookbackMs, spanKind }) {
   const params = new URLSearchParams({ lookback: String(lookbackMs), spanKind });
-  return getJson(`/internal/ui/monitor/services?${params}`);
+  return getJson(`internal/ui/monitor/services?${params}`);
 }
 
 /** Like fetchMonitorServices, one row per operation of `service`. */
 export async function fetchMonitorOperations({ service, lookbackMs, spanKind }) {
   const params = new URLSearchParams({ service, lookback: String(lookbackMs), spanKind });
-  return getJson(`/internal/ui/monitor/operations?${params}`);
+  return getJson(`internal/ui/monitor/operations?${params}`);
 }
 
 function windowParams({ service, operation, startUs, endUs }) {
@@ -278,12 +282,12 @@ function windowParams({ service, operation, startUs, endUs }) {
  * counts: [[calls per duration row] per time column] }.
  */
 export async function fetchHeatmap(query) {
-  return getJson(`/internal/ui/monitor/heatmap?${windowParams(query)}`);
+  return getJson(`internal/ui/monitor/heatmap?${windowParams(query)}`);
 }
 
 /** Traces the histograms remember for a window: [{ traceId, durationUs, error }], failed first. */
 export async function fetchExemplars(query) {
-  return getJson(`/internal/ui/monitor/exemplars?${windowParams(query)}`);
+  return getJson(`internal/ui/monitor/exemplars?${windowParams(query)}`);
 }
 
 /**
@@ -297,6 +301,6 @@ export async function fetchDurationDistributions(startUs, operations) {
     params.append('service', service);
     params.append('operation', operation);
   }
-  const list = await getJson(`/internal/ui/durations?${params}`);
+  const list = await getJson(`internal/ui/durations?${params}`);
   return new Map(list.map((entry) => [`${entry.service}\u0000${entry.operation}`, entry]));
 }

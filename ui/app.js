@@ -21,6 +21,19 @@ document.addEventListener('securitypolicyviolation', (event) => {
 const app = document.getElementById('app');
 const TRACE_ID = /^[0-9a-f]{1,32}$/i;
 
+// The UI lives under the <base href> the server writes (its --base-path, `/` by
+// default). Links and navigate() take paths relative to it (`search?…`,
+// `trace/<id>`); routes are matched on the path below it, with a leading slash.
+const basePath = new URL(document.baseURI).pathname;
+
+/** The path below the base (`/search`), or null for a URL outside the UI. */
+function routeOf(url) {
+  if (url.origin !== window.location.origin) return null;
+  if (`${url.pathname}/` === basePath) return '/';
+  if (!url.pathname.startsWith(basePath)) return null;
+  return `/${url.pathname.slice(basePath.length)}`;
+}
+
 /** Shared with pages: navigation, and traces opened from files (kept in memory only). */
 const context = {
   navigate,
@@ -30,6 +43,7 @@ const context = {
 
 let cleanup = null;
 
+/** `path` is relative to the base (`search?service=a`) or an absolute path inside it. */
 function navigate(path, { replace = false } = {}) {
   if (replace) history.replaceState(null, '', path);
   else history.pushState(null, '', path);
@@ -40,25 +54,26 @@ function render() {
   if (cleanup) cleanup();
   cleanup = null;
   const url = new URL(window.location.href);
-  const traceMatch = url.pathname.match(/^\/trace\/([^/]+)\/?$/);
-  if (url.pathname === '/' || url.pathname === '') {
-    navigate(`/search${url.search}`, { replace: true });
-  } else if (url.pathname === '/search' || url.pathname === '/search/') {
+  const route = routeOf(url) ?? url.pathname;
+  const traceMatch = route.match(/^\/trace\/([^/]+)\/?$/);
+  if (route === '/' || route === '') {
+    navigate(`search${url.search}`, { replace: true });
+  } else if (route === '/search' || route === '/search/') {
     cleanup = mountSearch(app, url.searchParams, context);
-  } else if (url.pathname === '/compare') {
+  } else if (route === '/compare') {
     cleanup = mountCompare(app, url.searchParams, context);
-  } else if (url.pathname === '/why-slow') {
+  } else if (route === '/why-slow') {
     cleanup = mountWhySlow(app, url.searchParams, context);
-  } else if (url.pathname === '/dependencies') {
+  } else if (route === '/dependencies') {
     cleanup = mountDependencies(app, url.searchParams, context);
-  } else if (url.pathname === '/monitor' || url.pathname === '/monitor/') {
+  } else if (route === '/monitor' || route === '/monitor/') {
     cleanup = mountMonitor(app, url.searchParams, context);
   } else if (traceMatch) {
     cleanup = mountTrace(app, decodeURIComponent(traceMatch[1]).toLowerCase(), url.searchParams, context);
   } else {
     document.title = 'Not found · Tracery';
     setChildren(app, notice('error', 'Page not found',
-      el('p', null, `Nothing lives at ${url.pathname}. `, el('a', { href: '/search' }, 'Search traces'), ' instead.')));
+      el('p', null, `Nothing lives at ${url.pathname}. `, el('a', { href: 'search' }, 'Search traces'), ' instead.')));
   }
 }
 
@@ -67,8 +82,10 @@ document.addEventListener('click', (event) => {
   if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
   const link = event.target.closest?.('a[href]');
   if (!link || link.target || link.hasAttribute('download')) return;
-  const url = new URL(link.href, window.location.href);
-  if (url.origin !== window.location.origin || url.pathname.startsWith('/api/')) return;
+  const url = new URL(link.href, document.baseURI);
+  const route = routeOf(url);
+  // Other origins, paths outside the base, and the API (downloads) load normally.
+  if (route === null || route.startsWith('/api/') || route.startsWith('/internal/')) return;
   event.preventDefault();
   navigate(url.pathname + url.search + url.hash);
 });
@@ -88,7 +105,7 @@ function openTraceId() {
   traceIdInput.setCustomValidity('');
   traceIdInput.value = '';
   traceIdInput.blur();
-  navigate(`/trace/${id.toLowerCase()}`);
+  navigate(`trace/${id.toLowerCase()}`);
 }
 traceIdForm.addEventListener('submit', (event) => {
   event.preventDefault();
@@ -112,8 +129,8 @@ fileInput.addEventListener('change', async () => {
     const traces = tracesFromFile(await file.text());
     context.fileTraces = new Map(traces.map((trace) => [trace.traceId, trace]));
     context.fileName = file.name;
-    if (traces.length === 1) navigate(`/trace/${traces[0].traceId}?source=file`);
-    else navigate('/search?source=file');
+    if (traces.length === 1) navigate(`trace/${traces[0].traceId}?source=file`);
+    else navigate('search?source=file');
   } catch (error) {
     if (cleanup) cleanup();
     cleanup = null;

@@ -3,6 +3,11 @@
 //!
 //! Handlers parse parameters, call `QueryService`, and render through `dto`; they
 //! hold no query logic. `error` is the single place failures become responses.
+//!
+//! With `--base-path /jaeger` everything here (API, UI, health) is served below
+//! that prefix: `router` strips it before routing, so routes, handlers and the
+//! metrics' route labels never see it. A request outside the prefix is a 404,
+//! except `/` and `/jaeger`, which redirect to `/jaeger/`.
 
 pub mod admin;
 pub(crate) mod dto;
@@ -19,20 +24,23 @@ mod ui_monitor;
 mod ui_views;
 mod ui_views_dto;
 
-use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::StatusCode;
+use axum::http::uri::PathAndQuery;
+use axum::http::{StatusCode, Uri};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower::ServiceExt as _;
 use tower_http::compression::CompressionLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::config::UiConfig;
 use crate::metrics::Metrics;
 use crate::query::QueryService;
 pub use health::Health;
@@ -50,7 +58,7 @@ pub struct UiEndpoints {
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub(crate) query: QueryService,
-    pub(crate) ui_dir: Option<PathBuf>,
+    pub(crate) ui: UiConfig,
     pub(crate) endpoints: UiEndpoints,
     pub(crate) metrics: Metrics,
     pub(crate) health: Health,
@@ -59,14 +67,14 @@ pub struct AppState {
 impl AppState {
     pub fn new(
         query: QueryService,
-        ui_dir: Option<PathBuf>,
+        ui: UiConfig,
         endpoints: UiEndpoints,
         metrics: Metrics,
         health: Health,
     ) -> AppState {
         AppState {
             query,
-            ui_dir,
+            ui,
             endpoints,
             metrics,
             health,
@@ -74,7 +82,83 @@ impl AppState {
     }
 }
 
+/// The query port's router, below `--base-path` when one is set.
 pub fn router(state: AppState) -> Router {
+    let base_path = state.ui.base_path.clone();
+    let metrics = state.metrics.clone();
+    let routes = routes(state);
+    if base_path == "/" {
+        return routes;
+    }
+    let prefix = Arc::<str>::from(base_path);
+    Router::new().fallback(move |request: Request| {
+        let (routes, prefix, metrics) = (routes.clone(), prefix.clone(), metrics.clone());
+        async move { below_prefix(&prefix, routes, &metrics, request).await }
+    })
+}
+
+/// Route label of requests that miss the base path (404s and redirects).
+const OUTSIDE_BASE_PATH: &str = "outside_base_path";
+
+/// Hands a request under `prefix` to `routes` with the prefix removed; answers the
+/// rest itself.
+async fn below_prefix(
+    prefix: &str,
+    routes: Router,
+    metrics: &Metrics,
+    mut request: Request,
+) -> Response {
+    let started = Instant::now();
+    let path = request.uri().path();
+    let rest = match path.strip_prefix(prefix) {
+        Some(rest) if rest.starts_with('/') => rest.to_owned(),
+        // `/jaeger` and `/`: to the UI, whose relative URLs need the slash.
+        Some("") => return outside(metrics, started, redirect_to_base(prefix, request.uri())),
+        _ if path == "/" => {
+            return outside(metrics, started, redirect_to_base(prefix, request.uri()))
+        }
+        _ => {
+            return outside(
+                metrics,
+                started,
+                (StatusCode::NOT_FOUND, "not found").into_response(),
+            )
+        }
+    };
+    let path_and_query = match request.uri().query() {
+        Some(query) => format!("{rest}?{query}"),
+        None => rest,
+    };
+    let mut parts = request.uri().clone().into_parts();
+    parts.path_and_query = PathAndQuery::try_from(path_and_query).ok();
+    match Uri::from_parts(parts) {
+        Ok(uri) => *request.uri_mut() = uri,
+        Err(_) => return (StatusCode::BAD_REQUEST, "bad request target").into_response(),
+    }
+    match routes.oneshot(request).await {
+        Ok(response) => response,
+        Err(infallible) => match infallible {},
+    }
+}
+
+fn redirect_to_base(prefix: &str, uri: &Uri) -> Response {
+    match uri.query() {
+        Some(query) => Redirect::temporary(&format!("{prefix}/?{query}")),
+        None => Redirect::temporary(&format!("{prefix}/")),
+    }
+    .into_response()
+}
+
+fn outside(metrics: &Metrics, started: Instant, response: Response) -> Response {
+    metrics.query_finished(
+        OUTSIDE_BASE_PATH,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
+fn routes(state: AppState) -> Router {
     Router::new()
         .nest("/api/v3", jaeger_v3::routes())
         .nest("/api", jaeger_v1::routes())
@@ -85,7 +169,10 @@ pub fn router(state: AppState) -> Router {
                 .merge(ui_monitor::routes()),
         )
         .merge(health::routes(state.health.clone()))
-        .fallback_service(crate::ui::router(state.ui_dir.clone()))
+        .fallback_service(crate::ui::router(
+            state.ui.ui_dir.clone(),
+            &state.ui.base_path,
+        ))
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             record_query,
@@ -105,7 +192,7 @@ async fn record_query(State(metrics): State<Metrics>, request: Request, next: Ne
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "ui".to_owned(), |path| path.as_str().to_owned());
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let response = next.run(request).await;
     metrics.query_finished(&route, response.status().as_u16(), started.elapsed());
     response

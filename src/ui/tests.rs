@@ -42,7 +42,7 @@ async fn request(router: Router, method: Method, path: &str, if_none_match: Opti
 }
 
 async fn get_embedded(path: &str) -> Reply {
-    request(router(None), Method::GET, path, None).await
+    request(router(None, "/"), Method::GET, path, None).await
 }
 
 fn index_html() -> &'static [u8] {
@@ -110,17 +110,17 @@ async fn a_matching_etag_gets_304_and_a_stale_one_gets_the_file() {
     let etag = first.header(header::ETAG).to_owned();
     assert!(etag.starts_with('"') && etag.len() == 18, "{etag}");
 
-    let cached = request(router(None), Method::GET, "/app.js", Some(&etag)).await;
+    let cached = request(router(None, "/"), Method::GET, "/app.js", Some(&etag)).await;
     assert_eq!(cached.status, StatusCode::NOT_MODIFIED);
     assert!(cached.body.is_empty());
     assert_eq!(cached.header(header::ETAG), etag);
 
     let listed = format!("\"0000000000000000\", W/{etag}");
-    let weak = request(router(None), Method::GET, "/app.js", Some(&listed)).await;
+    let weak = request(router(None, "/"), Method::GET, "/app.js", Some(&listed)).await;
     assert_eq!(weak.status, StatusCode::NOT_MODIFIED);
 
     let stale = request(
-        router(None),
+        router(None, "/"),
         Method::GET,
         "/app.js",
         Some("\"0000000000000000\""),
@@ -132,10 +132,10 @@ async fn a_matching_etag_gets_304_and_a_stale_one_gets_the_file() {
 
 #[tokio::test]
 async fn head_is_answered_and_other_methods_are_refused() {
-    let head = request(router(None), Method::HEAD, "/app.js", None).await;
+    let head = request(router(None, "/"), Method::HEAD, "/app.js", None).await;
     assert_eq!(head.status, StatusCode::OK);
     assert!(head.body.is_empty());
-    let post = request(router(None), Method::POST, "/app.js", None).await;
+    let post = request(router(None, "/"), Method::POST, "/app.js", None).await;
     assert_eq!(post.status, StatusCode::METHOD_NOT_ALLOWED);
 }
 
@@ -144,7 +144,7 @@ async fn ui_dir_serves_from_disk_and_sees_edits_without_a_restart() {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("index.html"), "<p>dev shell</p>").expect("write");
     std::fs::write(dir.path().join("app.js"), "one").expect("write");
-    let disk = || router(Some(dir.path().to_path_buf()));
+    let disk = || router(Some(dir.path().to_path_buf()), "/");
 
     let shell = request(disk(), Method::GET, "/trace/abc", None).await;
     assert_eq!(shell.body, b"<p>dev shell</p>");
@@ -173,4 +173,50 @@ fn asset_paths_reject_traversal_and_api_prefixes() {
     assert_eq!(asset_path("/api/traces"), None);
     assert_eq!(asset_path("/apidocs"), Some("apidocs".to_owned()));
     assert_eq!(asset_path("/.git/config"), None);
+}
+
+#[tokio::test]
+async fn the_shell_carries_the_base_path_and_only_relative_urls() {
+    let root = request(router(None, "/"), Method::GET, "/trace/abc", None).await;
+    let root_html = String::from_utf8(root.body).expect("utf-8");
+    assert!(root_html.contains("<base href=\"/\">"), "{root_html}");
+    // Everything else in the shell is relative to that base.
+    for absolute in ["href=\"/", "src=\"/"] {
+        assert_eq!(
+            root_html.matches(absolute).count(),
+            usize::from(absolute == "href=\"/"),
+            "only <base> may hold {absolute}"
+        );
+    }
+
+    let prefixed = request(router(None, "/jaeger"), Method::GET, "/trace/abc", None).await;
+    let prefixed_html = String::from_utf8(prefixed.body).expect("utf-8");
+    assert!(
+        prefixed_html.contains("<base href=\"/jaeger/\">"),
+        "{prefixed_html}"
+    );
+    assert!(!prefixed_html.contains("<base href=\"/\">"));
+    assert_ne!(
+        prefixed.headers.get(header::ETAG),
+        root.headers.get(header::ETAG),
+        "a new prefix must not be served from a cached shell"
+    );
+    // Other files are the same bytes under any prefix.
+    let script = request(router(None, "/jaeger"), Method::GET, "/app.js", None).await;
+    assert_eq!(script.body, get_embedded("/app.js").await.body);
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("index.html"),
+        "<head><base href=\"/\"></head>",
+    )
+    .expect("write");
+    let disk = request(
+        router(Some(dir.path().to_path_buf()), "/a/b"),
+        Method::GET,
+        "/search",
+        None,
+    )
+    .await;
+    assert_eq!(disk.body, b"<head><base href=\"/a/b/\"></head>");
 }

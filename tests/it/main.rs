@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod admin;
+mod base_path;
 mod demo;
 mod ingest_grpc;
 mod ingest_http;

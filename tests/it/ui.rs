@@ -5,6 +5,7 @@
 //! these tests fail, they never skip. Figures from the 50k-span test are printed
 //! (run with `--nocapture` to see them).
 
+mod base_path;
 mod big_trace;
 mod browser;
 mod files;
@@ -24,7 +25,7 @@ use crate::support::TestServer;
 pub(crate) const HOSTILE: &str =
     "<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 1\">";
 pub(crate) const EXPECTED_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-     img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+     img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; \
      frame-ancestors 'none'; form-action 'self'";
 
 /// frontend → cart → redis, and a failing payment; `render` carries hostile text.

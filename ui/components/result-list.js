@@ -24,7 +24,7 @@ export function renderResultList(results, sortKey, linkSuffix = '') {
     const pick = el('input', { type: 'checkbox', class: 'result-compare', 'data-trace-id': result.traceId, 'aria-label': `Select ${result.traceId.slice(0, 7)} to compare`, title: 'Select two traces to compare' });
     return el('li', { class: result.numErrors > 0 ? 'result has-error' : 'result' },
       pick,
-      el('a', { class: 'result-link', href: `/trace/${result.traceId}${linkSuffix}`, 'data-trace-id': result.traceId },
+      el('a', { class: 'result-link', href: `trace/${result.traceId}${linkSuffix}`, 'data-trace-id': result.traceId },
         el('div', { class: 'result-head' },
           el('span', { class: 'result-name' },
             el('span', { class: 'result-service' }, result.rootService || '(unknown service)'),

@@ -60,7 +60,7 @@ export function renderSpanDetail(view, rowIndex, { onClose, onSelectSpan, rowByS
       const sameTrace = link.traceId === view.traceId || link.traceId.replace(/^0+/, '') === view.traceId.replace(/^0+/, '');
       const target = sameTrace
         ? spanLink(link.spanId, describe(view, link.spanId, rowBySpanId))
-        : el('a', { href: `/trace/${link.traceId}?span=${link.spanId}` }, `trace ${link.traceId.slice(0, 12)}… span ${link.spanId}`);
+        : el('a', { href: `trace/${link.traceId}?span=${link.spanId}` }, `trace ${link.traceId.slice(0, 12)}… span ${link.spanId}`);
       return el('li', null, target, link.attributes.length ? attributeTable(link.attributes) : null);
     })), 'detail-links'));
   }
@@ -71,7 +71,7 @@ export function renderSpanDetail(view, rowIndex, { onClose, onSelectSpan, rowByS
   if (scope && scope.attributes.length > 0) {
     sections.push(section(`Scope attributes (${scope.attributes.length})`, attributeTable(scope.attributes), 'detail-scope'));
   }
-  const permalink = el('a', { href: `/trace/${view.traceId}?span=${row.spanId}`, class: 'permalink' }, 'Link to this span');
+  const permalink = el('a', { href: `trace/${view.traceId}?span=${row.spanId}`, class: 'permalink' }, 'Link to this span');
 
   return el('aside', { class: 'span-detail', id: 'span-detail', 'aria-label': 'Span details' },
     el('div', { class: 'detail-head' },

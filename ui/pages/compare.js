@@ -44,7 +44,7 @@ function renderForm(a, b, context) {
     el('button', { type: 'submit', class: 'button' }, 'Compare'));
   form.addEventListener('submit', (event) => {
     event.preventDefault();
-    context.navigate(`/compare?${new URLSearchParams({ a: inputA.value.trim(), b: inputB.value.trim() })}`);
+    context.navigate(`compare?${new URLSearchParams({ a: inputA.value.trim(), b: inputB.value.trim() })}`);
   });
   return form;
 }
@@ -56,7 +56,7 @@ function render(body, comparison) {
   const traceSummary = (label, trace) => el('div', { class: `compare-trace compare-trace-${label.toLowerCase()}` },
     el('span', { class: `presence-swatch presence-${label.toLowerCase()}` }),
     el('strong', null, `${label}: `),
-    el('a', { href: `/trace/${trace.traceId}` }, `${trace.rootServiceName}: ${trace.rootOperationName}`),
+    el('a', { href: `trace/${trace.traceId}` }, `${trace.rootServiceName}: ${trace.rootOperationName}`),
     ` ${formatDuration(trace.durationUs)}, ${formatCount(trace.numSpans)} spans `,
     el('code', { class: 'muted' }, trace.traceId.slice(0, 12)));
   const delta = comparison.b.durationUs - comparison.a.durationUs;

@@ -20,7 +20,7 @@ export function mountDependencies(container, params, context) {
   const select = el('select', { id: 'dependencies-lookback', 'aria-label': 'Lookback' },
     LOOKBACKS.map(([label]) => el('option', { value: label }, `Last ${label}`)));
   select.value = lookback[0];
-  select.addEventListener('change', () => context.navigate(`/dependencies?${new URLSearchParams({ lookback: select.value })}`));
+  select.addEventListener('change', () => context.navigate(`dependencies?${new URLSearchParams({ lookback: select.value })}`));
   const body = el('div', { class: 'dependencies-body', id: 'dependencies-body' }, el('p', { class: 'loading' }, 'Loading the service map…'));
   setChildren(container, el('div', { class: 'dependencies-page view-page', id: 'dependencies-page' },
     el('header', { class: 'view-page-header' }, el('h1', null, 'Dependencies'), select,
@@ -94,7 +94,7 @@ function renderGraph(graph, context) {
     };
     group.addEventListener('mouseenter', () => highlight(true));
     group.addEventListener('mouseleave', () => highlight(false));
-    const open = () => context.navigate(`/search?${new URLSearchParams({ service: service.name })}`);
+    const open = () => context.navigate(`search?${new URLSearchParams({ service: service.name })}`);
     group.addEventListener('click', open);
     group.addEventListener('keydown', (event) => { if (event.key === 'Enter') open(); });
     nodeLayer.append(group);

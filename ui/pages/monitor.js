@@ -30,7 +30,7 @@ export function mountMonitor(container, params, context) {
       if (value === null) next.delete(key);
       else next.set(key, value);
     }
-    return `/monitor?${next}`;
+    return `monitor?${next}`;
   };
   const lookbackSelect = el('select', { id: 'monitor-lookback', 'aria-label': 'Time window' },
     LOOKBACKS.map(([value]) => el('option', { value }, `Last ${value}`)));
@@ -57,7 +57,7 @@ export function mountMonitor(container, params, context) {
       service: serviceName, lookback: 'custom', start: String(startMs), end: String(endMs), exemplars: '1',
     });
     if (operation) search.set('operation', operation);
-    return `/search?${search}`;
+    return `search?${search}`;
   };
 
   function table(data, rows, isOperations) {

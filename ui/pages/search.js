@@ -25,7 +25,7 @@ export function mountSearch(container, params, context) {
     onSubmit(next) {
       const sort = new URLSearchParams(window.location.search).get('sort');
       if (sort) next.set('sort', sort);
-      context.navigate(`/search?${next}`);
+      context.navigate(`search?${next}`);
     },
     onServiceChange: (service) => loadOperations(service),
   });
@@ -66,7 +66,7 @@ export function mountSearch(container, params, context) {
     });
     compare.addEventListener('click', () => {
       const [a, b] = [...listHolder.querySelectorAll('.result-compare:checked')].map((box) => box.dataset.traceId);
-      if (a && b) context.navigate(`/compare?${new URLSearchParams({ a, b })}`);
+      if (a && b) context.navigate(`compare?${new URLSearchParams({ a, b })}`);
     });
     setChildren(results,
       plot,
@@ -76,7 +76,7 @@ export function mountSearch(container, params, context) {
         fromFile ? null : compare,
         el('label', { class: 'sort' }, 'Sort ', sort)),
       listHolder);
-    disposePlot = mountScatterPlot(plot, list, (traceId) => context.navigate(`/trace/${traceId}${linkSuffix}`));
+    disposePlot = mountScatterPlot(plot, list, (traceId) => context.navigate(`trace/${traceId}${linkSuffix}`));
   }
 
   /** "Why slow?" needs one service and one operation: the search's own. */
@@ -87,7 +87,7 @@ export function mountSearch(container, params, context) {
       service: query.service, operation: query.operation,
       start: String(Math.floor(query.startUs / 1000)), end: String(Math.ceil(query.endUs / 1000)),
     });
-    return el('a', { class: 'button', id: 'why-slow-link', href: `/why-slow?${next}`, title: 'What do the slow traces of this operation have in common?' }, 'Why slow?');
+    return el('a', { class: 'button', id: 'why-slow-link', href: `why-slow?${next}`, title: 'What do the slow traces of this operation have in common?' }, 'Why slow?');
   }
 
   async function run() {
@@ -169,7 +169,7 @@ export function mountSearch(container, params, context) {
     if (exemplars.length > 0) {
       parts.push(el('h2', { class: 'insight-title' }, 'Exemplar traces: the slowest and failed calls of this window'),
         el('ol', { class: 'exemplar-list', id: 'exemplar-list' }, exemplars.map((exemplar) => el('li', null,
-          el('a', { href: `/trace/${exemplar.traceId}`, class: exemplar.error ? 'exemplar-error' : null, 'data-trace-id': exemplar.traceId },
+          el('a', { href: `trace/${exemplar.traceId}`, class: exemplar.error ? 'exemplar-error' : null, 'data-trace-id': exemplar.traceId },
             `${exemplar.error ? 'failed, ' : ''}${formatDuration(exemplar.durationUs)} · ${exemplar.traceId.slice(0, 8)}`)))));
     }
     const hasCalls = heatmap?.counts?.some((column) => column.some((count) => count > 0));
@@ -187,7 +187,7 @@ export function mountSearch(container, params, context) {
       next.set('end', String(brush.endMs));
       next.set('minDuration', toGoDuration(brush.minDurationUs));
       next.set('maxDuration', toGoDuration(brush.maxDurationUs));
-      context.navigate(`/search?${next}`);
+      context.navigate(`search?${next}`);
     }) : () => {};
   }
 

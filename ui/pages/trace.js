@@ -27,7 +27,7 @@ export function mountTrace(container, traceId, params, context) {
       if (!view) {
         setChildren(container, notice('info', 'The opened file is gone',
           el('p', null, 'Traces opened from a file live only in this page. Use "Open JSON…" to open it again, or '),
-          el('a', { href: `/trace/${traceId}` }, 'look for this trace on the server')));
+          el('a', { href: `trace/${traceId}` }, 'look for this trace on the server')));
         return;
       }
     } else {
@@ -54,7 +54,7 @@ function showError(container, traceId, error, retry) {
     setChildren(container, notice('info', 'Trace not found',
       el('p', null, 'No spans with trace ID ', el('code', null, traceId), ' are stored.'),
       el('p', null, 'Check the ID, or whether the trace is older than the retention period. Spans can take a moment to arrive after a request ends. '),
-      el('a', { href: '/search' }, 'Search traces')));
+      el('a', { href: 'search' }, 'Search traces')));
     return;
   }
   const button = el('button', { type: 'button', class: 'button' }, 'Retry');
@@ -160,7 +160,7 @@ function renderCompareAction(view, context) {
     event.preventDefault();
     const other = input.value.trim().toLowerCase();
     if (!/^[0-9a-f]{1,32}$/.test(other)) return;
-    context.navigate(`/compare?${new URLSearchParams({ a: view.traceId, b: other })}`);
+    context.navigate(`compare?${new URLSearchParams({ a: view.traceId, b: other })}`);
   });
   return el('span', { class: 'compare-action' }, open, form);
 }

@@ -23,7 +23,7 @@ export function mountWhySlow(container, params, context) {
   const slowMin = params.get('slowMin');
   const slowMax = params.get('slowMax');
   const body = el('div', { class: 'why-slow-body', id: 'why-slow-body' });
-  const searchLink = el('a', { href: `/search?${new URLSearchParams({ service, operation, lookback: 'custom', start: String(startMs), end: String(endMs) })}` }, 'Back to the search');
+  const searchLink = el('a', { href: `search?${new URLSearchParams({ service, operation, lookback: 'custom', start: String(startMs), end: String(endMs) })}` }, 'Back to the search');
   setChildren(container, el('div', { class: 'why-slow-page view-page', id: 'why-slow-page' },
     el('header', { class: 'view-page-header' },
       el('h1', null, 'Why slow? ', el('span', { class: 'muted' }, `${service}: ${operation}`)), searchLink),
@@ -43,7 +43,7 @@ export function mountWhySlow(container, params, context) {
     const navigateWith = (range) => {
       const next = new URLSearchParams({ service, operation, start: String(startMs), end: String(endMs) });
       if (range) { next.set('slowMin', String(Math.floor(range[0]))); next.set('slowMax', String(Math.ceil(range[1]))); }
-      context.navigate(`/why-slow?${next}`);
+      context.navigate(`why-slow?${next}`);
     };
     render(body, result, navigateWith);
   }).catch((error) => {

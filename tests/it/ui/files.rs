@@ -14,18 +14,17 @@ async fn json_files_open_in_jaeger_and_otlp_format() {
     let browser = Browser::start().await;
     open_trace_page(&browser, &server, &format!("/trace/{}", checkout.id_hex())).await;
     let download = browser.find("#download-json").await;
+    // The resolved URL: the attribute is relative to the page's <base href>.
     let href = download
-        .attr("href")
+        .prop("href")
         .await
         .expect("href")
         .unwrap_or_default();
-    assert_eq!(href, format!("/api/traces/{}", checkout.id_hex()));
-    let jaeger = server
-        .http
-        .get(server.api_url(&href))
-        .send()
-        .await
-        .expect("download");
+    assert_eq!(
+        href,
+        server.api_url(&format!("/api/traces/{}", checkout.id_hex()))
+    );
+    let jaeger = server.http.get(&href).send().await.expect("download");
     assert_eq!(jaeger.status(), 200);
     let jaeger_path = downloads.path().join("trace-jaeger.json");
     std::fs::write(&jaeger_path, jaeger.bytes().await.expect("body")).expect("write");

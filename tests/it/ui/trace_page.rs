@@ -105,10 +105,15 @@ async fn waterfall_collapses_shows_details_and_finds() {
         assert!(found, "missing {expected:?} in details:\n{detail}");
     }
     let link = browser.find("#detail-links a").await;
-    let href = link.attr("href").await.expect("href").unwrap_or_default();
+    // The resolved URL: the attribute is relative to the page's <base href>.
+    let href = link.prop("href").await.expect("href").unwrap_or_default();
     assert_eq!(
         href,
-        format!("/trace/{}?span={}", "11".repeat(16), "22".repeat(8))
+        server.api_url(&format!(
+            "/trace/{}?span={}",
+            "11".repeat(16),
+            "22".repeat(8)
+        ))
     );
     assert!(
         browser.path_and_query().await.contains("span="),
