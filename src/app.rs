@@ -281,9 +281,10 @@ async fn serve(
     let query = QueryService::new(store.clone(), &config.query);
     if let Some(listener) = listeners.query_grpc {
         tracing::info!(query_grpc = %listener.local_addr()?, "gRPC query API listening");
-        let (query, grpc_shutdown) = (query.clone(), shutdown.clone());
+        let (query, grpc_metrics, grpc_shutdown) =
+            (query.clone(), metrics.clone(), shutdown.clone());
         tasks.spawn(async move {
-            api::grpc::serve(listener, query, grpc_shutdown)
+            api::grpc::serve(listener, query, grpc_metrics, grpc_shutdown)
                 .await
                 .context("gRPC query API failed")
         });

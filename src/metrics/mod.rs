@@ -21,7 +21,7 @@ mod scrape;
 use std::sync::Arc;
 use std::time::Duration;
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
@@ -109,7 +109,25 @@ struct ExportLabels {
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct QueryLabels {
     route: String,
-    status: u16,
+    status: QueryStatus,
+}
+
+/// How a query-port request ended: an HTTP status (`404`), or for the gRPC query
+/// API the call's gRPC code by name (`NOT_FOUND`), as gRPC's own metrics name them.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+enum QueryStatus {
+    Http(u16),
+    Grpc(&'static str),
+}
+
+impl EncodeLabelValue for QueryStatus {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        use std::fmt::Write as _;
+        match self {
+            QueryStatus::Http(status) => write!(encoder, "{status}"),
+            QueryStatus::Grpc(code) => encoder.write_str(code),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -206,14 +224,14 @@ impl Metrics {
         let query_requests = Family::default();
         registry.register(
             "query_requests",
-            "Requests to the query port, by route and HTTP status",
+            "Requests to the query ports (HTTP and gRPC), by route or gRPC method and status",
             query_requests.clone(),
         );
         let query_duration: Family<RouteLabels, Histogram, fn() -> Histogram> =
             Family::new_with_constructor(latency_histogram);
         registry.register(
             "query_duration_seconds",
-            "Time to answer a request on the query port, by route",
+            "Time to answer a request on the query ports, by route or gRPC method",
             query_duration.clone(),
         );
         Metrics {
@@ -311,6 +329,21 @@ impl Metrics {
     }
 
     pub(crate) fn query_finished(&self, route: &str, status: u16, elapsed: Duration) {
+        self.query_counted(route, QueryStatus::Http(status), elapsed);
+    }
+
+    /// A call on the gRPC query port: `method` is its path
+    /// (`/jaeger.api_v2.QueryService/GetTrace`), `code` the gRPC code's name.
+    pub(crate) fn grpc_query_finished(
+        &self,
+        method: &'static str,
+        code: &'static str,
+        elapsed: Duration,
+    ) {
+        self.query_counted(method, QueryStatus::Grpc(code), elapsed);
+    }
+
+    fn query_counted(&self, route: &str, status: QueryStatus, elapsed: Duration) {
         self.inner
             .query_requests
             .get_or_create(&QueryLabels {

@@ -239,3 +239,124 @@ async fn readiness_flips_to_unavailable_during_shutdown() {
     );
     server.stop().await;
 }
+
+/// gRPC query calls (16685) land in the same families as HTTP requests, by method
+/// and gRPC code, streamed replies counted once they end.
+#[tokio::test]
+async fn grpc_query_calls_are_counted_by_method_and_code() {
+    use tracery::protocol::jaeger::api_v2::query_service_client::QueryServiceClient as V2Client;
+    use tracery::protocol::jaeger::api_v2::{self as v2};
+    use tracery::protocol::jaeger::api_v3 as v3;
+    use tracery::protocol::jaeger::api_v3::query_service_client::QueryServiceClient as V3Client;
+
+    let server = TestServer::start().await;
+    let mut builder = TraceBuilder::new("metered").span("root", 0..50);
+    for i in 0..14 {
+        builder = builder.child_of(0, &format!("step {i}"), i..i + 1);
+    }
+    let trace = builder.build();
+    server.export(trace.to_export_request()).await;
+    let endpoint = format!("http://{}", server.query_grpc);
+    let mut client_v2 = V2Client::connect(endpoint.clone()).await.unwrap();
+    let mut client_v3 = V3Client::connect(endpoint).await.unwrap();
+
+    for _ in 0..2 {
+        client_v2
+            .get_services(v2::GetServicesRequest::default())
+            .await
+            .unwrap();
+    }
+    // A streamed reply of two chunks, read to its end.
+    let mut stream = client_v2
+        .get_trace(v2::GetTraceRequest {
+            trace_id: trace.id.to_vec(),
+            ..v2::GetTraceRequest::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut chunks = 0;
+    while stream.message().await.unwrap().is_some() {
+        chunks += 1;
+    }
+    assert_eq!(chunks, 2);
+    let missing = client_v2
+        .get_trace(v2::GetTraceRequest {
+            trace_id: vec![7; 16],
+            ..v2::GetTraceRequest::default()
+        })
+        .await;
+    let code = match missing {
+        Ok(reply) => reply.into_inner().message().await.unwrap_err().code(),
+        Err(status) => status.code(),
+    };
+    assert_eq!(code, tonic::Code::NotFound);
+    let archive = client_v2
+        .archive_trace(v2::ArchiveTraceRequest {
+            trace_id: vec![7; 16],
+            ..v2::ArchiveTraceRequest::default()
+        })
+        .await;
+    assert_eq!(archive.unwrap_err().code(), tonic::Code::Unimplemented);
+    let zero = client_v3
+        .get_trace(v3::GetTraceRequest {
+            trace_id: "0".repeat(32),
+            ..v3::GetTraceRequest::default()
+        })
+        .await;
+    assert_eq!(zero.unwrap_err().code(), tonic::Code::InvalidArgument);
+    client_v3
+        .get_operations(v3::GetOperationsRequest {
+            service: "metered".into(),
+            span_kind: String::new(),
+        })
+        .await
+        .unwrap();
+
+    let metrics = scrape(&server).await;
+    let requests = |method: &str, code: &str| {
+        format!("tracery_query_requests_total{{route=\"/{method}\",status=\"{code}\"}}")
+    };
+    for (series, value) in [
+        (
+            requests("jaeger.api_v2.QueryService/GetServices", "OK"),
+            2.0,
+        ),
+        (requests("jaeger.api_v2.QueryService/GetTrace", "OK"), 1.0),
+        (
+            requests("jaeger.api_v2.QueryService/GetTrace", "NOT_FOUND"),
+            1.0,
+        ),
+        (
+            requests("jaeger.api_v2.QueryService/ArchiveTrace", "UNIMPLEMENTED"),
+            1.0,
+        ),
+        (
+            requests("jaeger.api_v3.QueryService/GetTrace", "INVALID_ARGUMENT"),
+            1.0,
+        ),
+        (
+            requests("jaeger.api_v3.QueryService/GetOperations", "OK"),
+            1.0,
+        ),
+        (
+            "tracery_query_duration_seconds_count{route=\"/jaeger.api_v2.QueryService/GetTrace\"}"
+                .to_owned(),
+            2.0,
+        ),
+    ] {
+        assert_eq!(
+            sample(&metrics, &series),
+            Some(value),
+            "{series} in\n{metrics}"
+        );
+    }
+    let grpc_calls: usize = metrics
+        .lines()
+        .filter(|line| line.starts_with("tracery_query_requests_total{route=\"/jaeger."))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .map(|value| value as usize)
+        .sum();
+    assert_eq!(grpc_calls, 7, "exactly the calls made:\n{metrics}");
+    server.stop().await;
+}

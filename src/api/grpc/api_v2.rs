@@ -10,9 +10,9 @@ use std::time::Duration;
 use futures_util::stream;
 use tonic::{Request, Response, Status};
 
-use super::{duration, status_from, unix_nanos, ReplyStream};
+use super::{duration, span_kind_filter, status_from, unix_nanos, ReplyStream};
 use crate::api::dto;
-use crate::model::{Span, SpanKind, TraceId};
+use crate::model::{Span, TraceId};
 use crate::protocol::jaeger::api_v2::query_service_server::QueryService as V2;
 use crate::protocol::jaeger::api_v2::{
     DependencyLink, FindTracesRequest, GetDependenciesRequest, GetDependenciesResponse,
@@ -74,15 +74,8 @@ impl V2 for QueryV2 {
         &self,
         request: Request<GetOperationsRequest>,
     ) -> Result<Response<GetOperationsResponse>, Status> {
-        let request = request.into_inner();
-        let kind = match request.span_kind.as_str() {
-            "" => None,
-            name => Some(SpanKind::from_jaeger_name(name).ok_or_else(|| {
-                Status::invalid_argument(format!(
-                    "unsupported span_kind `{name}`; use server, client, producer, consumer or internal"
-                ))
-            })?),
-        };
+        let request = request.get_ref();
+        let kind = span_kind_filter(&request.span_kind)?;
         let operations: Vec<Operation> = self
             .query
             .operations(&request.service, kind)

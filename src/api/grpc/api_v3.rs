@@ -7,7 +7,7 @@ use futures_util::stream;
 use opentelemetry_proto::tonic::trace::v1::TracesData;
 use tonic::{Request, Response, Status};
 
-use super::{duration, status_from, unix_nanos, ReplyStream};
+use super::{duration, span_kind_filter, status_from, unix_nanos, ReplyStream};
 use crate::api::dto;
 use crate::model::{Span, SpanKind, TraceId};
 use crate::protocol::jaeger::api_v3::query_service_server::QueryService as V3;
@@ -75,13 +75,8 @@ impl V3 for QueryV3 {
         &self,
         request: Request<GetOperationsRequest>,
     ) -> Result<Response<GetOperationsResponse>, Status> {
-        let request = request.into_inner();
-        let kind = match request.span_kind.as_str() {
-            "" => None,
-            name => Some(SpanKind::from_jaeger_name(name).ok_or_else(|| {
-                Status::invalid_argument(format!("unsupported span_kind `{name}`"))
-            })?),
-        };
+        let request = request.get_ref();
+        let kind = span_kind_filter(&request.span_kind)?;
         let operations = self
             .query
             .operations(&request.service, kind)

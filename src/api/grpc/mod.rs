@@ -8,27 +8,26 @@
 
 mod api_v2;
 mod api_v3;
+mod metrics;
 
 use std::pin::Pin;
 
 use futures_util::Stream;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tonic::server::NamedService;
 use tonic::transport::server::TcpIncoming;
 use tonic::Status;
+use tonic_health::pb::health_server::HealthServer;
+use tonic_health::server::HealthService;
 use tonic_health::ServingStatus;
 
+use crate::metrics::Metrics;
+use crate::model::SpanKind;
 use crate::protocol::jaeger::api_v2::query_service_server::QueryServiceServer as V2Server;
 use crate::protocol::jaeger::api_v3::query_service_server::QueryServiceServer as V3Server;
 use crate::protocol::FILE_DESCRIPTOR_SET;
 use crate::query::{QueryError, QueryService};
-
-/// The services the health service reports SERVING, as Jaeger's query does.
-const SERVICE_NAMES: [&str; 3] = [
-    "",
-    "jaeger.api_v2.QueryService",
-    "jaeger.api_v3.QueryService",
-];
 
 /// Largest reply message; a chunk holds at most 10 spans, but an api_v3 reply is a
 /// whole trace.
@@ -44,24 +43,35 @@ pub enum GrpcServeError {
 
 type ReplyStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
-/// Serves until `shutdown` is cancelled, then finishes in-flight calls.
+/// Serves until `shutdown` is cancelled, then finishes in-flight calls. Every call
+/// is counted in `metrics`' query-request families, by method and gRPC code.
 pub async fn serve(
     listener: TcpListener,
     query: QueryService,
+    metrics: Metrics,
     shutdown: CancellationToken,
 ) -> Result<(), GrpcServeError> {
+    // Health names exactly the query services added below (taken from their
+    // types, so the two can't drift), plus "" for the server, as Jaeger's query
+    // does. Jaeger's `jaeger.api_v2.metrics.MetricsQueryService` is not served
+    // here (metrics are HTTP-only, `/api/metrics/*`), so health doesn't name it.
     let (health, health_service) = tonic_health::server::health_reporter();
-    for name in SERVICE_NAMES {
-        health
-            .set_service_status(name, ServingStatus::Serving)
-            .await;
-    }
+    health.set_service_status("", ServingStatus::Serving).await;
+    health.set_serving::<V2Server<api_v2::QueryV2>>().await;
+    health.set_serving::<V3Server<api_v3::QueryV3>>().await;
+    // Reflection lists the same services: the descriptor set also holds protos
+    // served on other ports (CollectorService, SamplingManager), which `grpcurl
+    // list` must not offer here.
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .with_service_name(<V2Server<api_v2::QueryV2> as NamedService>::NAME)
+            .with_service_name(<V3Server<api_v3::QueryV3> as NamedService>::NAME)
+            .with_service_name(<HealthServer<HealthService> as NamedService>::NAME)
     };
     tonic::transport::Server::builder()
+        .layer(metrics::MetricsLayer::new(metrics))
         .add_service(
             V2Server::new(api_v2::QueryV2::new(query.clone()))
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
@@ -90,6 +100,19 @@ fn status_from(error: QueryError) -> Status {
             tracing::error!(error = format!("{chain:#}"), "gRPC query failed");
             Status::internal("internal error")
         }
+    }
+}
+
+/// The span kind filter of `GetOperations` in both versions: Jaeger's lower-case
+/// names, or empty for any kind.
+fn span_kind_filter(name: &str) -> Result<Option<SpanKind>, Status> {
+    match name {
+        "" => Ok(None),
+        name => SpanKind::from_jaeger_name(name).map(Some).ok_or_else(|| {
+            Status::invalid_argument(format!(
+                "unsupported span_kind `{name}`; use server, client, producer, consumer or internal"
+            ))
+        }),
     }
 }
 

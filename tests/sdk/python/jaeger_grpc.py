@@ -134,9 +134,15 @@ def reflect(addr):
     span_fields = [field.name for field in pool.FindMessageTypeByName("jaeger.api_v2.Span").fields]
     health = health_pb2_grpc.HealthStub(channel)
     statuses = {}
-    for name in ["", "jaeger.api_v2.QueryService", "jaeger.api_v3.QueryService"]:
-        reply = health.Check(health_pb2.HealthCheckRequest(service=name), timeout=4)
-        statuses[name] = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+    # The server as a whole, every service reflection lists, and one Jaeger
+    # serves that Tracery does not: its status or the call's error code.
+    asked = [""] + services + ["jaeger.api_v2.metrics.MetricsQueryService"]
+    for name in asked:
+        try:
+            reply = health.Check(health_pb2.HealthCheckRequest(service=name), timeout=4)
+            statuses[name] = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+        except grpc.RpcError as error:
+            statuses[name] = error.code().name
     print(
         json.dumps(
             {"services": services, "methods": methods, "span_fields": span_fields, "health": statuses}
