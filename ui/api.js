@@ -268,6 +268,21 @@ export async function fetchMonitorOperations({ service, lookbackMs, spanKind }) 
   return getJson(`internal/ui/monitor/operations?${params}`);
 }
 
+/**
+ * Of `service`'s traces in [startMs, endMs], how many have an N+1 finding, per
+ * operation (the server examines the newest few hundred): { numExamined, complete,
+ * counts: Map of operation → traces }.
+ */
+export async function fetchMonitorNPlusOne({ service, startMs, endMs }) {
+  const params = new URLSearchParams({ service, start: String(startMs), end: String(endMs) });
+  const body = await getJson(`internal/ui/monitor/n-plus-one?${params}`);
+  return {
+    numExamined: body.numExamined,
+    complete: body.complete,
+    counts: new Map(body.operations.map(({ name, traces }) => [name, traces])),
+  };
+}
+
 function windowParams({ service, operation, startUs, endUs }) {
   const params = new URLSearchParams({
     start: String(Math.floor(startUs / 1000)), end: String(Math.ceil(endUs / 1000)), spanKind: 'all',

@@ -1,6 +1,7 @@
 //! The UI's RED endpoints under `/internal/ui`: the Monitor page's services and
-//! operations, the search page's latency heatmap and exemplar traces, and the
-//! per-operation duration distributions behind the trace page's percentile badges.
+//! operations (and their N+1 counts, from `QueryService::n_plus_one_counts`), the
+//! search page's latency heatmap and exemplar traces, and the per-operation
+//! duration distributions behind the trace page's percentile badges.
 //! Parses parameters, calls `QueryService`, renders `ui_dto::monitor`.
 
 use axum::extract::{RawQuery, State};
@@ -32,6 +33,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/monitor/operations", get(operations))
         .route("/monitor/heatmap", get(heatmap))
         .route("/monitor/exemplars", get(exemplars))
+        .route("/monitor/n-plus-one", get(n_plus_one))
         .route("/durations", get(durations))
 }
 
@@ -80,6 +82,30 @@ async fn exemplars(
     let query = filtered_query(&state, &params)?;
     let found = state.query.red_exemplars(query).await?;
     Ok(Json(dto::exemplars(&found)))
+}
+
+/// How many of `service`'s traces with a span in `start`..=`end` (ms) have an
+/// N+1 finding, per operation.
+async fn n_plus_one(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<dto::NPlusOneCountsDto>, V3Error> {
+    let params = Params::parse(raw.as_deref()).map_err(ApiError::BadRequest)?;
+    let service = required(&params, "service")?;
+    let end = millis(&params, "end")?.unwrap_or_else(|| super::jaeger_v1::unix_micros_now() / 1000);
+    let start = millis(&params, "start")?.unwrap_or(end.saturating_sub(DEFAULT_LOOKBACK_MILLIS));
+    if start >= end || end - start > MAX_LOOKBACK_MILLIS {
+        return Err(ApiError::BadRequest(
+            "start must be before end, at most 31 days apart".to_owned(),
+        )
+        .into());
+    }
+    let to_nanos = |millis: u64| millis.saturating_mul(1_000_000);
+    let counts = state
+        .query
+        .n_plus_one_counts(service, to_nanos(start), to_nanos(end))
+        .await?;
+    Ok(Json(dto::n_plus_one_counts(counts)))
 }
 
 /// The duration distribution of each `service` + `operation` pair (repeated, in

@@ -7,6 +7,7 @@
 pub mod filter;
 pub mod metrics;
 pub(crate) mod n_plus_one;
+mod n_plus_one_counts;
 mod search;
 pub(crate) mod tree;
 pub(crate) mod views;
@@ -15,6 +16,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 pub use filter::{AttrFilter, FilterError};
+pub use n_plus_one_counts::NPlusOneCounts;
 pub use search::TraceQuery;
 
 use crate::config::{NPlusOneConfig, QueryConfig};
@@ -104,6 +106,28 @@ impl QueryService {
                 .filter_map(|trace_id| found.remove(trace_id))
                 .map(normalize_trace)
                 .collect())
+        })
+        .await
+    }
+
+    /// Of `service`'s traces with a span in `start..=end` (Unix ns), how many have
+    /// an N+1 finding, per operation; from a bounded sample of the newest traces
+    /// (`n_plus_one_counts`).
+    pub async fn n_plus_one_counts(
+        &self,
+        service: String,
+        start_unix_nanos: u64,
+        end_unix_nanos: u64,
+    ) -> Result<NPlusOneCounts, QueryError> {
+        let (store, config) = (self.store.clone(), self.n_plus_one);
+        blocking(move || {
+            n_plus_one_counts::count(
+                &store,
+                &service,
+                (start_unix_nanos, end_unix_nanos),
+                &config,
+                n_plus_one_counts::MAX_SAMPLED_TRACES,
+            )
         })
         .await
     }

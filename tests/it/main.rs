@@ -12,6 +12,7 @@ mod ingest_http;
 mod jaeger_ingest;
 mod legacy_clients;
 mod metrics_api;
+mod monitor_n_plus_one;
 mod query_api;
 mod query_grpc;
 mod sampling;

@@ -1,9 +1,10 @@
 // The Monitor page: request rate, error rate and latency percentiles of every
 // service, from the server's ingest-time histograms. A service opens its
 // operations (sortable; impact = rate × p95); a point on a chart or an operation
-// opens a search for that time bucket, exemplar traces first.
+// opens a search for that time bucket, exemplar traces first. The operations
+// table also counts the traces with an N+1 finding, each count a link to them.
 
-import { ApiError, fetchMonitorOperations, fetchMonitorServices } from '../api.js';
+import { ApiError, fetchMonitorNPlusOne, fetchMonitorOperations, fetchMonitorServices } from '../api.js';
 import { sparkline } from '../components/sparkline.js';
 import { el, notice, setChildren } from '../lib/dom.js';
 import { formatDuration, formatTimestamp } from '../lib/format.js';
@@ -59,6 +60,12 @@ export function mountMonitor(container, params, context) {
     if (operation) search.set('operation', operation);
     return `search?${search}`;
   };
+  /** The traces behind an N+1 count: the same search, only traces with a finding. */
+  const nPlusOneUrl = (operation, startMs, endMs) => `search?${new URLSearchParams({
+    service, operation, lookback: 'custom', start: String(startMs), end: String(endMs), nPlusOne: 'true',
+  })}`;
+  /** Operation name → its N+1 cell, filled once the counts arrive. */
+  const nPlusOneCells = new Map();
 
   function table(data, rows, isOperations) {
     const sorted = [...rows].sort((a, b) => {
@@ -67,6 +74,7 @@ export function mountMonitor(container, params, context) {
     });
     const header = el('tr', null, COLUMNS.map(([key, label]) => el('th', { scope: 'col', 'aria-sort': key === sortKey ? 'descending' : null },
       el('a', { href: withParams({ sort: key }), class: key === sortKey ? 'sorted' : null, 'data-sort': key }, label))),
+    isOperations ? el('th', { scope: 'col', title: 'Traces with an N+1 finding (repeated calls under one parent)' }, 'N+1') : null,
     el('th', { scope: 'col' }, 'Rate'), el('th', { scope: 'col' }, 'Error %'), el('th', { scope: 'col' }, 'Latency (p50, p95, p99)'));
     const at = (index) => formatTimestamp(data.timestampsMs[index] * 1000);
     const body = sorted.map((row) => {
@@ -85,6 +93,7 @@ export function mountMonitor(container, params, context) {
         el('td', { class: 'num' }, formatDuration(row.p95Us)),
         el('td', { class: 'num' }, formatDuration(row.p99Us)),
         el('td', { class: 'num' }, impactBar(row.impact, rows)),
+        isOperations ? nPlusOneCell(row.name) : null,
         el('td', null, sparkline({ series: [{ values: row.points.rate, className: 'spark-rate' }], label: `${row.name} request rate`, onPick: pick, format: at })),
         el('td', null, sparkline({ series: [{ values: row.points.errorRate, className: 'spark-error' }], label: `${row.name} error rate`, onPick: pick, format: at })),
         el('td', null, sparkline({
@@ -98,6 +107,40 @@ export function mountMonitor(container, params, context) {
     });
     return el('table', { class: 'monitor-table', id: isOperations ? 'monitor-operations' : 'monitor-services' },
       el('thead', null, header), el('tbody', null, body));
+  }
+
+  function nPlusOneCell(operation) {
+    const cell = el('td', { class: 'num monitor-n-plus-one', 'data-state': 'loading' }, '…');
+    nPlusOneCells.set(operation, cell);
+    return cell;
+  }
+
+  /** Fills the N+1 column: a count links to those traces; `≥` when sampled. */
+  async function loadNPlusOne(startMs, endMs) {
+    try {
+      const { numExamined, complete, counts } = await fetchMonitorNPlusOne({ service, startMs, endMs });
+      if (disposed) return;
+      const scope = complete
+        ? `of all ${numExamined} traces in the window`
+        : `of the newest ${numExamined} traces in the window (there are more)`;
+      for (const [operation, cell] of nPlusOneCells) {
+        const traces = counts.get(operation) ?? 0;
+        const text = complete || traces === 0 ? String(traces) : `≥ ${traces}`;
+        cell.dataset.state = 'ready';
+        cell.dataset.count = String(traces);
+        cell.title = `${traces} ${traces === 1 ? 'trace' : 'traces'} with an N+1 finding, ${scope}`;
+        setChildren(cell, traces > 0
+          ? el('a', { href: nPlusOneUrl(operation, startMs, endMs), class: 'n-plus-one-count' }, text)
+          : text);
+      }
+    } catch (error) {
+      if (disposed) return;
+      for (const cell of nPlusOneCells.values()) {
+        cell.dataset.state = 'error';
+        cell.title = `N+1 counts failed to load: ${error.message}`;
+        setChildren(cell, '?');
+      }
+    }
   }
 
   function impactBar(impact, rows) {
@@ -124,6 +167,8 @@ export function mountMonitor(container, params, context) {
           'Click a name for ', service ? 'its traces' : 'its operations', ', a point on a chart for the traces of that moment. Lines: ',
           el('span', { class: 'legend-p50' }, 'p50'), ', ', el('span', { class: 'legend-p95' }, 'p95'), ', ', el('span', { class: 'legend-p99' }, 'p99'), '.'),
         table(data, rows, Boolean(service)));
+      // After the table: the counts read whole traces, so they come later.
+      if (service) loadNPlusOne(data.startMs, data.endMs);
     } catch (error) {
       if (disposed) return;
       const status = error instanceof ApiError && error.status ? ` (HTTP ${error.status})` : '';

@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::query::metrics::{
     self, ExemplarTrace, Heatmap, OperationDistribution, PointGrid, RedSeries,
 };
+use crate::query::NPlusOneCounts;
 use crate::store::RedCell;
 
 #[derive(Debug, Serialize)]
@@ -72,6 +73,37 @@ pub(crate) struct DistributionDto {
     pub(crate) p95_us: f64,
     /// `[upper bound in µs, calls at or below it]`, ascending.
     pub(crate) cumulative: Vec<(f64, u64)>,
+}
+
+/// `/internal/ui/monitor/n-plus-one`: traces with an N+1 finding per operation.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct NPlusOneCountsDto {
+    /// Operations with at least one such trace, by name.
+    pub(crate) operations: Vec<OperationCountDto>,
+    /// Traces examined: the newest of the window, up to a bound.
+    pub(crate) num_examined: usize,
+    /// `false` when the window held more traces than were examined.
+    pub(crate) complete: bool,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct OperationCountDto {
+    pub(crate) name: String,
+    pub(crate) traces: u64,
+}
+
+pub(crate) fn n_plus_one_counts(counts: NPlusOneCounts) -> NPlusOneCountsDto {
+    NPlusOneCountsDto {
+        operations: counts
+            .by_operation
+            .into_iter()
+            .map(|(name, traces)| OperationCountDto { name, traces })
+            .collect(),
+        num_examined: counts.num_examined,
+        complete: counts.complete,
+    }
 }
 
 pub(crate) fn monitor(grid: &PointGrid, series: &[RedSeries]) -> MonitorDto {

@@ -282,3 +282,74 @@ async fn span_detail_shows_the_percentile_and_the_waterfall_shades_slow_spans() 
     assert_eq!(browser.csp_violations().await, 0);
     browser.close().await;
 }
+
+/// Issue #16: the operations table counts the traces with an N+1 finding, and a
+/// count opens exactly those traces.
+#[tokio::test]
+async fn operations_show_n_plus_one_counts_that_open_those_traces() {
+    use super::screenshots::{save_screenshot, screenshot_directory};
+
+    let (server, traces) = crate::monitor_n_plus_one::seeded().await;
+    let browser = Browser::start().await;
+    browser.goto(&server.api_url("/monitor?service=shop")).await;
+    browser
+        .wait_until(
+            "document.querySelectorAll('#monitor-operations td.monitor-n-plus-one[data-state=ready]').length === 3",
+            "the N+1 column",
+        )
+        .await;
+    let counts = browser
+        .script(
+            "return Object.fromEntries([...document.querySelectorAll('#monitor-operations tbody tr')]\
+               .map((row) => [row.dataset.operation, row.querySelector('.monitor-n-plus-one').textContent]));",
+        )
+        .await;
+    assert_eq!(
+        counts,
+        serde_json::json!({ "GET /orders": "3", "GET /cart": "1", "GET /health": "0" })
+    );
+    assert!(
+        browser
+            .find_all("tr[data-operation='GET /health'] .monitor-n-plus-one a")
+            .await
+            .is_empty(),
+        "a zero is not a link"
+    );
+    let (_keep, directory) = screenshot_directory();
+    save_screenshot(&browser, &directory.join("monitor-n-plus-one.png")).await;
+
+    browser
+        .find("tr[data-operation='GET /orders'] a.n-plus-one-count")
+        .await
+        .click()
+        .await
+        .expect("open the N+1 traces");
+    browser
+        .wait_until(
+            "location.pathname === '/search' && document.querySelectorAll('#result-list li').length === 3",
+            "the three N+1 traces of GET /orders",
+        )
+        .await;
+    let path = browser.path_and_query().await;
+    for expected in [
+        "service=shop",
+        "operation=GET",
+        "nPlusOne=true",
+        "lookback=custom",
+    ] {
+        assert!(path.contains(expected), "{path}");
+    }
+    let checked = browser
+        .script("return document.getElementById('search-n-plus-one').checked;")
+        .await;
+    assert_eq!(checked, serde_json::json!(true));
+    let listed = browser
+        .script("return [...document.querySelectorAll('#result-list li a.result-link')].map((a) => a.dataset.traceId).sort();")
+        .await;
+    let mut expected: Vec<String> = traces[..3].iter().map(Trace::id_hex).collect();
+    expected.sort();
+    assert_eq!(listed, serde_json::json!(expected));
+    assert_eq!(browser.csp_violations().await, 0);
+    browser.close().await;
+    server.stop().await;
+}
