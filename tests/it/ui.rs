@@ -14,6 +14,7 @@ mod screenshots;
 mod search;
 mod trace_page;
 mod views;
+mod zipkin_shared;
 
 use serde_json::Value;
 
