@@ -104,52 +104,77 @@ fn spawn_legacy(
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
     use receiver::jaeger_udp::ThriftProtocol;
+    let receiver_config = &config.receiver;
     if let Some(listener) = legacy.jaeger_grpc {
-        tracing::info!(addr = %listener.local_addr()?, "Jaeger gRPC (and OTLP) listening");
-        let (ingest, receiver_config, shutdown) =
-            (ingest.clone(), config.receiver.clone(), shutdown.clone());
         // As Jaeger v1's collector, 14250 also answers remote sampling.
         let sampling = sampling::grpc::service(sampling.clone());
-        tasks.spawn(async move {
-            receiver::jaeger_grpc::serve(listener, ingest, &receiver_config, shutdown, sampling)
-                .await
-                .context("Jaeger gRPC receiver failed")
-        });
+        let (ingest, receiver_config, shutdown) =
+            (ingest.clone(), receiver_config.clone(), shutdown.clone());
+        spawn_listener(
+            tasks,
+            "Jaeger gRPC (and OTLP)",
+            listener.local_addr()?,
+            async move {
+                receiver::jaeger_grpc::serve(listener, ingest, &receiver_config, shutdown, sampling)
+                    .await
+            },
+        );
     }
     if let Some(listener) = legacy.jaeger_thrift_http {
-        tracing::info!(addr = %listener.local_addr()?, "Jaeger Thrift/HTTP listening");
         let (ingest, receiver_config, shutdown) =
-            (ingest.clone(), config.receiver.clone(), shutdown.clone());
-        tasks.spawn(async move {
-            receiver::jaeger_http::serve(listener, ingest, &receiver_config, shutdown)
-                .await
-                .context("Jaeger Thrift/HTTP receiver failed")
-        });
+            (ingest.clone(), receiver_config.clone(), shutdown.clone());
+        spawn_listener(
+            tasks,
+            "Jaeger Thrift/HTTP",
+            listener.local_addr()?,
+            async move {
+                receiver::jaeger_http::serve(listener, ingest, &receiver_config, shutdown).await
+            },
+        );
     }
     if let Some(listener) = legacy.zipkin {
-        tracing::info!(addr = %listener.local_addr()?, "Zipkin HTTP listening");
         let (ingest, receiver_config, shutdown) =
-            (ingest.clone(), config.receiver.clone(), shutdown.clone());
-        tasks.spawn(async move {
-            receiver::zipkin_http::serve(listener, ingest, &receiver_config, shutdown)
-                .await
-                .context("Zipkin receiver failed")
+            (ingest.clone(), receiver_config.clone(), shutdown.clone());
+        spawn_listener(tasks, "Zipkin HTTP", listener.local_addr()?, async move {
+            receiver::zipkin_http::serve(listener, ingest, &receiver_config, shutdown).await
         });
     }
-    for (socket, protocol) in [
-        (legacy.jaeger_udp_compact, ThriftProtocol::Compact),
-        (legacy.jaeger_udp_binary, ThriftProtocol::Binary),
+    for (socket, protocol, what) in [
+        (
+            legacy.jaeger_udp_compact,
+            ThriftProtocol::Compact,
+            "Jaeger agent UDP (compact)",
+        ),
+        (
+            legacy.jaeger_udp_binary,
+            ThriftProtocol::Binary,
+            "Jaeger agent UDP (binary)",
+        ),
     ] {
         let Some(socket) = socket else { continue };
-        tracing::info!(addr = %socket.local_addr()?, ?protocol, "Jaeger agent UDP listening");
         let (ingest, shutdown) = (ingest.clone(), shutdown.clone());
-        tasks.spawn(async move {
-            receiver::jaeger_udp::serve(socket, protocol, ingest, shutdown)
-                .await
-                .context("Jaeger UDP receiver failed")
+        spawn_listener(tasks, what, socket.local_addr()?, async move {
+            receiver::jaeger_udp::serve(socket, protocol, ingest, shutdown).await
         });
     }
     Ok(())
+}
+
+/// Logs where a listener is and runs it as one of the server's tasks; its error
+/// names the listener.
+fn spawn_listener<E: Into<anyhow::Error>>(
+    tasks: &mut JoinSet<anyhow::Result<()>>,
+    what: &'static str,
+    addr: std::net::SocketAddr,
+    serve: impl std::future::Future<Output = Result<(), E>> + Send + 'static,
+) {
+    tracing::info!(%addr, "{what} listening");
+    tasks.spawn(async move {
+        serve
+            .await
+            .map_err(Into::into)
+            .with_context(|| format!("{what} failed"))
+    });
 }
 
 /// Runs the server until `shutdown` is cancelled, then drains and flushes.
