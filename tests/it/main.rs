@@ -4,7 +4,7 @@
 // Test code: a failed unwrap is a failed test with a useful message.
 #![allow(clippy::unwrap_used)]
 
-mod access;
+pub(crate) mod access;
 mod admin;
 mod demo;
 mod ingest_grpc;
