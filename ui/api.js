@@ -2,6 +2,7 @@
 // returns is a view model; every failure is an ApiError with a message fit for
 // the page.
 
+import { fetchWithToken } from './auth.js';
 import { assignColors } from './lib/format.js';
 
 export class ApiError extends Error {
@@ -15,7 +16,7 @@ export class ApiError extends Error {
 async function getJson(url) {
   let response;
   try {
-    response = await fetch(url, { headers: { Accept: 'application/json' } });
+    response = await fetchWithToken(url, { headers: { Accept: 'application/json' } });
   } catch (error) {
     throw new ApiError(0, `cannot reach the Tracery server (${error.message})`);
   }

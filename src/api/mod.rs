@@ -22,12 +22,13 @@ mod ui_views_dto;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::net::auth::{self, Tokens};
+use crate::net::Listener;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::Router;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::compression::CompressionLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -54,6 +55,9 @@ pub struct AppState {
     pub(crate) endpoints: UiEndpoints,
     pub(crate) metrics: Metrics,
     pub(crate) health: Health,
+    /// With tokens, the data routes (`/api`, `/internal/ui`) need one; the UI's
+    /// files and health checks stay open.
+    pub(crate) query_tokens: Option<Tokens>,
 }
 
 impl AppState {
@@ -70,12 +74,20 @@ impl AppState {
             endpoints,
             metrics,
             health,
+            query_tokens: None,
+        }
+    }
+
+    pub fn with_query_tokens(self, query_tokens: Option<Tokens>) -> AppState {
+        AppState {
+            query_tokens,
+            ..self
         }
     }
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let data = Router::new()
         .nest("/api/v3", jaeger_v3::routes())
         .nest("/api", jaeger_v1::routes())
         .nest(
@@ -83,7 +95,13 @@ pub fn router(state: AppState) -> Router {
             ui_api::routes()
                 .merge(ui_views::routes())
                 .merge(ui_monitor::routes()),
-        )
+        );
+    let data = match state.query_tokens.clone() {
+        Some(tokens) => data.route_layer(auth::http_layer(tokens)),
+        None => data,
+    };
+    Router::new()
+        .merge(data)
         .merge(health::routes(state.health.clone()))
         .fallback_service(crate::ui::router(state.ui_dir.clone()))
         .layer(middleware::from_fn_with_state(
@@ -113,11 +131,10 @@ async fn record_query(State(metrics): State<Metrics>, request: Request, next: Ne
 
 /// Serves until `shutdown` is cancelled, then finishes in-flight requests.
 pub async fn serve(
-    listener: TcpListener,
+    listener: Listener,
     state: AppState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(crate::net::with_nodelay(listener), router(state))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    // Tokens guard the data routes inside `router`, not the UI's files.
+    crate::net::serve_http(listener, router(state), None, shutdown).await
 }

@@ -5,6 +5,7 @@
 //! these tests fail, they never skip. Figures from the 50k-span test are printed
 //! (run with `--nocapture` to see them).
 
+mod auth;
 mod big_trace;
 mod browser;
 mod files;

@@ -11,10 +11,9 @@ mod api_v3;
 
 use std::pin::Pin;
 
+use crate::net::{auth, Listener};
 use futures_util::Stream;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::server::TcpIncoming;
 use tonic::Status;
 use tonic_health::ServingStatus;
 
@@ -46,8 +45,9 @@ type ReplyStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 /// Serves until `shutdown` is cancelled, then finishes in-flight calls.
 pub async fn serve(
-    listener: TcpListener,
+    listener: Listener,
     query: QueryService,
+    tokens: Option<auth::Tokens>,
     shutdown: CancellationToken,
 ) -> Result<(), GrpcServeError> {
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -62,6 +62,7 @@ pub async fn serve(
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
     tonic::transport::Server::builder()
+        .layer(tower::util::option_layer(tokens.map(auth::grpc_layer)))
         .add_service(
             V2Server::new(api_v2::QueryV2::new(query.clone()))
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
@@ -72,10 +73,7 @@ pub async fn serve(
         .add_service(health_service)
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?)
-        .serve_with_incoming_shutdown(
-            TcpIncoming::from(listener).with_nodelay(Some(true)),
-            shutdown.cancelled_owned(),
-        )
+        .serve_with_incoming_shutdown(listener.into_incoming(), shutdown.cancelled_owned())
         .await?;
     Ok(())
 }
