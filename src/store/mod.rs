@@ -310,7 +310,7 @@ impl Store {
     /// Merges the RED metrics counted since the last call into sled, rolled up to
     /// every resolution, and flushes; returns how many cells were written.
     pub fn checkpoint_red(&self) -> Result<usize, StoreError> {
-        self.inner.red.checkpoint(&self.inner.db)
+        self.inner.red.checkpoint(&self.inner.db, unix_secs_now())
     }
 
     /// `(cells, bytes of keys and values)` of the RED metrics in sled, for the

@@ -41,13 +41,13 @@ fn cells_are_the_same_before_and_after_a_checkpoint_at_every_resolution() {
     );
     assert_eq!(before[2], [(0, base, 60), (1, base, 60)]);
 
-    assert_eq!(red.checkpoint(&db).expect("checkpoint"), 24 + 4 + 2);
+    assert_eq!(red.checkpoint(&db, base).expect("checkpoint"), 24 + 4 + 2);
     let after: Vec<_> = Resolution::ALL.iter().map(|r| read(*r)).collect();
     assert_eq!(before, after);
 
     // A second checkpoint merges with what is stored.
     red.add_block(&refs[..1], &operation_ids[..1], base);
-    red.checkpoint(&db).expect("checkpoint");
+    red.checkpoint(&db, base).expect("checkpoint");
     assert_eq!(read(Resolution::TenMinutes), [(0, base, 61), (1, base, 60)]);
 
     // Reopening finds the trees; retention drops them.
@@ -68,9 +68,73 @@ fn cells_are_the_same_before_and_after_a_checkpoint_at_every_resolution() {
 
 #[test]
 fn resolution_for_a_step_tiles_it() {
-    assert_eq!(Resolution::for_step(5), Resolution::TenSeconds);
-    assert_eq!(Resolution::for_step(30), Resolution::TenSeconds);
-    assert_eq!(Resolution::for_step(60), Resolution::Minute);
-    assert_eq!(Resolution::for_step(3600), Resolution::TenMinutes);
-    assert_eq!(Resolution::for_step(90), Resolution::TenSeconds);
+    let now = 1_800_000_000;
+    let recent = now - 3600;
+    assert_eq!(Resolution::for_step(5, recent, now), Resolution::TenSeconds);
+    assert_eq!(
+        Resolution::for_step(30, recent, now),
+        Resolution::TenSeconds
+    );
+    assert_eq!(Resolution::for_step(60, recent, now), Resolution::Minute);
+    assert_eq!(
+        Resolution::for_step(3600, recent, now),
+        Resolution::TenMinutes
+    );
+    assert_eq!(
+        Resolution::for_step(90, recent, now),
+        Resolution::TenSeconds
+    );
+    // 10 s cells are gone past the horizon: 1 min cells answer instead.
+    let old = now - FINE_HORIZON_SECS - 1;
+    assert_eq!(Resolution::for_step(30, old, now), Resolution::Minute);
+    assert_eq!(Resolution::for_step(600, old, now), Resolution::TenMinutes);
+}
+
+#[test]
+fn fine_cells_past_the_horizon_are_deleted_and_rollups_stay() {
+    let db = sled::Config::new().temporary(true).open().expect("sled");
+    let red = RedStore::open(&db).expect("open");
+    let base = 1_800_000_000;
+    let spans: Vec<Span> = (0..60u64)
+        .map(|i| span(i as u8, base + i * 10, 1_000 * (i + 1)))
+        .collect();
+    let refs: Vec<&Span> = spans.iter().collect();
+    let ids = vec![7u32; refs.len()];
+    red.add_block(&refs, &ids, base);
+    red.checkpoint(&db, base + 600).expect("checkpoint");
+    let count = |resolution| {
+        red.read(&[7], resolution, base, base + 3600)
+            .expect("read")
+            .len()
+    };
+    assert_eq!(count(Resolution::TenSeconds), 60);
+    // Rolled-up cells keep one slowest exemplar; 10 s cells keep theirs.
+    let minutes = red
+        .read(&[7], Resolution::Minute, base, base + 3600)
+        .expect("read");
+    assert_eq!(minutes.len(), 10);
+    assert!(minutes.iter().all(|row| row.cell.slowest.len() == 1));
+    assert_eq!(minutes[0].cell.slowest[0].duration_nanos, 6_000);
+
+    // Hours later the 10 s cells are deleted; 1 min and 10 min cells remain whole.
+    let later = base + FINE_HORIZON_SECS + 2 * 3600;
+    red.checkpoint(&db, later).expect("checkpoint");
+    assert_eq!(count(Resolution::TenSeconds), 0);
+    assert_eq!(count(Resolution::Minute), 10);
+    let calls: u64 = red
+        .read(&[7], Resolution::TenMinutes, base, base + 3600)
+        .expect("read")
+        .iter()
+        .map(|row| row.cell.num_calls)
+        .sum();
+    assert_eq!(calls, 60);
+
+    // A late span for that hour updates the rollups and leaves no 10 s cell.
+    red.add_block(&refs[..1], &ids[..1], later);
+    red.checkpoint(&db, later).expect("checkpoint");
+    assert_eq!(count(Resolution::TenSeconds), 0);
+    let first_minute = red
+        .read(&[7], Resolution::Minute, base, base + 60)
+        .expect("read");
+    assert_eq!(first_minute[0].cell.num_calls, 7);
 }
