@@ -364,6 +364,24 @@ fn named_rows(
         let Some(service_id) = store.service_id(service) else {
             continue;
         };
+        if !query.group_by_operation && query.operation.is_none() {
+            // One cell per span kind and bucket holds the whole service.
+            let kinds: &[SpanKind] = if query.span_kinds.is_empty() {
+                &SpanKind::ALL
+            } else {
+                &query.span_kinds
+            };
+            let cells: Option<Vec<u32>> = kinds
+                .iter()
+                .map(|kind| store.red_service_cell(service_id, *kind, start_secs))
+                .collect();
+            if let Some(cells) = cells {
+                for id in cells {
+                    names.insert(id, (service.clone(), String::new()));
+                }
+                continue;
+            }
+        }
         for (id, kind, name) in store.operation_entries(service_id) {
             let kind_wanted = query.span_kinds.is_empty() || query.span_kinds.contains(&kind);
             let operation_wanted = query

@@ -16,6 +16,12 @@
 //! crash (not a clean stop) loses the cells of at most one checkpoint interval;
 //! the spans themselves are still searchable.
 //!
+//! Each span also counts in its service's cell for its span kind (`service_cell_id`,
+//! ids with the top bit set), so a per-service query reads one cell per bucket
+//! instead of one per operation: 24 h at 1 min steps is 1,440 cells, not 1,440 per
+//! operation. Stores that predate them record when service cells began
+//! (`SERVICE_CELLS_SINCE_KEY`); windows reaching further back add up operations.
+//!
 //! 10 s cells are six in seven of all cells, and only steps under a minute read
 //! them, so they are kept for `FINE_HORIZON_SECS`: checkpoints delete them from
 //! hours that have passed it, and a query with a finer step that reaches further
@@ -32,11 +38,15 @@ use foldhash::{HashMap, HashSet};
 
 use self::cell::RedCell;
 use super::StoreError;
-use crate::model::Span;
+use crate::model::{Span, SpanKind};
 
 /// How often the in-memory cells are merged into sled.
 pub const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
 const TREE_PREFIX: &str = "red-";
+/// Ids at or above this name a service's cell for one span kind, not an operation's.
+const SERVICE_CELLS: u32 = 1 << 31;
+/// Where the store records the first second its service cells cover (big-endian u64).
+const SERVICE_CELLS_SINCE_KEY: &[u8] = b"red-service-cells-since";
 /// How long 10 s cells are kept; see the module's documentation.
 pub(crate) const FINE_HORIZON_SECS: u64 = 6 * 3600;
 /// Spans claiming to start further in the future than this are left out of the
@@ -101,6 +111,8 @@ pub(super) struct RedStore {
     pending: Mutex<RedMap>,
     /// The `red-<hour>` trees by hour.
     trees: RwLock<BTreeMap<u32, sled::Tree>>,
+    /// Service cells cover buckets from this second on.
+    service_cells_since: u64,
     /// Hours before this one have had their 10 s cells deleted (this run).
     fine_pruned_before: Mutex<u32>,
     /// Queries hold it shared while they read sled and then `pending`; a checkpoint
@@ -110,32 +122,80 @@ pub(super) struct RedStore {
 }
 
 impl RedStore {
-    pub(super) fn open(db: &sled::Db) -> Result<RedStore, StoreError> {
+    pub(super) fn open(db: &sled::Db, now_secs: u64) -> Result<RedStore, StoreError> {
         let mut trees = BTreeMap::new();
         for name in db.tree_names() {
             if let Some(hour) = parse_tree_name(&name) {
                 trees.insert(hour, db.open_tree(&name)?);
             }
         }
+        let service_cells_since = match db.get(SERVICE_CELLS_SINCE_KEY)? {
+            Some(bytes) => bytes
+                .as_ref()
+                .try_into()
+                .map(u64::from_be_bytes)
+                .map_err(|_| StoreError::Corrupt("RED service cells start"))?,
+            None => {
+                // A new store covers everything; an older one from the next bucket on.
+                let since = if trees.is_empty() {
+                    0
+                } else {
+                    now_secs - now_secs % Resolution::TenMinutes.secs()
+                        + Resolution::TenMinutes.secs()
+                };
+                db.insert(SERVICE_CELLS_SINCE_KEY, &since.to_be_bytes())?;
+                since
+            }
+        };
         Ok(RedStore {
             trees: RwLock::new(trees),
+            service_cells_since,
             ..RedStore::default()
         })
     }
 
-    /// Counts a block's spans; `operation_ids` are their catalog ids.
-    pub(super) fn add_block(&self, spans: &[&Span], operation_ids: &[u32], now_secs: u64) {
+    /// The cell id of `service_id`'s spans of `kind`, if service cells cover
+    /// `start_secs` onwards (`None`: add up its operations instead).
+    pub(super) fn service_cell_id(
+        &self,
+        service_id: u32,
+        kind: SpanKind,
+        start_secs: u64,
+    ) -> Option<u32> {
+        (start_secs >= self.service_cells_since)
+            .then(|| service_cell_id(service_id, kind))
+            .flatten()
+    }
+
+    /// Counts a block's spans; `operation_ids` and `service_ids` are their catalog ids.
+    pub(super) fn add_block(
+        &self,
+        spans: &[&Span],
+        (operation_ids, service_ids): (&[u32], &[u32]),
+        now_secs: u64,
+    ) {
         let mut pending = lock(&self.pending);
         let finest = Resolution::FINEST.secs();
-        for (span, &operation_id) in spans.iter().zip(operation_ids) {
+        for ((span, &operation_id), &service_id) in spans.iter().zip(operation_ids).zip(service_ids)
+        {
             let start_secs = span.start_unix_nanos / 1_000_000_000;
             if start_secs > now_secs + MAX_FUTURE_SECS {
                 continue;
             }
-            pending
-                .entry((operation_id, start_secs - start_secs % finest))
-                .or_default()
-                .add(span.trace_id, span.duration_nanos(), span.is_error());
+            let bucket = start_secs - start_secs % finest;
+            let (duration, is_error) = (span.duration_nanos(), span.is_error());
+            pending.entry((operation_id, bucket)).or_default().add(
+                span.trace_id,
+                duration,
+                is_error,
+            );
+            if let Some(service_cell) = service_cell_id(service_id, span.kind) {
+                pending.entry((service_cell, bucket)).or_default().add(
+                    span.trace_id,
+                    duration,
+                    is_error,
+                );
+            }
         }
     }
 
@@ -359,6 +419,12 @@ fn merge_into(found: &mut BTreeMap<(u32, u64), RedCell>, key: (u32, u64), cell: 
             slot.insert(cell);
         }
     }
+}
+
+/// The id of a service's cell for one span kind; `None` for catalog ids too large
+/// to fit under `SERVICE_CELLS` (such a service is added up from its operations).
+fn service_cell_id(service_id: u32, kind: SpanKind) -> Option<u32> {
+    (service_id < (1 << 27)).then_some(SERVICE_CELLS | service_id << 3 | kind as u32)
 }
 
 /// Whether 10 s cells are still kept for buckets starting at `start_secs`.
