@@ -1,6 +1,7 @@
 # Tracery in one container: OTLP on 4317 (gRPC) and 4318 (HTTP), UI and query API on
 # 16686, Jaeger's gRPC query API on 16685, Prometheus /metrics and health checks on
-# 14269.
+# 14269; Jaeger's and Zipkin's ingest ports (14250, 14268, 6831-6832/udp, 9411) and
+# remote sampling (5778, 5779).
 #
 #   docker build -t tracery .        (add --network host where the daemon has no bridge)
 #
@@ -38,7 +39,7 @@ COPY --from=build --chown=65532:65532 /data /data
 USER 65532:65532
 ENV TRACERY_DATA_DIR=/data
 VOLUME ["/data"]
-EXPOSE 4317 4318 16686 16685 14269
+EXPOSE 4317 4318 16686 16685 14269 14250 14268 6831/udp 6832/udp 9411 5778 5779
 # Probes /health/ready on the admin port (TRACERY_ADMIN_ADDR); no curl needed.
 HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=3 \
     CMD ["/usr/local/bin/tracery", "healthcheck"]

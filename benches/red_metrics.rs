@@ -126,7 +126,11 @@ fn main() {
     // it, as a smoke test of the same code paths, so it fills 1 h instead of 24 h and
     // asks fewer queries (a debug build would take many minutes over 24 h).
     let full = std::env::args().any(|arg| arg == "--bench");
-    let hours: u64 = if full { 24 } else { 1 };
+    // RED_BENCH_HOURS shortens or lengthens the fill, e.g. to profile the query path.
+    let hours: u64 = std::env::var("RED_BENCH_HOURS")
+        .ok()
+        .and_then(|hours| hours.parse().ok())
+        .unwrap_or(if full { 24 } else { 1 });
     let num_samples: u64 = if full { 200 } else { 20 };
 
     // Write cost: 40 blocks of live-looking spans across all 1000 operations.

@@ -75,6 +75,20 @@ traces=$(curl -fsS "$query/api/traces?service=frontend&limit=20" \
 echo "frontend traces found: $traces"
 [ "$traces" -gt 0 ]
 
+echo "== a Zipkin span through the published port 9411"
+now_us=$(($(date +%s) * 1000000))
+curl -fsS -X POST -H 'content-type: application/json' "http://localhost:9411/api/v2/spans" \
+  -d "[{\"traceId\":\"00000000000000000000000000c0ffee\",\"id\":\"00000000000000aa\",\"name\":\"compose check\",\"timestamp\":$now_us,\"duration\":1000,\"localEndpoint\":{\"serviceName\":\"zipkin-sender\"}}]"
+found=""
+for _ in $(seq 1 20); do
+  if curl -fsS "$query/api/traces/00000000000000000000000000c0ffee" 2>/dev/null | grep -q zipkin-sender; then
+    found=1; break
+  fi
+  sleep 0.5
+done
+[ -n "$found" ] || { echo "FAILED: the Zipkin span did not come back" >&2; exit 1; }
+echo "the Zipkin span is stored"
+
 container=$("${compose[@]}" ps -q tracery)
 echo "== waiting for the image's HEALTHCHECK (tracery healthcheck) to report healthy"
 for _ in $(seq 1 60); do

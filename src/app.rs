@@ -21,7 +21,7 @@ use crate::config::{Config, SamplingConfig, StorageMode};
 use crate::metrics::Metrics;
 use crate::query::QueryService;
 use crate::store::Store;
-use crate::{ingest, receiver, sampling};
+use crate::{ingest, net, receiver, sampling};
 
 /// How often expired partitions are looked for.
 const RETENTION_INTERVAL: Duration = Duration::from_secs(300);
@@ -101,55 +101,94 @@ fn spawn_legacy(
     legacy: LegacyListeners,
     (ingest, sampling): (&ingest::IngestHandle, &sampling::SamplingService),
     config: &Config,
+    access: &net::Access,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
     use receiver::jaeger_udp::ThriftProtocol;
+    let receiver_config = &config.receiver;
+    let tokens = &access.ingest;
     if let Some(listener) = legacy.jaeger_grpc {
-        tracing::info!(addr = %listener.local_addr()?, "Jaeger gRPC (and OTLP) listening");
-        let (ingest, receiver_config, shutdown) =
-            (ingest.clone(), config.receiver.clone(), shutdown.clone());
         // As Jaeger v1's collector, 14250 also answers remote sampling.
         let sampling = sampling::grpc::service(sampling.clone());
-        tasks.spawn(async move {
-            receiver::jaeger_grpc::serve(listener, ingest, &receiver_config, shutdown, sampling)
+        let (ingest, receiver_config, shutdown) =
+            (ingest.clone(), receiver_config.clone(), shutdown.clone());
+        let (listener, tokens) = (access.listener(listener)?, tokens.clone());
+        spawn_listener(
+            tasks,
+            "Jaeger gRPC (and OTLP)",
+            listener.local_addr(),
+            async move {
+                receiver::jaeger_grpc::serve(
+                    listener,
+                    ingest,
+                    &receiver_config,
+                    tokens,
+                    shutdown,
+                    sampling,
+                )
                 .await
-                .context("Jaeger gRPC receiver failed")
-        });
+            },
+        );
     }
     if let Some(listener) = legacy.jaeger_thrift_http {
-        tracing::info!(addr = %listener.local_addr()?, "Jaeger Thrift/HTTP listening");
         let (ingest, receiver_config, shutdown) =
-            (ingest.clone(), config.receiver.clone(), shutdown.clone());
-        tasks.spawn(async move {
-            receiver::jaeger_http::serve(listener, ingest, &receiver_config, shutdown)
-                .await
-                .context("Jaeger Thrift/HTTP receiver failed")
-        });
+            (ingest.clone(), receiver_config.clone(), shutdown.clone());
+        let (listener, tokens) = (access.listener(listener)?, tokens.clone());
+        spawn_listener(
+            tasks,
+            "Jaeger Thrift/HTTP",
+            listener.local_addr(),
+            async move {
+                receiver::jaeger_http::serve(listener, ingest, &receiver_config, tokens, shutdown)
+                    .await
+            },
+        );
     }
     if let Some(listener) = legacy.zipkin {
-        tracing::info!(addr = %listener.local_addr()?, "Zipkin HTTP listening");
         let (ingest, receiver_config, shutdown) =
-            (ingest.clone(), config.receiver.clone(), shutdown.clone());
-        tasks.spawn(async move {
-            receiver::zipkin_http::serve(listener, ingest, &receiver_config, shutdown)
-                .await
-                .context("Zipkin receiver failed")
+            (ingest.clone(), receiver_config.clone(), shutdown.clone());
+        let (listener, tokens) = (access.listener(listener)?, tokens.clone());
+        spawn_listener(tasks, "Zipkin HTTP", listener.local_addr(), async move {
+            receiver::zipkin_http::serve(listener, ingest, &receiver_config, tokens, shutdown).await
         });
     }
-    for (socket, protocol) in [
-        (legacy.jaeger_udp_compact, ThriftProtocol::Compact),
-        (legacy.jaeger_udp_binary, ThriftProtocol::Binary),
+    for (socket, protocol, what) in [
+        (
+            legacy.jaeger_udp_compact,
+            ThriftProtocol::Compact,
+            "Jaeger agent UDP (compact)",
+        ),
+        (
+            legacy.jaeger_udp_binary,
+            ThriftProtocol::Binary,
+            "Jaeger agent UDP (binary)",
+        ),
     ] {
         let Some(socket) = socket else { continue };
-        tracing::info!(addr = %socket.local_addr()?, ?protocol, "Jaeger agent UDP listening");
         let (ingest, shutdown) = (ingest.clone(), shutdown.clone());
-        tasks.spawn(async move {
-            receiver::jaeger_udp::serve(socket, protocol, ingest, shutdown)
-                .await
-                .context("Jaeger UDP receiver failed")
+        let addr = socket.local_addr()?;
+        spawn_listener(tasks, what, addr, async move {
+            receiver::jaeger_udp::serve(socket, protocol, ingest, shutdown).await
         });
     }
     Ok(())
+}
+
+/// Logs where a listener is and runs it as one of the server's tasks; its error
+/// names the listener.
+fn spawn_listener<E: Into<anyhow::Error>>(
+    tasks: &mut JoinSet<anyhow::Result<()>>,
+    what: &'static str,
+    addr: std::net::SocketAddr,
+    serve: impl std::future::Future<Output = Result<(), E>> + Send + 'static,
+) {
+    tracing::info!(%addr, "{what} listening");
+    tasks.spawn(async move {
+        serve
+            .await
+            .map_err(Into::into)
+            .with_context(|| format!("{what} failed"))
+    });
 }
 
 /// Runs the server until `shutdown` is cancelled, then drains and flushes.
@@ -161,6 +200,7 @@ pub async fn run(
     listeners: Listeners,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let access = net::Access::load(&config.access)?;
     let metrics = Metrics::new();
     let health = Health::new();
     let admin_shutdown = CancellationToken::new();
@@ -175,7 +215,7 @@ pub async fn run(
         sampling_grpc,
     } = listeners;
     let admin = tokio::spawn(api::admin::serve(
-        admin,
+        access.listener(admin)?,
         metrics.clone(),
         health.clone(),
         admin_shutdown.clone(),
@@ -189,7 +229,7 @@ pub async fn run(
         sampling_http,
         sampling_grpc,
     };
-    let served = serve(config, listeners, shutdown, metrics, health).await;
+    let served = serve(config, access, listeners, shutdown, metrics, health).await;
     admin_shutdown.cancel();
     match admin.await {
         Ok(Ok(())) => {}
@@ -212,6 +252,7 @@ struct MainListeners {
 
 async fn serve(
     config: Config,
+    access: net::Access,
     listeners: MainListeners,
     shutdown: CancellationToken,
     metrics: Metrics,
@@ -220,9 +261,14 @@ async fn serve(
     let store_config = config.store.clone();
     let store = tokio::task::spawn_blocking(move || Store::open(&store_config)).await??;
     metrics.watch_store(store.downgrade());
+    let scheme = if access.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let endpoints = UiEndpoints {
-        otlp_grpc: format!("http://{}", listeners.otlp_grpc.local_addr()?),
-        otlp_http: format!("http://{}", listeners.otlp_http.local_addr()?),
+        otlp_grpc: format!("{scheme}://{}", listeners.otlp_grpc.local_addr()?),
+        otlp_http: format!("{scheme}://{}", listeners.otlp_http.local_addr()?),
     };
     tracing::info!(
         otlp_grpc = %listeners.otlp_grpc.local_addr()?,
@@ -235,7 +281,16 @@ async fn serve(
     let (sampling_service, adaptive) = start_sampling(
         &config.sampling,
         &store,
-        (listeners.sampling_http, listeners.sampling_grpc),
+        (
+            listeners
+                .sampling_http
+                .map(|l| access.listener(l))
+                .transpose()?,
+            listeners
+                .sampling_grpc
+                .map(|l| access.listener(l))
+                .transpose()?,
+        ),
         &mut tasks,
         &shutdown,
     )
@@ -253,26 +308,31 @@ async fn serve(
         listeners.legacy,
         (&ingest_handle, &sampling_service),
         &config,
+        &access,
         &shutdown,
     )?;
     let grpc_ingest = ingest_handle.clone();
     let (receiver_config, grpc_shutdown) = (config.receiver.clone(), shutdown.clone());
+    let (otlp_grpc, tokens) = (access.listener(listeners.otlp_grpc)?, access.ingest.clone());
     tasks.spawn(async move {
         receiver::grpc::serve(
-            listeners.otlp_grpc,
+            otlp_grpc,
             grpc_ingest,
             &receiver_config,
+            tokens,
             grpc_shutdown,
         )
         .await
         .context("OTLP/gRPC receiver failed")
     });
     let (receiver_config, http_shutdown) = (config.receiver.clone(), shutdown.clone());
+    let (otlp_http, tokens) = (access.listener(listeners.otlp_http)?, access.ingest.clone());
     tasks.spawn(async move {
         receiver::http::serve(
-            listeners.otlp_http,
+            otlp_http,
             ingest_handle,
             &receiver_config,
+            tokens,
             http_shutdown,
         )
         .await
@@ -283,8 +343,9 @@ async fn serve(
         tracing::info!(query_grpc = %listener.local_addr()?, "gRPC query API listening");
         let (query, grpc_metrics, grpc_shutdown) =
             (query.clone(), metrics.clone(), shutdown.clone());
+        let (listener, tokens) = (access.listener(listener)?, access.query.clone());
         tasks.spawn(async move {
-            api::grpc::serve(listener, query, grpc_metrics, grpc_shutdown)
+            api::grpc::serve(listener, query, grpc_metrics, tokens, grpc_shutdown)
                 .await
                 .context("gRPC query API failed")
         });
@@ -295,10 +356,12 @@ async fn serve(
         endpoints,
         metrics.clone(),
         health.clone(),
-    );
+    )
+    .with_query_tokens(access.query.clone());
     let api_shutdown = shutdown.clone();
+    let api_listener = access.listener(listeners.api)?;
     tasks.spawn(async move {
-        api::serve(listeners.api, state, api_shutdown)
+        api::serve(api_listener, state, api_shutdown)
             .await
             .context("query API failed")
     });
@@ -364,7 +427,7 @@ async fn serve(
 async fn start_sampling(
     config: &SamplingConfig,
     store: &Store,
-    (http, grpc): (Option<TcpListener>, Option<TcpListener>),
+    (http, grpc): (Option<net::Listener>, Option<net::Listener>),
     tasks: &mut JoinSet<anyhow::Result<()>>,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<(sampling::SamplingService, Option<Arc<sampling::Adaptive>>)> {
@@ -396,7 +459,7 @@ async fn start_sampling(
         None => sampling::SamplingService::new(sampling::Strategies::default(), adaptive.clone()),
     };
     if let Some(listener) = http {
-        tracing::info!(sampling_http = %listener.local_addr()?, "remote sampling (HTTP) listening");
+        tracing::info!(sampling_http = %listener.local_addr(), "remote sampling (HTTP) listening");
         let (service, shutdown) = (service.clone(), shutdown.clone());
         tasks.spawn(async move {
             sampling::http::serve(listener, service, shutdown)
@@ -405,7 +468,7 @@ async fn start_sampling(
         });
     }
     if let Some(listener) = grpc {
-        tracing::info!(sampling_grpc = %listener.local_addr()?, "remote sampling (gRPC) listening");
+        tracing::info!(sampling_grpc = %listener.local_addr(), "remote sampling (gRPC) listening");
         let (service, shutdown) = (service.clone(), shutdown.clone());
         tasks.spawn(async move {
             sampling::grpc::serve(listener, service, shutdown)

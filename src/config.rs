@@ -187,6 +187,18 @@ pub struct RawConfig {
     /// …or at least this share of their parent span's duration, in percent [default: 20]
     #[arg(long, env = "TRACERY_N_PLUS_ONE_MIN_PARENT_PERCENT")]
     pub n_plus_one_min_parent_percent: Option<u32>,
+    /// PEM certificate chain: turns on TLS for every TCP listener (with --tls-key-file)
+    #[arg(long, env = "TRACERY_TLS_CERT_FILE")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of --tls-cert-file
+    #[arg(long, env = "TRACERY_TLS_KEY_FILE")]
+    pub tls_key_file: Option<PathBuf>,
+    /// File of bearer tokens (one per line) that ingest requires, on every OTLP, Jaeger and Zipkin TCP listener
+    #[arg(long, env = "TRACERY_INGEST_TOKEN_FILE")]
+    pub ingest_token_file: Option<PathBuf>,
+    /// File of bearer tokens (one per line) that the query API, gRPC query API and UI data require
+    #[arg(long, env = "TRACERY_QUERY_TOKEN_FILE")]
+    pub query_token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -209,6 +221,22 @@ pub struct Config {
     /// `None` when turned off with an empty value.
     pub query_grpc_addr: Option<SocketAddr>,
     pub sampling: SamplingConfig,
+    pub access: AccessConfig,
+}
+
+/// TLS and bearer tokens; all off by default. Files are read when the server starts.
+#[derive(Debug, Clone, Default)]
+pub struct AccessConfig {
+    /// Certificate chain and private key, both PEM.
+    pub tls: Option<TlsFiles>,
+    pub ingest_token_file: Option<PathBuf>,
+    pub query_token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
 }
 
 #[derive(Debug, Clone)]
@@ -351,6 +379,10 @@ impl RawConfig {
             n_plus_one_min_parent_percent: self
                 .n_plus_one_min_parent_percent
                 .or(lower.n_plus_one_min_parent_percent),
+            tls_cert_file: self.tls_cert_file.or(lower.tls_cert_file),
+            tls_key_file: self.tls_key_file.or(lower.tls_key_file),
+            ingest_token_file: self.ingest_token_file.or(lower.ingest_token_file),
+            query_token_file: self.query_token_file.or(lower.query_token_file),
         }
     }
 }
@@ -513,6 +545,12 @@ impl Config {
                     .unwrap_or(DEFAULT_QUERY_GRPC_ADDR),
             )?,
             sampling,
+            access: access_from_raw(
+                raw.tls_cert_file,
+                raw.tls_key_file,
+                raw.ingest_token_file,
+                raw.query_token_file,
+            )?,
         })
     }
 
@@ -526,6 +564,29 @@ impl Config {
         };
         Config::from_raw(raw).expect("the defaults are valid")
     }
+}
+
+fn access_from_raw(
+    cert_file: Option<PathBuf>,
+    key_file: Option<PathBuf>,
+    ingest_token_file: Option<PathBuf>,
+    query_token_file: Option<PathBuf>,
+) -> Result<AccessConfig, ConfigError> {
+    let set = |path: Option<PathBuf>| path.filter(|path| !path.as_os_str().is_empty());
+    let tls = match (set(cert_file), set(key_file)) {
+        (Some(cert_file), Some(key_file)) => Some(TlsFiles {
+            cert_file,
+            key_file,
+        }),
+        (None, None) => None,
+        (Some(_), None) => return Err(invalid("tls_key_file", "is required with tls_cert_file")),
+        (None, Some(_)) => return Err(invalid("tls_cert_file", "is required with tls_key_file")),
+    };
+    Ok(AccessConfig {
+        tls,
+        ingest_token_file: set(ingest_token_file),
+        query_token_file: set(query_token_file),
+    })
 }
 
 fn n_plus_one_from_raw(raw: &RawConfig) -> Result<NPlusOneConfig, ConfigError> {

@@ -25,7 +25,7 @@ pub mod healthcheck;
 pub mod ingest;
 pub mod metrics;
 pub mod model;
-mod net;
+pub mod net;
 pub mod protocol;
 pub mod query;
 pub(crate) mod receiver;

@@ -70,7 +70,10 @@ fn config(cli: &Cli) -> anyhow::Result<Config> {
 fn healthcheck(cli: &Cli, url: Option<String>) -> anyhow::Result<()> {
     let url = match url {
         Some(url) => url,
-        None => tracery::healthcheck::ready_url(config(cli)?.admin_addr),
+        None => {
+            let config = config(cli)?;
+            tracery::healthcheck::ready_url(config.admin_addr, config.access.tls.is_some())
+        }
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -6,6 +6,7 @@
 // against the page's <base href>, where the server writes its --base-path, so the
 // UI works unchanged under a prefix like /jaeger/.
 
+import { fetchWithToken } from './auth.js';
 import { assignColors } from './lib/format.js';
 
 export class ApiError extends Error {
@@ -19,7 +20,7 @@ export class ApiError extends Error {
 async function getJson(url) {
   let response;
   try {
-    response = await fetch(new URL(url, document.baseURI), { headers: { Accept: 'application/json' } });
+    response = await fetchWithToken(new URL(url, document.baseURI), { headers: { Accept: 'application/json' } });
   } catch (error) {
     throw new ApiError(0, `cannot reach the Tracery server (${error.message})`);
   }

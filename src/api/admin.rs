@@ -2,12 +2,12 @@
 //! checks, and Jaeger's health form at `/`. Metrics are served only here, never on
 //! the query port, so nothing a query token would guard exposes them.
 
+use crate::net::Listener;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::health::{self, Health};
@@ -23,14 +23,12 @@ pub fn router(metrics: Metrics, health: Health) -> Router {
 
 /// Serves until `shutdown` is cancelled, then finishes in-flight requests.
 pub async fn serve(
-    listener: TcpListener,
+    listener: Listener,
     metrics: Metrics,
     health: Health,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(crate::net::with_nodelay(listener), router(metrics, health))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    crate::net::serve_http(listener, router(metrics, health), None, shutdown).await
 }
 
 async fn scrape(State(metrics): State<Metrics>) -> impl IntoResponse {

@@ -33,7 +33,6 @@ use axum::http::{StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Router;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
 use tower_http::compression::CompressionLayer;
@@ -42,6 +41,8 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::UiConfig;
 use crate::metrics::Metrics;
+use crate::net::auth::{self, Tokens};
+use crate::net::Listener;
 use crate::query::QueryService;
 pub use health::Health;
 
@@ -62,6 +63,9 @@ pub struct AppState {
     pub(crate) endpoints: UiEndpoints,
     pub(crate) metrics: Metrics,
     pub(crate) health: Health,
+    /// With tokens, the data routes (`/api`, `/internal/ui`) need one; the UI's
+    /// files and health checks stay open.
+    pub(crate) query_tokens: Option<Tokens>,
 }
 
 impl AppState {
@@ -78,6 +82,14 @@ impl AppState {
             endpoints,
             metrics,
             health,
+            query_tokens: None,
+        }
+    }
+
+    pub fn with_query_tokens(self, query_tokens: Option<Tokens>) -> AppState {
+        AppState {
+            query_tokens,
+            ..self
         }
     }
 }
@@ -159,7 +171,7 @@ fn outside(metrics: &Metrics, started: Instant, response: Response) -> Response 
 }
 
 fn routes(state: AppState) -> Router {
-    Router::new()
+    let data = Router::new()
         .nest("/api/v3", jaeger_v3::routes())
         .nest("/api", jaeger_v1::routes())
         .nest(
@@ -167,7 +179,13 @@ fn routes(state: AppState) -> Router {
             ui_api::routes()
                 .merge(ui_views::routes())
                 .merge(ui_monitor::routes()),
-        )
+        );
+    let data = match state.query_tokens.clone() {
+        Some(tokens) => data.route_layer(auth::http_layer(tokens)),
+        None => data,
+    };
+    Router::new()
+        .merge(data)
         .merge(health::routes(state.health.clone()))
         .fallback_service(crate::ui::router(
             state.ui.ui_dir.clone(),
@@ -200,11 +218,10 @@ async fn record_query(State(metrics): State<Metrics>, request: Request, next: Ne
 
 /// Serves until `shutdown` is cancelled, then finishes in-flight requests.
 pub async fn serve(
-    listener: TcpListener,
+    listener: Listener,
     state: AppState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(crate::net::with_nodelay(listener), router(state))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    // Tokens guard the data routes inside `router`, not the UI's files.
+    crate::net::serve_http(listener, router(state), None, shutdown).await
 }

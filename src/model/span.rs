@@ -151,6 +151,15 @@ pub enum SpanKind {
 }
 
 impl SpanKind {
+    pub const ALL: [SpanKind; 6] = [
+        SpanKind::Unspecified,
+        SpanKind::Internal,
+        SpanKind::Server,
+        SpanKind::Client,
+        SpanKind::Producer,
+        SpanKind::Consumer,
+    ];
+
     pub fn from_number(number: i32) -> Option<SpanKind> {
         Some(match number {
             0 => SpanKind::Unspecified,

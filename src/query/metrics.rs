@@ -251,15 +251,20 @@ impl QueryService {
         )?;
         let store = self.store.clone();
         blocking(move || {
-            let resolution = Resolution::for_step(grid.step_secs);
-            let rows = named_rows(&store, &query, resolution, grid.first_secs, grid.end_secs())?;
-            let cells = rows.iter().map(|(service, operation, row)| {
-                (
+            let now_secs = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |now| now.as_secs());
+            let resolution = Resolution::for_step(grid.step_secs, grid.first_secs, now_secs);
+            let (names, rows) =
+                named_rows(&store, &query, resolution, grid.first_secs, grid.end_secs())?;
+            let cells = rows.iter().filter_map(|row| {
+                let (service, operation) = names.get(&row.operation_id)?;
+                Some((
                     service.as_str(),
                     operation.as_str(),
                     row.bucket_start_secs,
                     &row.cell,
-                )
+                ))
             });
             Ok((grid, build_series(&grid, query.group_by_operation, cells)))
         })
@@ -342,19 +347,41 @@ impl QueryService {
     }
 }
 
-/// Cells of the query's services, span kinds and operation, with their names.
+/// (service, operation) by operation id.
+type OperationNames = BTreeMap<u32, (String, String)>;
+
+/// Cells of the query's services, span kinds and operation, and the (service,
+/// operation) name of each operation id among them.
 fn named_rows(
     store: &Store,
     query: &MetricsQuery,
     resolution: Resolution,
     start_secs: u64,
     end_secs: u64,
-) -> Result<Vec<(String, String, RedRow)>, QueryError> {
-    let mut names: BTreeMap<u32, (String, String)> = BTreeMap::new();
+) -> Result<(OperationNames, Vec<RedRow>), QueryError> {
+    let mut names = OperationNames::new();
     for service in &query.services {
         let Some(service_id) = store.service_id(service) else {
             continue;
         };
+        if !query.group_by_operation && query.operation.is_none() {
+            // One cell per span kind and bucket holds the whole service.
+            let kinds: &[SpanKind] = if query.span_kinds.is_empty() {
+                &SpanKind::ALL
+            } else {
+                &query.span_kinds
+            };
+            let cells: Option<Vec<u32>> = kinds
+                .iter()
+                .map(|kind| store.red_service_cell(service_id, *kind, start_secs))
+                .collect();
+            if let Some(cells) = cells {
+                for id in cells {
+                    names.insert(id, (service.clone(), String::new()));
+                }
+                continue;
+            }
+        }
         for (id, kind, name) in store.operation_entries(service_id) {
             let kind_wanted = query.span_kinds.is_empty() || query.span_kinds.contains(&kind);
             let operation_wanted = query
@@ -368,13 +395,7 @@ fn named_rows(
     }
     let ids: Vec<u32> = names.keys().copied().collect();
     let rows = store.red_cells(&ids, resolution, start_secs, end_secs)?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|row| {
-            let (service, operation) = names.get(&row.operation_id)?;
-            Some((service.clone(), operation.clone(), row))
-        })
-        .collect())
+    Ok((names, rows))
 }
 
 #[cfg(test)]

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use crate::net::auth::{self, Tokens};
+use crate::net::Listener;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -11,10 +13,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest as OtlpExportRequest,
     ExportTraceServiceResponse as OtlpExportResponse,
 };
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::codec::CompressionEncoding;
-use tonic::transport::server::TcpIncoming;
 use tonic::{Code, Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -57,27 +57,17 @@ pub(crate) fn otlp_service(
 
 /// Serves until `shutdown` is cancelled, then drains in-flight exports.
 pub(crate) async fn serve(
-    listener: TcpListener,
+    listener: Listener,
     ingest: IngestHandle,
     config: &ReceiverConfig,
+    tokens: Option<Tokens>,
     shutdown: CancellationToken,
 ) -> Result<(), tonic::transport::Error> {
     tonic::transport::Server::builder()
+        .layer(tower::util::option_layer(tokens.map(auth::grpc_layer)))
         .add_service(otlp_service(ingest, config))
-        .serve_with_incoming_shutdown(incoming(listener), shutdown.cancelled_owned())
+        .serve_with_incoming_shutdown(listener.into_incoming(), shutdown.cancelled_owned())
         .await
-}
-
-/// The accepted connections, with `TCP_NODELAY` set.
-///
-/// Tonic applies its `tcp_nodelay` (on by default) only to sockets it binds itself,
-/// never to an incoming stream. Without it, Nagle's algorithm holds back a
-/// connection's small frames (responses, trailers, WINDOW_UPDATEs) while an earlier
-/// one is unacknowledged, and the client's delayed ACK turns that into a ~40 ms
-/// stall: one connection carrying many concurrent exports, as an OpenTelemetry
-/// Collector's does, got half the throughput of several connections.
-pub(crate) fn incoming(listener: TcpListener) -> TcpIncoming {
-    TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
 pub(crate) fn status_from(error: AcceptError) -> Status {
@@ -97,22 +87,6 @@ pub(crate) fn status_from(error: AcceptError) -> Status {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn accepted_connections_have_nodelay() {
-        use tokio_stream::StreamExt as _;
-
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("local address");
-        let mut incoming = incoming(listener);
-        let _client = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        let accepted = incoming
-            .next()
-            .await
-            .expect("a connection")
-            .expect("accepted");
-        assert!(accepted.nodelay().expect("read TCP_NODELAY"));
-    }
 
     #[test]
     fn refusals_are_retryable_and_carry_retry_info() {

@@ -2,6 +2,8 @@
 //! optionally gzip-compressed, chunked or not. Responses are encoded like the request,
 //! as the OTLP specification requires.
 
+use crate::net::auth::Tokens;
+use crate::net::Listener;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -13,7 +15,6 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceResponse as OtlpExportResponse,
 };
 use prost::Message;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::decompression::RequestDecompressionLayer;
@@ -79,14 +80,13 @@ pub(crate) fn router(ingest: IngestHandle, config: &ReceiverConfig) -> Router {
 }
 
 pub(crate) async fn serve(
-    listener: TcpListener,
+    listener: Listener,
     ingest: IngestHandle,
     config: &ReceiverConfig,
+    tokens: Option<Tokens>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(crate::net::with_nodelay(listener), router(ingest, config))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    crate::net::serve_http(listener, router(ingest, config), tokens, shutdown).await
 }
 
 async fn export(State(state): State<HttpState>, headers: HeaderMap, body: Body) -> Response {

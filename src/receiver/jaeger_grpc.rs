@@ -5,12 +5,13 @@
 //! Remote sampling's `SamplingManager` is served here too, as Jaeger v1's collector
 //! did; `app` passes it in from `sampling::grpc::service`.
 
-use tokio::net::TcpListener;
+use crate::net::auth::{self, Tokens};
+use crate::net::Listener;
 use tokio_util::sync::CancellationToken;
 use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
 
-use super::grpc::{incoming, otlp_service, status_from};
+use super::grpc::{otlp_service, status_from};
 use crate::config::ReceiverConfig;
 use crate::ingest::IngestHandle;
 use crate::protocol::jaeger::api_v2::sampling_manager_server::{
@@ -58,9 +59,10 @@ impl api_v2::collector_service_server::CollectorService for JaegerCollector {
 
 /// Serves until `shutdown` is cancelled, then drains in-flight requests.
 pub(crate) async fn serve(
-    listener: TcpListener,
+    listener: Listener,
     ingest: IngestHandle,
     config: &ReceiverConfig,
+    tokens: Option<Tokens>,
     shutdown: CancellationToken,
     sampling: SamplingManagerServer<impl SamplingManager>,
 ) -> Result<(), tonic::transport::Error> {
@@ -72,9 +74,10 @@ pub(crate) async fn serve(
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip);
     tonic::transport::Server::builder()
+        .layer(tower::util::option_layer(tokens.map(auth::grpc_layer)))
         .add_service(collector)
         .add_service(otlp_service(ingest, config))
         .add_service(sampling)
-        .serve_with_incoming_shutdown(incoming(listener), shutdown.cancelled_owned())
+        .serve_with_incoming_shutdown(listener.into_incoming(), shutdown.cancelled_owned())
         .await
 }

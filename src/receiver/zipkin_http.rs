@@ -2,13 +2,14 @@
 //! `ListOfSpans`, and `POST /api/v1/spans` as JSON, gzip or not. 202 on success, as
 //! Zipkin answers.
 
+use crate::net::auth::Tokens;
+use crate::net::Listener;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::decompression::RequestDecompressionLayer;
 
@@ -35,14 +36,13 @@ pub(crate) fn router(ingest: IngestHandle, config: &ReceiverConfig) -> Router {
 }
 
 pub(crate) async fn serve(
-    listener: TcpListener,
+    listener: Listener,
     ingest: IngestHandle,
     config: &ReceiverConfig,
+    tokens: Option<Tokens>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(crate::net::with_nodelay(listener), router(ingest, config))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    crate::net::serve_http(listener, router(ingest, config), tokens, shutdown).await
 }
 
 type Decoder = fn(&[u8]) -> Result<Vec<ZipkinSpan>, ZipkinError>;

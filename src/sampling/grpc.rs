@@ -1,9 +1,8 @@
 //! Remote sampling over gRPC: `jaeger.api_v2.SamplingManager/GetSamplingStrategy`,
 //! on 5779 (and on 14250 beside the Jaeger collector service, via `service`).
 
-use tokio::net::TcpListener;
+use crate::net::Listener;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
 use super::SamplingService;
@@ -38,15 +37,12 @@ pub fn service(sampling: SamplingService) -> SamplingManagerServer<impl Sampling
 
 /// Serves until `shutdown` is cancelled.
 pub async fn serve(
-    listener: TcpListener,
+    listener: Listener,
     sampling: SamplingService,
     shutdown: CancellationToken,
 ) -> Result<(), tonic::transport::Error> {
     tonic::transport::Server::builder()
         .add_service(service(sampling))
-        .serve_with_incoming_shutdown(
-            TcpIncoming::from(listener).with_nodelay(Some(true)),
-            shutdown.cancelled_owned(),
-        )
+        .serve_with_incoming_shutdown(listener.into_incoming(), shutdown.cancelled_owned())
         .await
 }

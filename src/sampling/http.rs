@@ -2,13 +2,13 @@
 //! `/api/sampling?service=S`, answered in Jaeger's JSON form (jsonpb with defaults
 //! emitted, so `"strategyType":"PROBABILISTIC"` stays although it is enum 0).
 
+use crate::net::Listener;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::SamplingService;
@@ -26,13 +26,11 @@ pub fn router(service: SamplingService) -> Router {
 
 /// Serves until `shutdown` is cancelled.
 pub async fn serve(
-    listener: TcpListener,
+    listener: Listener,
     service: SamplingService,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(crate::net::with_nodelay(listener), router(service))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    crate::net::serve_http(listener, router(service), None, shutdown).await
 }
 
 async fn strategy(State(service): State<SamplingService>, RawQuery(raw): RawQuery) -> Response {

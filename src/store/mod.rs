@@ -179,7 +179,7 @@ impl Store {
                 tree.remove(keys::block_key(keys::META, meta.seq))?;
             }
         }
-        let red = red::RedStore::open(&db)?;
+        let red = red::RedStore::open(&db, unix_secs_now())?;
         tracing::info!(path = %path.display(), num_blocks = blocks.len(), num_partitions = partitions.len(), "store opened");
         Ok(Store {
             inner: Arc::new(Inner {
@@ -216,7 +216,8 @@ impl Store {
             num_blocks += 1;
             let (operation_ids, service_ids) = self.catalog_ids(refs)?;
             if inner.config.red_metrics {
-                inner.red.add_block(refs, &operation_ids, unix_secs_now());
+                let ids = (operation_ids.as_slice(), service_ids.as_slice());
+                inner.red.add_block(refs, ids, unix_secs_now());
             }
             let encoded = codec::encode_block(refs, &operation_ids, inner.config.zstd_level)?;
             let offset = segment.append(&encoded.bytes)?;
@@ -310,7 +311,7 @@ impl Store {
     /// Merges the RED metrics counted since the last call into sled, rolled up to
     /// every resolution, and flushes; returns how many cells were written.
     pub fn checkpoint_red(&self) -> Result<usize, StoreError> {
-        self.inner.red.checkpoint(&self.inner.db)
+        self.inner.red.checkpoint(&self.inner.db, unix_secs_now())
     }
 
     /// `(cells, bytes of keys and values)` of the RED metrics in sled, for the
@@ -334,6 +335,17 @@ impl Store {
     }
 
     /// Every operation of `service` with its catalog id.
+    /// The id of the RED cells that count all of `service_id`'s spans of `kind`, if
+    /// they cover buckets from `start_secs` on.
+    pub(crate) fn red_service_cell(
+        &self,
+        service_id: u32,
+        kind: SpanKind,
+        start_secs: u64,
+    ) -> Option<u32> {
+        self.inner.red.service_cell_id(service_id, kind, start_secs)
+    }
+
     pub(crate) fn operation_entries(&self, service_id: u32) -> Vec<(u32, SpanKind, String)> {
         self.read_catalog().operation_entries(service_id)
     }

@@ -4,6 +4,7 @@
 // Test code: a failed unwrap is a failed test with a useful message.
 #![allow(clippy::unwrap_used)]
 
+pub(crate) mod access;
 mod admin;
 mod base_path;
 mod demo;
@@ -16,7 +17,7 @@ mod monitor_n_plus_one;
 mod query_api;
 mod query_grpc;
 mod sampling;
-mod sdk_languages;
+pub(crate) mod sdk_languages;
 mod search_filters;
 mod shutdown;
 mod support;

@@ -14,6 +14,15 @@ pub(crate) fn sdk_dir() -> PathBuf {
 
 /// Runs a script of tests/sdk (an exporter prints the trace id it sent).
 pub(crate) async fn run_exporter(program: PathBuf, args: Vec<String>) -> String {
+    run_exporter_with_env(program, args, Vec::new()).await
+}
+
+/// `run_exporter` with extra environment variables (`OTEL_EXPORTER_OTLP_*`).
+pub(crate) async fn run_exporter_with_env(
+    program: PathBuf,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+) -> String {
     assert!(
         program.exists() || program.to_str() == Some("node"),
         "{} is missing: run .ci/setup-sdks",
@@ -22,6 +31,7 @@ pub(crate) async fn run_exporter(program: PathBuf, args: Vec<String>) -> String 
     let output = tokio::task::spawn_blocking(move || {
         Command::new(&program)
             .args(&args)
+            .envs(env)
             .current_dir(sdk_dir())
             .output()
     })
@@ -29,6 +39,8 @@ pub(crate) async fn run_exporter(program: PathBuf, args: Vec<String>) -> String 
     .unwrap()
     .expect("exporter runs (run .ci/setup-sdks if it is missing)");
     let stdout = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    // An SDK logs failed exports and still exits 0: keep its words for the failure.
+    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
     assert!(
         output.status.success(),
         "exporter failed: {}\n{stdout}",

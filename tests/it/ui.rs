@@ -5,6 +5,7 @@
 //! these tests fail, they never skip. Figures from the 50k-span test are printed
 //! (run with `--nocapture` to see them).
 
+mod auth;
 mod base_path;
 mod big_trace;
 mod browser;
@@ -15,6 +16,7 @@ mod screenshots;
 mod search;
 mod trace_page;
 mod views;
+mod zipkin_shared;
 
 use serde_json::Value;
 

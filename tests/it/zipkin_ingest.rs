@@ -16,7 +16,12 @@ fn now_micros() -> u64 {
         .as_micros() as u64
 }
 
-async fn post(server: &TestServer, path: &str, content_type: &str, body: Vec<u8>) -> (u16, String) {
+pub(crate) async fn post(
+    server: &TestServer,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (u16, String) {
     let response = server
         .http
         .post(format!("http://{}{path}", server.zipkin))
@@ -52,7 +57,7 @@ fn tag<'a>(span: &'a Value, key: &str) -> &'a Value {
 
 /// Envoy-style shared span context: the client (frontend) and server (backend) halves
 /// of one call carry the same span ID; the backend's own work is a child of that ID.
-fn shared_span_fixture(start: u64) -> Value {
+pub(crate) fn shared_span_fixture(start: u64) -> Value {
     json!([
         {"traceId": "5af7183fb1d4cf5f", "id": "6b221d5bc9e6496c", "name": "get /api",
          "kind": "SERVER", "timestamp": start, "duration": 20_000,

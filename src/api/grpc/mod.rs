@@ -12,11 +12,10 @@ mod metrics;
 
 use std::pin::Pin;
 
+use crate::net::{auth, Listener};
 use futures_util::Stream;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::server::NamedService;
-use tonic::transport::server::TcpIncoming;
 use tonic::Status;
 use tonic_health::pb::health_server::HealthServer;
 use tonic_health::server::HealthService;
@@ -46,9 +45,10 @@ type ReplyStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 /// Serves until `shutdown` is cancelled, then finishes in-flight calls. Every call
 /// is counted in `metrics`' query-request families, by method and gRPC code.
 pub async fn serve(
-    listener: TcpListener,
+    listener: Listener,
     query: QueryService,
     metrics: Metrics,
+    tokens: Option<auth::Tokens>,
     shutdown: CancellationToken,
 ) -> Result<(), GrpcServeError> {
     // Health names exactly the query services added below (taken from their
@@ -71,7 +71,9 @@ pub async fn serve(
             .with_service_name(<HealthServer<HealthService> as NamedService>::NAME)
     };
     tonic::transport::Server::builder()
+        // Outermost, so calls refused for want of a token count as UNAUTHENTICATED.
         .layer(metrics::MetricsLayer::new(metrics))
+        .layer(tower::util::option_layer(tokens.map(auth::grpc_layer)))
         .add_service(
             V2Server::new(api_v2::QueryV2::new(query.clone()))
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
@@ -82,10 +84,7 @@ pub async fn serve(
         .add_service(health_service)
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?)
-        .serve_with_incoming_shutdown(
-            TcpIncoming::from(listener).with_nodelay(Some(true)),
-            shutdown.cancelled_owned(),
-        )
+        .serve_with_incoming_shutdown(listener.into_incoming(), shutdown.cancelled_owned())
         .await?;
     Ok(())
 }

@@ -286,44 +286,26 @@ enum AnyValueField {
     Unknown,
 }
 
-impl HasDto for OtlpResourceSpans {
-    type Dto = ResourceSpansDto;
+/// Each OTLP message type and the DTO its JSON form is read through.
+macro_rules! has_dto {
+    ($($otlp:ty => $dto:ty),* $(,)?) => {
+        $(impl HasDto for $otlp {
+            type Dto = $dto;
+        })*
+    };
 }
 
-impl HasDto for OtlpResource {
-    type Dto = ResourceDto;
-}
-
-impl HasDto for OtlpScopeSpans {
-    type Dto = ScopeSpansDto;
-}
-
-impl HasDto for OtlpScope {
-    type Dto = ScopeDto;
-}
-
-impl HasDto for OtlpSpan {
-    type Dto = SpanDto;
-}
-
-impl HasDto for OtlpEvent {
-    type Dto = EventDto;
-}
-
-impl HasDto for OtlpLink {
-    type Dto = LinkDto;
-}
-
-impl HasDto for OtlpStatus {
-    type Dto = StatusDto;
-}
-
-impl HasDto for OtlpKeyValue {
-    type Dto = KeyValueDto;
-}
-
-impl HasDto for OtlpAnyValue {
-    type Dto = AnyValueDto;
+has_dto! {
+    OtlpResourceSpans => ResourceSpansDto,
+    OtlpResource => ResourceDto,
+    OtlpScopeSpans => ScopeSpansDto,
+    OtlpScope => ScopeDto,
+    OtlpSpan => SpanDto,
+    OtlpEvent => EventDto,
+    OtlpLink => LinkDto,
+    OtlpStatus => StatusDto,
+    OtlpKeyValue => KeyValueDto,
+    OtlpAnyValue => AnyValueDto,
 }
 
 impl From<ResourceSpansDto> for OtlpResourceSpans {

@@ -65,6 +65,11 @@ impl RedCell {
         }
     }
 
+    /// Keeps only the `count` slowest exemplars (rolled-up cells keep fewer).
+    pub(crate) fn keep_slowest(&mut self, count: usize) {
+        self.slowest.truncate(count);
+    }
+
     fn offer_slowest(&mut self, exemplar: Exemplar) {
         // Cheap rejection first: this runs for every span written.
         if self.slowest.len() == NUM_SLOWEST

@@ -15,6 +15,18 @@
 //! reads 10-minute cells. Retention drops whole trees, as it does for blocks. A
 //! crash (not a clean stop) loses the cells of at most one checkpoint interval;
 //! the spans themselves are still searchable.
+//!
+//! Each span also counts in its service's cell for its span kind (`service_cell_id`,
+//! ids with the top bit set), so a per-service query reads one cell per bucket
+//! instead of one per operation: 24 h at 1 min steps is 1,440 cells, not 1,440 per
+//! operation. Stores that predate them record when service cells began
+//! (`SERVICE_CELLS_SINCE_KEY`); windows reaching further back add up operations.
+//!
+//! 10 s cells are six in seven of all cells, and only steps under a minute read
+//! them, so they are kept for `FINE_HORIZON_SECS`: checkpoints delete them from
+//! hours that have passed it, and a query with a finer step that reaches further
+//! back reads 1 min cells instead. Rolled-up cells keep one slowest exemplar, not
+//! `cell::NUM_SLOWEST`: a window holds many of them anyway.
 
 pub(crate) mod cell;
 pub(crate) mod sketch;
@@ -26,11 +38,17 @@ use foldhash::{HashMap, HashSet};
 
 use self::cell::RedCell;
 use super::StoreError;
-use crate::model::Span;
+use crate::model::{Span, SpanKind};
 
 /// How often the in-memory cells are merged into sled.
 pub const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
 const TREE_PREFIX: &str = "red-";
+/// Ids at or above this name a service's cell for one span kind, not an operation's.
+const SERVICE_CELLS: u32 = 1 << 31;
+/// Where the store records the first second its service cells cover (big-endian u64).
+const SERVICE_CELLS_SINCE_KEY: &[u8] = b"red-service-cells-since";
+/// How long 10 s cells are kept; see the module's documentation.
+pub(crate) const FINE_HORIZON_SECS: u64 = 6 * 3600;
 /// Spans claiming to start further in the future than this are left out of the
 /// metrics (a broken clock would otherwise create buckets retention never reaches).
 const MAX_FUTURE_SECS: u64 = 3600;
@@ -59,13 +77,20 @@ impl Resolution {
         }
     }
 
-    /// The coarsest resolution whose buckets tile steps of `step_secs` exactly.
-    pub(crate) fn for_step(step_secs: u64) -> Resolution {
-        Resolution::ALL
+    /// The coarsest resolution whose buckets tile steps of `step_secs` exactly,
+    /// among those still kept at `start_secs` (10 s cells only for the last
+    /// `FINE_HORIZON_SECS` before `now_secs`).
+    pub(crate) fn for_step(step_secs: u64, start_secs: u64, now_secs: u64) -> Resolution {
+        let tiling = Resolution::ALL
             .into_iter()
             .rev()
             .find(|resolution| step_secs.is_multiple_of(resolution.secs()))
-            .unwrap_or(Resolution::FINEST)
+            .unwrap_or(Resolution::FINEST);
+        if tiling == Resolution::TenSeconds && !fine_kept(start_secs, now_secs) {
+            Resolution::Minute
+        } else {
+            tiling
+        }
     }
 }
 
@@ -86,6 +111,10 @@ pub(super) struct RedStore {
     pending: Mutex<RedMap>,
     /// The `red-<hour>` trees by hour.
     trees: RwLock<BTreeMap<u32, sled::Tree>>,
+    /// Service cells cover buckets from this second on.
+    service_cells_since: u64,
+    /// Hours before this one have had their 10 s cells deleted (this run).
+    fine_pruned_before: Mutex<u32>,
     /// Queries hold it shared while they read sled and then `pending`; a checkpoint
     /// holds it exclusively while it moves cells from one to the other, so a query
     /// sees every cell exactly once.
@@ -93,32 +122,80 @@ pub(super) struct RedStore {
 }
 
 impl RedStore {
-    pub(super) fn open(db: &sled::Db) -> Result<RedStore, StoreError> {
+    pub(super) fn open(db: &sled::Db, now_secs: u64) -> Result<RedStore, StoreError> {
         let mut trees = BTreeMap::new();
         for name in db.tree_names() {
             if let Some(hour) = parse_tree_name(&name) {
                 trees.insert(hour, db.open_tree(&name)?);
             }
         }
+        let service_cells_since = match db.get(SERVICE_CELLS_SINCE_KEY)? {
+            Some(bytes) => bytes
+                .as_ref()
+                .try_into()
+                .map(u64::from_be_bytes)
+                .map_err(|_| StoreError::Corrupt("RED service cells start"))?,
+            None => {
+                // A new store covers everything; an older one from the next bucket on.
+                let since = if trees.is_empty() {
+                    0
+                } else {
+                    now_secs - now_secs % Resolution::TenMinutes.secs()
+                        + Resolution::TenMinutes.secs()
+                };
+                db.insert(SERVICE_CELLS_SINCE_KEY, &since.to_be_bytes())?;
+                since
+            }
+        };
         Ok(RedStore {
             trees: RwLock::new(trees),
+            service_cells_since,
             ..RedStore::default()
         })
     }
 
-    /// Counts a block's spans; `operation_ids` are their catalog ids.
-    pub(super) fn add_block(&self, spans: &[&Span], operation_ids: &[u32], now_secs: u64) {
+    /// The cell id of `service_id`'s spans of `kind`, if service cells cover
+    /// `start_secs` onwards (`None`: add up its operations instead).
+    pub(super) fn service_cell_id(
+        &self,
+        service_id: u32,
+        kind: SpanKind,
+        start_secs: u64,
+    ) -> Option<u32> {
+        (start_secs >= self.service_cells_since)
+            .then(|| service_cell_id(service_id, kind))
+            .flatten()
+    }
+
+    /// Counts a block's spans; `operation_ids` and `service_ids` are their catalog ids.
+    pub(super) fn add_block(
+        &self,
+        spans: &[&Span],
+        (operation_ids, service_ids): (&[u32], &[u32]),
+        now_secs: u64,
+    ) {
         let mut pending = lock(&self.pending);
         let finest = Resolution::FINEST.secs();
-        for (span, &operation_id) in spans.iter().zip(operation_ids) {
+        for ((span, &operation_id), &service_id) in spans.iter().zip(operation_ids).zip(service_ids)
+        {
             let start_secs = span.start_unix_nanos / 1_000_000_000;
             if start_secs > now_secs + MAX_FUTURE_SECS {
                 continue;
             }
-            pending
-                .entry((operation_id, start_secs - start_secs % finest))
-                .or_default()
-                .add(span.trace_id, span.duration_nanos(), span.is_error());
+            let bucket = start_secs - start_secs % finest;
+            let (duration, is_error) = (span.duration_nanos(), span.is_error());
+            pending.entry((operation_id, bucket)).or_default().add(
+                span.trace_id,
+                duration,
+                is_error,
+            );
+            if let Some(service_cell) = service_cell_id(service_id, span.kind) {
+                pending.entry((service_cell, bucket)).or_default().add(
+                    span.trace_id,
+                    duration,
+                    is_error,
+                );
+            }
         }
     }
 
@@ -153,14 +230,18 @@ impl RedStore {
                     let (key, value) = entry?;
                     let bucket = key_bucket(&key)?;
                     let cell = RedCell::decode(&value)?;
-                    merge_into(&mut found, (operation_id, bucket), &cell);
+                    merge_into(&mut found, (operation_id, bucket), cell);
                 }
             }
         }
         let wanted: HashSet<u32> = operation_ids.iter().copied().collect();
         for ((operation_id, bucket), cell) in lock(&self.pending).iter() {
             if wanted.contains(operation_id) && (start_secs..end_secs).contains(bucket) {
-                merge_into(&mut found, (*operation_id, bucket - bucket % size), cell);
+                merge_into(
+                    &mut found,
+                    (*operation_id, bucket - bucket % size),
+                    cell.clone(),
+                );
             }
         }
         Ok(found
@@ -175,16 +256,17 @@ impl RedStore {
 
     /// Merges the pending cells, at every resolution, into sled and flushes it.
     /// On failure they stay pending for the next attempt.
-    pub(super) fn checkpoint(&self, db: &sled::Db) -> Result<usize, StoreError> {
+    pub(super) fn checkpoint(&self, db: &sled::Db, now_secs: u64) -> Result<usize, StoreError> {
         let _writing = self
             .checkpoint_lock
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.prune_fine(now_secs)?;
         let pending = std::mem::take(&mut *lock(&self.pending));
         if pending.is_empty() {
             return Ok(0);
         }
-        let written = self.write_cells(db, &pending);
+        let written = self.write_cells(db, &pending, now_secs);
         if written.is_err() {
             let mut now_pending = lock(&self.pending);
             for (key, cell) in pending {
@@ -194,10 +276,19 @@ impl RedStore {
         written
     }
 
-    fn write_cells(&self, db: &sled::Db, pending: &RedMap) -> Result<usize, StoreError> {
+    fn write_cells(
+        &self,
+        db: &sled::Db,
+        pending: &RedMap,
+        now_secs: u64,
+    ) -> Result<usize, StoreError> {
         let mut rolled: BTreeMap<(Resolution, u32, u64), RedCell> = BTreeMap::new();
         for ((operation_id, bucket), cell) in pending {
             for resolution in Resolution::ALL {
+                if resolution == Resolution::TenSeconds && !fine_kept(*bucket, now_secs) {
+                    // A late span: its hour's 10 s cells are already gone.
+                    continue;
+                }
                 let start = bucket - bucket % resolution.secs();
                 rolled
                     .entry((resolution, *operation_id, start))
@@ -214,6 +305,9 @@ impl RedStore {
             if let Some(existing) = tree.get(key)? {
                 cell.merge(&RedCell::decode(&existing)?);
             }
+            if resolution != Resolution::FINEST {
+                cell.keep_slowest(1);
+            }
             batches.entry(hour).or_default().insert(&key, cell.encode());
         }
         for (hour, batch) in batches {
@@ -221,6 +315,38 @@ impl RedStore {
         }
         db.flush()?;
         Ok(rolled.len())
+    }
+
+    /// Deletes the 10 s cells of hours wholly past `FINE_HORIZON_SECS`, once per
+    /// hour per run; the caller holds the checkpoint lock.
+    fn prune_fine(&self, now_secs: u64) -> Result<(), StoreError> {
+        let before_hour = hour_of(now_secs.saturating_sub(FINE_HORIZON_SECS));
+        let mut pruned_before = lock(&self.fine_pruned_before);
+        if *pruned_before >= before_hour {
+            return Ok(());
+        }
+        let trees: Vec<(u32, sled::Tree)> = self
+            .trees
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .range(*pruned_before..before_hour)
+            .map(|(hour, tree)| (*hour, tree.clone()))
+            .collect();
+        let prefix = (Resolution::FINEST.secs() as u16).to_be_bytes();
+        for (hour, tree) in trees {
+            let mut batch = sled::Batch::default();
+            let mut deleted = 0usize;
+            for key in tree.scan_prefix(prefix).keys() {
+                batch.remove(key?);
+                deleted += 1;
+            }
+            if deleted > 0 {
+                tree.apply_batch(batch)?;
+                tracing::debug!(hour, deleted, "deleted 10 s RED cells past their horizon");
+            }
+        }
+        *pruned_before = before_hour;
+        Ok(())
     }
 
     /// `(cells, bytes of keys and values)` stored in sled, at every resolution.
@@ -284,13 +410,26 @@ impl RedStore {
     }
 }
 
-fn merge_into(found: &mut BTreeMap<(u32, u64), RedCell>, key: (u32, u64), cell: &RedCell) {
-    match found.get_mut(&key) {
-        Some(existing) => existing.merge(cell),
-        None => {
-            found.insert(key, cell.clone());
+fn merge_into(found: &mut BTreeMap<(u32, u64), RedCell>, key: (u32, u64), cell: RedCell) {
+    match found.entry(key) {
+        std::collections::btree_map::Entry::Occupied(mut existing) => {
+            existing.get_mut().merge(&cell)
+        }
+        std::collections::btree_map::Entry::Vacant(slot) => {
+            slot.insert(cell);
         }
     }
+}
+
+/// The id of a service's cell for one span kind; `None` for catalog ids too large
+/// to fit under `SERVICE_CELLS` (such a service is added up from its operations).
+fn service_cell_id(service_id: u32, kind: SpanKind) -> Option<u32> {
+    (service_id < (1 << 27)).then_some(SERVICE_CELLS | service_id << 3 | kind as u32)
+}
+
+/// Whether 10 s cells are still kept for buckets starting at `start_secs`.
+fn fine_kept(start_secs: u64, now_secs: u64) -> bool {
+    start_secs + FINE_HORIZON_SECS >= now_secs
 }
 
 fn cell_key(resolution: Resolution, operation_id: u32, bucket_start_secs: u64) -> [u8; 14] {

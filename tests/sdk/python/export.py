@@ -15,7 +15,8 @@ protocol, endpoint, service = sys.argv[1], sys.argv[2], sys.argv[3]
 if protocol == "grpc":
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
-    exporter = OTLPSpanExporter(endpoint=endpoint, insecure=True)
+    # https:// endpoints take their CA from OTEL_EXPORTER_OTLP_CERTIFICATE.
+    exporter = OTLPSpanExporter(endpoint=endpoint, insecure=endpoint.startswith("http://"))
 else:
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 

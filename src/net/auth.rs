@@ -1,0 +1,154 @@
+//! Bearer-token access: the tokens, read from a file, and one check for HTTP
+//! (`Authorization: Bearer …` → 401) and gRPC (`authorization` metadata →
+//! `UNAUTHENTICATED`). Tokens are compared in constant time, and a refusal says
+//! only that a valid token is needed.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::http::{header, HeaderMap, HeaderValue, Request, Response, StatusCode};
+use subtle::ConstantTimeEq as _;
+use tower_http::validate_request::{ValidateRequest, ValidateRequestHeaderLayer};
+
+/// gRPC health stays open, so probes need no token.
+const GRPC_HEALTH_PREFIX: &str = "/grpc.health.v1.Health/";
+
+/// The accepted tokens.
+#[derive(Clone)]
+pub struct Tokens(Arc<[Vec<u8>]>);
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tokens({} hidden)", self.0.len())
+    }
+}
+
+impl Tokens {
+    /// One token per line; blank lines and lines starting with `#` are skipped.
+    pub fn from_file(path: &Path) -> anyhow::Result<Tokens> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read tokens from {}", path.display()))?;
+        let tokens: Vec<Vec<u8>> = text
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .map(|line| line.as_bytes().to_vec())
+            .collect();
+        anyhow::ensure!(!tokens.is_empty(), "{} holds no token", path.display());
+        anyhow::ensure!(
+            tokens.iter().all(|token| token.len() >= 16),
+            "every token in {} must be at least 16 characters long",
+            path.display()
+        );
+        Ok(Tokens(tokens.into()))
+    }
+
+    /// Whether `Authorization: Bearer <token>` names one of the tokens. Every
+    /// token is compared, in constant time, whatever matches.
+    pub fn allows(&self, headers: &HeaderMap) -> bool {
+        let Some(presented) = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.as_bytes().strip_prefix(b"Bearer "))
+        else {
+            return false;
+        };
+        self.0.iter().fold(false, |found, token| {
+            found | bool::from(token.as_slice().ct_eq(presented))
+        })
+    }
+}
+
+/// Refuses HTTP requests without a valid token: 401 with `WWW-Authenticate`.
+pub fn http_layer(tokens: Tokens) -> ValidateRequestHeaderLayer<HttpCheck> {
+    ValidateRequestHeaderLayer::custom(HttpCheck(tokens))
+}
+
+/// Refuses gRPC calls without a valid token: `UNAUTHENTICATED` (health excepted).
+pub fn grpc_layer(tokens: Tokens) -> ValidateRequestHeaderLayer<GrpcCheck> {
+    ValidateRequestHeaderLayer::custom(GrpcCheck(tokens))
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpCheck(Tokens);
+
+impl<B> ValidateRequest<B> for HttpCheck {
+    type ResponseBody = axum::body::Body;
+
+    fn validate(&mut self, request: &mut Request<B>) -> Result<(), Response<axum::body::Body>> {
+        // CORS preflights carry no credentials; the CORS layer inside answers them.
+        if request.method() == axum::http::Method::OPTIONS || self.0.allows(request.headers()) {
+            return Ok(());
+        }
+        let mut response = Response::new(axum::body::Body::from(
+            r#"{"status":401,"message":"a valid bearer token is required (Authorization: Bearer <token>)"}"#,
+        ));
+        *response.status_mut() = StatusCode::UNAUTHORIZED;
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        Err(response)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct GrpcCheck(Tokens);
+
+impl<B> ValidateRequest<B> for GrpcCheck {
+    type ResponseBody = tonic::body::Body;
+
+    fn validate(&mut self, request: &mut Request<B>) -> Result<(), Response<tonic::body::Body>> {
+        if request.uri().path().starts_with(GRPC_HEALTH_PREFIX) || self.0.allows(request.headers())
+        {
+            return Ok(());
+        }
+        Err(tonic::Status::unauthenticated(
+            "a valid bearer token is required (authorization: Bearer <token>)",
+        )
+        .into_http())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens(lines: &str) -> Tokens {
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(file.path(), lines).expect("write");
+        Tokens::from_file(file.path()).expect("tokens")
+    }
+
+    fn bearer(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, value.parse().expect("header"));
+        headers
+    }
+
+    #[test]
+    fn only_listed_tokens_with_the_bearer_scheme_pass() {
+        let tokens = tokens("# ops\nfirst-token-0123456789\n\n  second-token-0123456789  \n");
+        assert!(tokens.allows(&bearer("Bearer first-token-0123456789")));
+        assert!(tokens.allows(&bearer("Bearer second-token-0123456789")));
+        assert!(!tokens.allows(&bearer("Bearer first-token-012345678")));
+        assert!(!tokens.allows(&bearer("Bearer first-token-01234567890")));
+        assert!(!tokens.allows(&bearer("Basic first-token-0123456789")));
+        assert!(!tokens.allows(&bearer("first-token-0123456789")));
+        assert!(!tokens.allows(&bearer("Bearer # ops")));
+        assert!(!tokens.allows(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn empty_or_short_token_files_are_refused() {
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(file.path(), "# nothing\n\n").expect("write");
+        assert!(Tokens::from_file(file.path()).is_err());
+        std::fs::write(file.path(), "short\n").expect("write");
+        let error = Tokens::from_file(file.path()).unwrap_err().to_string();
+        assert!(error.contains("at least 16"), "{error}");
+    }
+}
