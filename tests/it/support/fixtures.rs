@@ -285,7 +285,7 @@ fn service_of(resource: &ResourceSpans) -> &str {
         .unwrap_or("")
 }
 
-fn request_to_json(request: &ExportTraceServiceRequest) -> Value {
+pub(crate) fn request_to_json(request: &ExportTraceServiceRequest) -> Value {
     json!({ "resourceSpans": request.resource_spans.iter().map(|resource| json!({
         "resource": { "attributes": attrs_json(&resource.resource.as_ref().unwrap().attributes) },
         "scopeSpans": resource.scope_spans.iter().map(|scope| json!({
