@@ -142,18 +142,26 @@ function addBrush(root, brushing, { width, plotHeight, yMax, y }) {
   const offsetY = (event) => event.clientY - root.getBoundingClientRect().top;
   let fromY = null;
   root.addEventListener('pointerdown', (event) => {
-    if (event.button !== 0) return;
-    fromY = offsetY(event);
-    try {
-      root.setPointerCapture(event.pointerId);
-    } catch {
-      // A synthetic or already released pointer: dragging still works inside the plot.
-    }
+    if (event.button === 0) fromY = offsetY(event);
   });
   root.addEventListener('pointermove', (event) => {
     if (fromY === null) return;
+    if ((event.buttons & 1) === 0) {
+      // Released outside the plot before it became a drag.
+      fromY = null;
+      return;
+    }
     const toY = offsetY(event);
     if (Math.abs(toY - fromY) < MIN_BRUSH_PX) return;
+    // Captured only once it is a drag: capturing on pointerdown would retarget the
+    // click on a bubble to the plot, and the bubble would no longer open.
+    if (!root.hasPointerCapture(event.pointerId)) {
+      try {
+        root.setPointerCapture(event.pointerId);
+      } catch {
+        // A synthetic or already released pointer: dragging still works inside the plot.
+      }
+    }
     showRange([durationAt(Math.max(fromY, toY)), durationAt(Math.min(fromY, toY))]);
   });
   root.addEventListener('pointerup', (event) => {

@@ -333,7 +333,7 @@ async fn brushing_the_search_plot_offers_why_slow_for_that_range() {
             "const plot = document.querySelector('#scatter svg'); const box = plot.getBoundingClientRect();\
              const slow = [...plot.querySelectorAll('.scatter-point')].find((p) => Number(p.dataset.durationUs) >= 300000);\
              const y = box.top + Number(slow.getAttribute('cy'));\
-             const fire = (type, dy) => plot.dispatchEvent(new PointerEvent(type, {{ bubbles: true, pointerId: 1, button: 0, clientX: box.left + box.width * 0.5, clientY: y + dy }}));\
+             const fire = (type, dy) => plot.dispatchEvent(new PointerEvent(type, {{ bubbles: true, pointerId: 1, button: 0, buttons: type === 'pointerup' ? 0 : 1, clientX: box.left + box.width * 0.5, clientY: y + dy }}));\
              fire('pointerdown', {from}); fire('pointermove', {to}); fire('pointerup', {to}); return true;"
         )
     };
