@@ -1,8 +1,8 @@
 //! How smooth the web UI is on a 50,000-span trace, measured in headless Chromium
 //! against the real server (the same `TestServer` and `Browser` the browser tests
 //! use): load and first render of the waterfall, scroll frame times of the
-//! waterfall, statistics and compare lists, collapse and find, and the flamegraph's
-//! axis switch, hover and zoom. Frame times are wall-clock per requested animation
+//! waterfall, statistics and compare lists, collapse and find, the flamegraph's
+//! axis switch, hover and zoom, and opening the trace's JSON as a file. Frame times are wall-clock per requested animation
 //! frame, so 16.7 ms is the floor at 60 Hz.
 //!
 //! Run with `cargo bench --bench ui_big_trace`; it prints its figures (docs/ui.md
@@ -108,6 +108,27 @@ async fn measure(num_spans: usize) {
         waterfall["maxRows"],
         number(&operations, "collapseMs"),
         number(&operations, "findMs"),
+    );
+
+    // The same trace as an opened file: its Jaeger JSON posted to the server, which
+    // answers with the trace view (what "Open JSON…" does, timed in the page).
+    let file = browser
+        .script_async(&format!(
+            "const {{ openTraceFile }} = await import('/api.js');\
+             const blob = await (await fetch('/api/traces/{id}')).blob();\
+             const started = performance.now();\
+             const opened = await openTraceFile(blob);\
+             return {{ openMs: performance.now() - started, megabytes: blob.size / 1048576,\
+                       rows: opened.traces[0].rows.length }};",
+            id = trace.id_hex()
+        ))
+        .await;
+    println!(
+        "{num_spans}-span trace as a file: {:.1} MiB of Jaeger JSON posted and its view back \
+         (decode, tree, render, parse) in {:.0} ms ({} rows)",
+        number(&file, "megabytes"),
+        number(&file, "openMs"),
+        file["rows"],
     );
 
     // Flamegraph: tab to drawn, the axis switch, hovering and a zoom.
