@@ -135,7 +135,7 @@ async fn a_file_of_several_traces_gives_one_view_each_and_stores_nothing() {
 }
 
 #[tokio::test]
-async fn bad_files_get_a_400_that_says_what_is_wrong() {
+async fn bad_files_get_a_400_that_says_what_is_wrong_and_bad_spans_are_counted() {
     let server = TestServer::start().await;
     let cases = [
         ("hello, world", "not a JSON file: expected value at line 1 column 1"),
@@ -155,6 +155,24 @@ async fn bad_files_get_a_400_that_says_what_is_wrong() {
         let message = body["error"]["message"].as_str().unwrap_or_default();
         assert!(message.starts_with(expected), "{file}: {message}");
     }
+
+    // Spans that cannot be read are left out and counted; the rest still open.
+    let (status, body) = post_file(
+        &server,
+        r#"{"data": [{"spans": [{"traceID": "a1", "spanID": "1", "processID": "p1"},
+                                {"traceID": "a1", "spanID": "zz", "processID": "p1"}],
+                      "processes": {"p1": {"serviceName": "api"}}}]}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["traces"][0]["numSpans"], 1, "{body}");
+    assert_eq!(body["skipped"]["numSpans"], 1, "{body}");
+    assert!(
+        body["skipped"]["firstReason"]
+            .as_str()
+            .is_some_and(|reason| reason.starts_with("spans[1]: spanID `zz`")),
+        "{body}"
+    );
 
     // Over the body limit: 413, in the same error shape.
     let huge = vec![b' '; 64 * 1024 * 1024 + 1];
