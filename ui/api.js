@@ -18,9 +18,13 @@ export class ApiError extends Error {
 }
 
 async function getJson(url) {
+  return requestJson(url, { headers: { Accept: 'application/json' } });
+}
+
+async function requestJson(url, init) {
   let response;
   try {
-    response = await fetchWithToken(new URL(url, document.baseURI), { headers: { Accept: 'application/json' } });
+    response = await fetchWithToken(new URL(url, document.baseURI), init);
   } catch (error) {
     throw new ApiError(0, `cannot reach the Tracery server (${error.message})`);
   }
@@ -124,11 +128,30 @@ export async function fetchTrace(traceId) {
 }
 
 /**
+ * A JSON file the user opened (Jaeger's {"data": [...]} or OTLP/JSON), read by
+ * the server and never stored: every trace in it as the same view model a stored
+ * trace gets (source 'file'). Returns { traces: [view], skipped: { numSpans,
+ * firstReason } | null }; a file the server cannot read is an ApiError (400)
+ * whose message says why.
+ */
+export async function openTraceFile(file) {
+  const body = await requestJson('internal/ui/trace-file', {
+    method: 'POST',
+    headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+    body: file,
+  });
+  return {
+    traces: (body.traces ?? []).map((trace) => normalizeTraceView(trace, 'file')),
+    skipped: body.skipped ?? null,
+  };
+}
+
+/**
  * The trace view model: the wire shape of /internal/ui/traces/{id}, with every
  * optional field filled in and attributes as { key, type, value } objects.
  * Rows are mutated in place: copying 50,000 rows would cost more than it buys.
  */
-export function normalizeTraceView(body) {
+function normalizeTraceView(body, source = 'server') {
   const attrs = (list) => (list ?? []).map(([key, type, value]) => ({ key, type, value }));
   const rows = body.rows ?? [];
   const resources = (body.resources ?? []).map((resource) => ({ ...resource, attributes: attrs(resource.attributes) }));
@@ -167,7 +190,7 @@ export function normalizeTraceView(body) {
     // totalUs, longestUs, wallUs, mode: 'sequential' | 'parallel', couldSaveUs }.
     nPlusOne: (body.nPlusOne ?? []).map((finding) => ({ parentRow: null, ...finding })),
     rows,
-    source: 'server',
+    source,
   };
 }
 

@@ -1,13 +1,13 @@
 // Boot and the history router. Pages are mounted into #app and return a cleanup
 // function that the router calls before mounting the next page.
 
+import { openTraceFile } from './api.js';
 import { mountCompare } from './pages/compare.js';
 import { mountDependencies } from './pages/dependencies.js';
 import { mountMonitor } from './pages/monitor.js';
 import { mountSearch } from './pages/search.js';
 import { mountTrace } from './pages/trace.js';
 import { mountWhySlow } from './pages/why-slow.js';
-import { tracesFromFile } from './trace-file.js';
 import { el, notice, setChildren } from './lib/dom.js';
 
 // Anything the Content-Security-Policy blocks is a bug in this UI: count it where
@@ -39,6 +39,8 @@ const context = {
   navigate,
   fileTraces: new Map(),
   fileName: '',
+  /** { numSpans, firstReason } of spans the server could not read from the file, or null. */
+  fileSkipped: null,
 };
 
 let cleanup = null;
@@ -119,16 +121,18 @@ traceIdInput.addEventListener('paste', () => {
   }, 0);
 });
 
-// Opening a JSON file: one trace opens directly, several are listed on /search.
+// Opening a JSON file: the server reads it (without storing it) and sends back
+// each trace's view; one trace opens directly, several are listed on /search.
 const fileInput = document.getElementById('open-file-input');
 fileInput.addEventListener('change', async () => {
   const file = fileInput.files?.[0];
   fileInput.value = '';
   if (!file) return;
   try {
-    const traces = tracesFromFile(await file.text());
+    const { traces, skipped } = await openTraceFile(file);
     context.fileTraces = new Map(traces.map((trace) => [trace.traceId, trace]));
     context.fileName = file.name;
+    context.fileSkipped = skipped;
     if (traces.length === 1) navigate(`trace/${traces[0].traceId}?source=file`);
     else navigate('search?source=file');
   } catch (error) {

@@ -13,6 +13,7 @@ pub(crate) enum ApiError {
     BadRequest(String),
     NotFound(String),
     NotImplemented(String),
+    PayloadTooLarge(String),
     Query(QueryError),
 }
 
@@ -58,6 +59,7 @@ impl ApiError {
             ApiError::BadRequest(message) => (StatusCode::BAD_REQUEST, message),
             ApiError::NotFound(message) => (StatusCode::NOT_FOUND, message),
             ApiError::NotImplemented(message) => (StatusCode::NOT_IMPLEMENTED, message),
+            ApiError::PayloadTooLarge(message) => (StatusCode::PAYLOAD_TOO_LARGE, message),
             ApiError::Query(error) => {
                 let chain = anyhow::Error::from(error);
                 tracing::error!(error = format!("{chain:#}"), "query failed");

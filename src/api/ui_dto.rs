@@ -167,6 +167,42 @@ enum ValueDto<'a> {
 }
 
 /// `GET /internal/ui/config`: what the empty state tells users.
+/// `POST /internal/ui/trace-file`: every trace of an opened file, each in the
+/// stored trace's view, and the spans the file held that could not be read.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TraceFileDto<'a> {
+    traces: Vec<TraceViewDto<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    skipped: Option<SkippedSpans>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SkippedSpans {
+    num_spans: u64,
+    first_reason: String,
+}
+
+impl SkippedSpans {
+    /// `None` when every span was read.
+    pub(crate) fn new(num_spans: u64, first_reason: Option<String>) -> Option<SkippedSpans> {
+        (num_spans > 0).then(|| SkippedSpans {
+            num_spans,
+            first_reason: first_reason.unwrap_or_default(),
+        })
+    }
+}
+
+impl<'a> TraceFileDto<'a> {
+    pub(crate) fn new(
+        traces: Vec<TraceViewDto<'a>>,
+        skipped: Option<SkippedSpans>,
+    ) -> TraceFileDto<'a> {
+        TraceFileDto { traces, skipped }
+    }
+}
+
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct UiConfigDto {

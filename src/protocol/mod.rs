@@ -5,9 +5,12 @@
 //! `receiver` and the query API's `/api/transform` both call into these modules, so
 //! they sit below both.
 
+mod file;
 pub mod jaeger;
 pub mod otlp;
 pub mod zipkin;
+
+pub use file::{decode_json_file, FileError};
 
 use crate::model::Span;
 

@@ -216,6 +216,21 @@ fn find_n_plus_one_traces(
 
 /// Orders a trace's spans by start time and drops exact duplicates (an exporter
 /// that retried after a lost acknowledgement sends the same span twice).
+/// Spans from outside the store (an opened file) as whole traces, each ordered and
+/// de-duplicated as a stored trace is read; traces in order of first appearance.
+pub(crate) fn traces_from_spans(spans: Vec<Span>) -> Vec<Vec<Span>> {
+    let mut traces: Vec<Vec<Span>> = Vec::new();
+    let mut index_of: HashMap<TraceId, usize> = HashMap::new();
+    for span in spans {
+        let index = *index_of.entry(span.trace_id).or_insert_with(|| {
+            traces.push(Vec::new());
+            traces.len() - 1
+        });
+        traces[index].push(span);
+    }
+    traces.into_iter().map(normalize_trace).collect()
+}
+
 fn normalize_trace(mut spans: Vec<Span>) -> Vec<Span> {
     spans.sort_by_key(|span| (span.start_unix_nanos, span.span_id));
     spans.dedup();

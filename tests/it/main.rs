@@ -23,5 +23,6 @@ mod shutdown;
 mod support;
 mod tag_search;
 mod ui;
+mod ui_file_api;
 pub(crate) mod ui_views_api;
 mod zipkin_ingest;

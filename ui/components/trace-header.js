@@ -12,7 +12,8 @@ export function renderTraceHeader(view, context, ...actions) {
   }, el('span', { class: 'swatch' }), `${service.name} ${formatCount(service.numSpans)}`));
   const download = view.source === 'server'
     ? el('a', { class: 'button', id: 'download-json', href: traceJsonUrl(view.traceId), download: `trace-${view.traceId}.json` }, 'Download JSON')
-    : el('span', { class: 'muted' }, `opened from ${context.fileName || 'a file'}`);
+    : el('span', { class: 'muted', id: 'opened-file' }, `opened from ${context.fileName || 'a file'}`,
+      context.fileSkipped ? `; ${context.fileSkipped.numSpans} unreadable span${context.fileSkipped.numSpans === 1 ? '' : 's'} left out (${context.fileSkipped.firstReason})` : '');
   return el('header', { class: 'trace-header' },
     el('div', { class: 'trace-title-row' },
       el('h1', { class: 'trace-title', id: 'trace-title' },

@@ -74,24 +74,37 @@ function render(body, comparison) {
     rowHeight: ROW_HEIGHT,
     count: nodes.length,
     className: 'compare-viewport',
-    renderRow(index) {
+    createRow() {
+      const swatch = el('span', { class: 'swatch' });
+      const service = el('span', { class: 'compare-service' });
+      const operation = el('span', { class: 'compare-op' });
+      const name = el('div', { class: 'compare-name' }, swatch, service, ' ', operation);
+      const calls = el('div', { class: 'num' });
+      const time = el('div', { class: 'num' });
+      const difference = el('div', { class: 'num' });
+      const row = el('div', { class: 'compare-row' }, name, calls, time, difference);
+      row.parts = { swatch, service, operation, name, calls, time, difference };
+      return row;
+    },
+    updateRow(row, index) {
       const node = nodes[index];
       const service = services[node.serviceIndex];
-      const name = el('div', { class: 'compare-name' },
-        el('span', { class: `swatch svc-${service?.colorIndex ?? 0}` }),
-        el('span', { class: 'compare-service' }, service?.name ?? ''), ' ',
-        el('span', { class: 'compare-op' }, node.operation));
-      name.style.paddingInlineStart = `${Math.min(node.depth, MAX_INDENT_LEVELS) * INDENT_PX + 6}px`;
+      const parts = row.parts;
+      row.className = `compare-row presence-row-${node.presence}`;
+      row.dataset.index = String(index);
+      row.dataset.presence = node.presence;
+      parts.swatch.className = `swatch svc-${service?.colorIndex ?? 0}`;
+      parts.service.textContent = service?.name ?? '';
+      parts.operation.textContent = node.operation;
+      parts.name.style.paddingInlineStart = `${Math.min(node.depth, MAX_INDENT_LEVELS) * INDENT_PX + 6}px`;
       const callDelta = node.numSpansB - node.numSpansA;
       const timeDelta = node.durationUsB - node.durationUsA;
-      const difference = node.presence === 'both'
-        ? [callDelta ? `${callDelta > 0 ? '+' : '−'}${formatCount(Math.abs(callDelta))} call${Math.abs(callDelta) === 1 ? '' : 's'}, ` : '', signedDuration(timeDelta)]
+      parts.calls.textContent = `${formatCount(node.numSpansA)} → ${formatCount(node.numSpansB)}`;
+      parts.time.textContent = `${formatDuration(node.durationUsA)} → ${formatDuration(node.durationUsB)}`;
+      parts.difference.className = `num ${timeDelta > 0 ? 'slower' : timeDelta < 0 ? 'faster' : ''}`;
+      parts.difference.textContent = node.presence === 'both'
+        ? `${callDelta ? `${callDelta > 0 ? '+' : '−'}${formatCount(Math.abs(callDelta))} call${Math.abs(callDelta) === 1 ? '' : 's'}, ` : ''}${signedDuration(timeDelta)}`
         : node.presence === 'a' ? 'only in A' : 'only in B';
-      return el('div', { class: `compare-row presence-row-${node.presence}`, 'data-index': String(index), 'data-presence': node.presence },
-        name,
-        el('div', { class: 'num' }, `${formatCount(node.numSpansA)} → ${formatCount(node.numSpansB)}`),
-        el('div', { class: 'num' }, `${formatDuration(node.durationUsA)} → ${formatDuration(node.durationUsB)}`),
-        el('div', { class: `num ${timeDelta > 0 ? 'slower' : timeDelta < 0 ? 'faster' : ''}` }, difference));
     },
   });
   setChildren(body,

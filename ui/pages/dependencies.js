@@ -7,7 +7,7 @@ import { ApiError, fetchDependencyGraph } from '../api.js';
 import { el, notice, setChildren, svg } from '../lib/dom.js';
 import { formatCount } from '../lib/format.js';
 
-const COLUMN_WIDTH = 260;
+const COLUMN_WIDTH = 340;
 const ROW_HEIGHT = 44;
 const NODE_WIDTH = 190;
 const NODE_HEIGHT = 30;
@@ -50,7 +50,8 @@ function renderGraph(graph, context) {
   const place = (node) => ({ x: MARGIN + node.layer * COLUMN_WIDTH, y: MARGIN + node.row * ROW_HEIGHT });
   const maxCalls = Math.max(1, ...graph.edges.map((edge) => edge.callCount));
   const root = svg('svg', { class: 'dependency-graph', id: 'dependency-graph', width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': 'Service dependency map' });
-  const defs = svg('defs', null, svg('marker', { id: 'dep-arrow', viewBox: '0 0 10 10', refX: '10', refY: '5', markerWidth: '7', markerHeight: '7', orient: 'auto-start-reverse' },
+  // Arrowheads in user units: sized by the stroke width they grew to 35 px.
+  const defs = svg('defs', null, svg('marker', { id: 'dep-arrow', viewBox: '0 0 10 10', refX: '10', refY: '5', markerWidth: '9', markerHeight: '9', markerUnits: 'userSpaceOnUse', orient: 'auto-start-reverse' },
     svg('path', { d: 'M 0 0 L 10 5 L 0 10 z', class: 'dep-arrow' })));
   root.append(defs);
   const edgeLayer = svg('g', { class: 'dep-edges' });

@@ -68,26 +68,49 @@ export function mountSearch(container, params, context) {
       const [a, b] = [...listHolder.querySelectorAll('.result-compare:checked')].map((box) => box.dataset.traceId);
       if (a && b) context.navigate(`compare?${new URLSearchParams({ a, b })}`);
     });
+    const whySlow = fromFile ? null : whySlowLink();
     setChildren(results,
       plot,
       el('div', { class: 'results-bar' },
         el('h2', { class: 'results-count', id: 'results-count' }, heading),
-        fromFile ? null : whySlowLink(),
+        whySlow?.element,
         fromFile ? null : compare,
         el('label', { class: 'sort' }, 'Sort ', sort)),
       listHolder);
-    disposePlot = mountScatterPlot(plot, list, (traceId) => context.navigate(`trace/${traceId}${linkSuffix}`));
+    disposePlot = mountScatterPlot(plot, list, (traceId) => context.navigate(`trace/${traceId}${linkSuffix}`),
+      whySlow ? whySlow.setRange : null);
   }
 
-  /** "Why slow?" needs one service and one operation: the search's own. */
+  /**
+   * "Why slow?" needs one service and one operation: the search's own. Slow means
+   * above the 90th percentile, or the duration range brushed on the scatter plot
+   * (`setRange`).
+   */
   function whySlowLink() {
     const query = queryFromParams(params);
     if (!query.service || !query.operation) return null;
-    const next = new URLSearchParams({
-      service: query.service, operation: query.operation,
-      start: String(Math.floor(query.startUs / 1000)), end: String(Math.ceil(query.endUs / 1000)),
-    });
-    return el('a', { class: 'button', id: 'why-slow-link', href: `why-slow?${next}`, title: 'What do the slow traces of this operation have in common?' }, 'Why slow?');
+    const link = el('a', { class: 'button', id: 'why-slow-link' });
+    const hint = el('span', { class: 'muted brush-hint', id: 'brush-hint' });
+    const setRange = (range) => {
+      const next = new URLSearchParams({
+        service: query.service, operation: query.operation,
+        start: String(Math.floor(query.startUs / 1000)), end: String(Math.ceil(query.endUs / 1000)),
+      });
+      if (range) {
+        next.set('slowMin', String(range.minUs));
+        next.set('slowMax', String(range.maxUs));
+      }
+      link.setAttribute('href', `why-slow?${next}`);
+      link.textContent = range ? `Why slow? ${formatDuration(range.minUs)}–${formatDuration(range.maxUs)}` : 'Why slow?';
+      link.title = range
+        ? `What do the ${formatCount(range.numTraces)} traces between ${formatDuration(range.minUs)} and ${formatDuration(range.maxUs)} have in common, against the rest?`
+        : 'What do the slow traces of this operation have in common? (Slow: above the 90th percentile; drag up or down on the plot to choose a range.)';
+      hint.textContent = range
+        ? `${formatCount(range.numTraces)} trace${range.numTraces === 1 ? '' : 's'} in the range; click the plot to clear`
+        : 'or drag up or down on the plot to pick the slow range';
+    };
+    setRange(null);
+    return { element: el('span', { class: 'why-slow-action' }, link, hint), setRange };
   }
 
   async function run() {

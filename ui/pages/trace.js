@@ -1,10 +1,14 @@
-// The trace page: loads the trace (from the server or an opened file), then shows
-// the header, the Compare action and one of the views: Waterfall
+// The trace page: loads the trace (from the server or an opened file), then
+// composes the header (components/trace-header.js) with its Compare action
+// (components/compare-action.js), the N+1 banner, the view tabs
+// (components/view-tabs.js) and one of the views: Waterfall
 // (views/waterfall-view.js), Flamegraph or Statistics, picked by tabs and `?view=`.
 
 import { ApiError, fetchTrace } from '../api.js';
+import { renderCompareAction } from '../components/compare-action.js';
 import { renderNPlusOneBanner } from '../components/n-plus-one-banner.js';
 import { renderTraceHeader } from '../components/trace-header.js';
+import { renderViewTabs } from '../components/view-tabs.js';
 import { el, notice, setChildren } from '../lib/dom.js';
 import { mountFlamegraphView } from '../views/flamegraph-view.js';
 import { loadPercentiles } from '../views/percentiles.js';
@@ -69,17 +73,13 @@ const VIEWS = {
   statistics: 'Statistics',
 };
 
+/** Composes the page: header (with Compare…), N+1 banner, view tabs and the current view. */
 function render(container, view, params, context) {
   // The flamegraph and statistics come from the server, which knows only stored traces.
   const views = view.source === 'server' ? VIEWS : { waterfall: VIEWS.waterfall };
   let current = views[params.get('view')] ? params.get('view') : 'waterfall';
-  const tabs = Object.entries(views).map(([key, label]) => {
-    const tab = el('button', { type: 'button', role: 'tab', class: 'view-tab', id: `view-tab-${key}`, 'aria-selected': String(key === current) }, label);
-    tab.addEventListener('click', () => show(key));
-    return tab;
-  });
-  const compare = renderCompareAction(view, context);
-  const header = renderTraceHeader(view, context, compare);
+  let mounted = null;
+  const tabs = renderViewTabs(views, current, show);
   const holder = el('div', { class: 'trace-view-holder' });
   // N+1 groups are shown in the waterfall: "Show" switches to it first.
   const banner = renderNPlusOneBanner(view, {
@@ -89,40 +89,21 @@ function render(container, view, params, context) {
     },
   });
   const page = el('div', { class: 'trace-page', id: 'trace-page', 'data-trace-id': view.traceId, 'data-view': current },
-    header, banner, el('div', { class: 'view-tabs', role: 'tablist', 'aria-label': 'Trace views' }, tabs), holder);
+    renderTraceHeader(view, context, renderCompareAction(view, context)), banner, tabs.element, holder);
   setChildren(container, page);
 
-  let mounted = null;
   function mount(key, first) {
     mounted?.dispose();
-    if (key === 'waterfall') {
-      mounted = mountWaterfallView(view);
-      holder.replaceChildren(mounted.element);
-      mounted.firstPaint();
-      if (first) markRendered(view, page);
-      mounted.applyDeepLinks(first ? params : new URLSearchParams());
-      const waterfallView = mounted;
-      if (view.source === 'server') {
-        // Percentile badges and slow-span shading arrive after the first paint.
-        loadPercentiles(view)
-          .then(() => {
-            if (mounted !== waterfallView) return;
-            waterfallView.showPercentiles();
-            page.setAttribute('data-percentiles', 'ready');
-          })
-          .catch(() => { /* the trace is still useful without them */ });
-      }
-    } else {
-      mounted = key === 'flamegraph' ? mountFlamegraphView(view, params) : mountStatisticsView(view);
-      holder.replaceChildren(mounted.element);
-      if (first) markRendered(view, page);
-    }
+    mounted = mountView(key, view, { params, first, page });
+    holder.replaceChildren(mounted.element);
+    mounted.afterAttach?.();
+    if (first) markRendered(view, page);
   }
 
   function show(key) {
     if (key === current) return;
     current = key;
-    for (const tab of tabs) tab.setAttribute('aria-selected', String(tab.id === `view-tab-${key}`));
+    tabs.select(key);
     page.dataset.view = key;
     const url = new URL(window.location.href);
     if (key === 'waterfall') url.searchParams.delete('view');
@@ -136,6 +117,38 @@ function render(container, view, params, context) {
   return () => mounted?.dispose();
 }
 
+/**
+ * One view of the trace: { element, dispose(), afterAttach?(), showGroup?(index) }.
+ * The waterfall follows the page's deep links (`span`, `find`) on the first mount only.
+ */
+function mountView(key, view, { params, first, page }) {
+  if (key === 'flamegraph') return mountFlamegraphView(view, params);
+  if (key === 'statistics') return mountStatisticsView(view);
+  const waterfall = mountWaterfallView(view);
+  let disposed = false;
+  return {
+    element: waterfall.element,
+    showGroup: waterfall.showGroup,
+    dispose() {
+      disposed = true;
+      waterfall.dispose();
+    },
+    afterAttach() {
+      waterfall.firstPaint();
+      waterfall.applyDeepLinks(first ? params : new URLSearchParams());
+      if (view.source !== 'server') return;
+      // Percentile badges and slow-span shading arrive after the first paint.
+      loadPercentiles(view)
+        .then(() => {
+          if (disposed) return;
+          waterfall.showPercentiles();
+          page.setAttribute('data-percentiles', 'ready');
+        })
+        .catch(() => { /* the trace is still useful without them */ });
+    },
+  };
+}
+
 /** Timings for the browser tests and for anyone profiling: load (fetch, parse,
  * normalise), render (state, first paint) and both. */
 function markRendered(view, page) {
@@ -146,21 +159,4 @@ function markRendered(view, page) {
     performance.measure('tracery:trace-render', 'tracery:trace-received', 'tracery:trace-rendered');
   }
   page.setAttribute('data-state', 'ready');
-}
-
-/** "Compare…": another trace's ID, then the merged tree of both. */
-function renderCompareAction(view, context) {
-  if (view.source !== 'server') return null;
-  const input = el('input', { type: 'search', id: 'compare-with', placeholder: 'Other trace ID', autocomplete: 'off', spellcheck: 'false', 'aria-label': 'Compare with trace ID', pattern: '[0-9a-fA-F]{1,32}', required: true });
-  const form = el('form', { class: 'compare-form', id: 'compare-form', hidden: true }, input,
-    el('button', { type: 'submit', class: 'button' }, 'Compare'));
-  const open = el('button', { type: 'button', class: 'button', id: 'compare-open' }, 'Compare…');
-  open.addEventListener('click', () => { form.hidden = false; open.hidden = true; input.focus(); });
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    const other = input.value.trim().toLowerCase();
-    if (!/^[0-9a-f]{1,32}$/.test(other)) return;
-    context.navigate(`compare?${new URLSearchParams({ a: view.traceId, b: other })}`);
-  });
-  return el('span', { class: 'compare-action' }, open, form);
 }

@@ -1,7 +1,8 @@
 // The Statistics view of one trace: per (service, operation) the number of spans
 // and errors, total, average, shortest and longest duration, self time and its
 // share of the trace. Click a column heading to sort by it (again to reverse).
-// Rows are virtualised, so a trace with 50,000 distinct operations stays smooth.
+// Rows are virtualised and reused (lib/virtual-list.js), so a trace with 50,000
+// distinct operations stays smooth.
 
 import { ApiError, fetchStatistics } from '../api.js';
 import { el, notice, setChildren } from '../lib/dom.js';
@@ -58,11 +59,26 @@ function render(holder, stats) {
     rowHeight: ROW_HEIGHT,
     count: rows.length,
     className: 'stats-viewport',
-    renderRow(index) {
+    createRow() {
+      const cells = COLUMNS.map((column) => el('div', { class: `stats-cell${column.text ? '' : ' num'}`, role: 'cell' }));
+      const swatch = el('span', { class: 'swatch' });
+      const service = document.createTextNode('');
+      cells[0].append(swatch, service);
+      const node = el('div', { class: 'stats-row', role: 'row' }, cells);
+      node.parts = { cells, swatch, service };
+      return node;
+    },
+    updateRow(node, index) {
       const row = rows[index];
-      return el('div', { class: `stats-row${row.numErrors > 0 ? ' is-error' : ''}`, role: 'row', 'data-index': String(index) },
-        COLUMNS.map((column) => el('div', { class: `stats-cell${column.text ? '' : ' num'}`, role: 'cell' },
-          column.key === 'service' ? [el('span', { class: `swatch svc-${row.colorIndex}` }), row.service] : (column.format ? column.format(row[column.key]) : row[column.key]))));
+      const { cells, swatch, service } = node.parts;
+      node.className = row.numErrors > 0 ? 'stats-row is-error' : 'stats-row';
+      node.dataset.index = String(index);
+      swatch.className = `swatch svc-${row.colorIndex}`;
+      service.data = row.service;
+      for (let i = 1; i < COLUMNS.length; i += 1) {
+        const column = COLUMNS[i];
+        cells[i].textContent = column.format ? column.format(row[column.key]) : row[column.key];
+      }
     },
   });
   const table = el('div', { class: 'stats-table', id: 'statistics-table', role: 'table', 'aria-label': 'Statistics per operation' }, head, list.element);

@@ -1,6 +1,6 @@
-//! Jaeger's native formats: the `api_v2` protobuf `Batch` (gRPC `PostSpans`) and the
-//! Thrift `Batch` (HTTP and the agent's UDP `emitBatch`), and their translation into
-//! the model; and the generated types of Jaeger's gRPC query and sampling APIs:
+//! Jaeger's native formats: the `api_v2` protobuf `Batch` (gRPC `PostSpans`), the
+//! Thrift `Batch` (HTTP and the agent's UDP `emitBatch`) and the query API's trace
+//! JSON (`json`, for opened files), and their translation into the model; and the generated types of Jaeger's gRPC query and sampling APIs:
 //!
 //! - `api_v2`: the Jaeger model (`Span`, `Process`, `KeyValue`, …), `CollectorService`,
 //!   the api_v2 `QueryService` and the remote-sampling `SamplingManager`;
@@ -23,10 +23,12 @@ pub mod api_v2 {
 
 mod batch;
 mod convert;
+mod json;
 pub(crate) mod thrift;
 
 pub use batch::{decode_binary_batch, decode_binary_emit_batch, decode_compact_emit_batch};
 pub use convert::convert_batch;
+pub use json::decode_json;
 pub use thrift::ThriftError;
 
 use crate::protocol::Converted;

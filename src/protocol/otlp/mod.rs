@@ -25,5 +25,10 @@ pub enum DecodeError {
 /// into model spans, dropping malformed ones: the Jaeger UI's file upload sends these
 /// to `/api/transform`.
 pub fn decode_json_spans(body: &[u8]) -> Result<Vec<crate::model::Span>, DecodeError> {
-    Ok(convert(json::decode_export_request(body)?).spans)
+    Ok(decode_json_converted(body)?.spans)
+}
+
+/// Like `decode_json_spans`, keeping the count and first reason of rejected spans.
+pub fn decode_json_converted(body: &[u8]) -> Result<crate::protocol::Converted, DecodeError> {
+    Ok(convert(json::decode_export_request(body)?))
 }

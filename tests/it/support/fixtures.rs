@@ -285,7 +285,7 @@ fn service_of(resource: &ResourceSpans) -> &str {
         .unwrap_or("")
 }
 
-fn request_to_json(request: &ExportTraceServiceRequest) -> Value {
+pub(crate) fn request_to_json(request: &ExportTraceServiceRequest) -> Value {
     json!({ "resourceSpans": request.resource_spans.iter().map(|resource| json!({
         "resource": { "attributes": attrs_json(&resource.resource.as_ref().unwrap().attributes) },
         "scopeSpans": resource.scope_spans.iter().map(|scope| json!({
@@ -338,4 +338,36 @@ fn attrs_json(attributes: &[KeyValue]) -> Value {
             })
             .collect(),
     )
+}
+
+/// A wide trace for the UI's big-trace test and benchmark: one root, 100 batches,
+/// the rest of `num_spans` spread over the batches as leaves (each with a
+/// `leaf.index` attribute); leaf 31,337 (when there is one) fails with "the needle".
+pub(crate) fn big_trace(start_nanos: u64, num_spans: usize) -> Trace {
+    const NUM_BATCHES: usize = 100;
+    let services = ["gateway", "search", "index", "ranker", "storage"];
+    let mut builder = TraceBuilder::new("gateway")
+        .at(start_nanos)
+        .span("GET /big", 0..60_000);
+    for batch in 0..NUM_BATCHES as u64 {
+        builder = builder
+            .service(services[1 + (batch as usize % 4)])
+            .child_of(0, &format!("batch-{batch}"), batch * 600..batch * 600 + 590);
+    }
+    for leaf in 0..num_spans.saturating_sub(1 + NUM_BATCHES) as u64 {
+        let batch = leaf % NUM_BATCHES as u64;
+        let start = batch * 600 + (leaf / NUM_BATCHES as u64) % 580;
+        builder = builder
+            .service(services[(leaf % 5) as usize])
+            .child_of(
+                1 + batch as usize,
+                &format!("leaf-{leaf}"),
+                start..start + 1 + leaf % 9,
+            )
+            .attr(kv("leaf.index", leaf as i64));
+        if leaf == 31_337 {
+            builder = builder.error("the needle");
+        }
+    }
+    builder.build()
 }

@@ -82,55 +82,69 @@ async fn json_files_open_in_jaeger_and_otlp_format() {
     server.stop().await;
 }
 
-/// The JavaScript tree builder for files (ui/trace-file.js) must agree with the
-/// server's (query/tree.rs): same preorder, depths, subtree sizes, offsets,
-/// critical path, error flags and service colours, for the Jaeger JSON of the
-/// same trace. This keeps the two implementations in step.
+/// The server reads opened files (`POST /internal/ui/trace-file`); one it cannot
+/// read leaves the page with the server's reason, and a good file still opens
+/// afterwards. The UI has no parser of its own to fall back on.
 #[tokio::test]
-async fn file_trees_match_the_server_tree() {
+async fn a_file_the_server_cannot_read_shows_why() {
     let start = now_nanos() - 5_000_000_000;
-    let checkout = checkout_trace(start);
-    // Overlapping siblings, so the critical path has to choose.
-    let fan_out = TraceBuilder::new("api")
+    let login = TraceBuilder::new("auth")
         .at(start)
-        .span("GET /fan-out", 0..100)
-        .service("worker")
-        .child_of(0, "slow", 20..90)
-        .child("slow.inner", 30..50)
-        .service("db")
-        .child_of(0, "fast", 10..60)
-        .error("timeout")
-        .service("api")
-        .child_of(0, "tail", 92..99)
+        .span("POST /login", 0..45)
+        .service("users")
+        .child("users.Find", 3..40)
         .build();
-    let server = server_with(&[&checkout, &fan_out]).await;
+    let server = server_with(&[]).await;
+    let files = tempfile::tempdir().expect("temp dir");
+    let bad = files.path().join("notes.json");
+    std::fs::write(&bad, r#"{"traces": []}"#).expect("write");
+    let good = files.path().join("login.json");
+    std::fs::write(&good, login.to_otlp_json().to_string()).expect("write");
+
     let browser = Browser::start().await;
     browser.goto(&server.api_url("/search")).await;
-    for trace in [&checkout, &fan_out] {
-        let script = format!(
-            "const {{ tracesFromFile }} = await import('/trace-file.js');\
-             const {{ fetchTrace }} = await import('/api.js');\
-             const text = await (await fetch('/api/traces/{id}')).text();\
-             const [file] = tracesFromFile(text);\
-             const server = await fetchTrace('{id}');\
-             const pick = (view) => view.rows.map((row) => [\
-               row.spanId, row.parentSpanId, row.depth, row.subtreeSize, row.startOffsetUs,\
-               row.durationUs, row.criticalSections, row.error,\
-               view.services[row.serviceIndex].name, view.services[row.serviceIndex].colorIndex]);\
-             return {{ file: pick(file), server: pick(server), fileDepth: file.maxDepth,\
-                       serverDepth: server.maxDepth }};",
-            id = trace.id_hex()
-        );
-        let views = browser.script_async(&script).await;
-        assert!(
-            views["server"]
-                .as_array()
-                .is_some_and(|rows| rows.len() >= 5),
-            "{views}"
-        );
-        pretty_assertions::assert_eq!(views["file"], views["server"], "trace {}", trace.id_hex());
-        assert_eq!(views["fileDepth"], views["serverDepth"]);
-    }
+    let choose = |path: std::path::PathBuf| {
+        let browser = &browser;
+        async move {
+            browser
+                .find("#open-file-input")
+                .await
+                .send_keys(&path.display().to_string())
+                .await
+                .expect("choose file");
+        }
+    };
+    choose(bad).await;
+    browser
+        .wait_until(
+            "document.querySelector('.notice-error')?.textContent.includes('Cannot open notes.json')",
+            "the error notice",
+        )
+        .await;
+    let notice = browser.text(".notice-error").await;
+    assert!(
+        notice.contains("unrecognised JSON: expected Jaeger's {\"data\": [...]} or OTLP's {\"resourceSpans\": [...]}"),
+        "{notice}"
+    );
+
+    choose(good).await;
+    browser
+        .wait_until(
+            &format!(
+                "location.pathname === '/trace/{}' && document.querySelector('#trace-page[data-state=ready]')",
+                login.id_hex()
+            ),
+            "the opened file",
+        )
+        .await;
+    assert_eq!(browser.text("#trace-title").await, "auth: POST /login");
+    assert_eq!(rendered_rows(&browser).await, [0, 1]);
+    // Nothing was stored: the search finds no services.
+    let (status, _) = server
+        .get(&format!("/internal/ui/traces/{}", login.id_hex()))
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(browser.csp_violations().await, 0);
     browser.close().await;
     server.stop().await;
 }

@@ -2,7 +2,7 @@
 
 use super::browser::Browser;
 use super::{login_trace, open_trace_page, span_id_of};
-use crate::support::fixtures::{kv, now_nanos, Trace, TraceBuilder, KIND_CLIENT};
+use crate::support::fixtures::{kv, merged, now_nanos, Trace, TraceBuilder, KIND_CLIENT};
 use crate::support::TestServer;
 
 /// Takes the README screenshots from real data. They are written to
@@ -60,6 +60,43 @@ async fn screenshots_of_the_main_pages() {
         )
         .await;
     save_screenshot(&browser, &directory.join("trace-dark.png")).await;
+    browser.close().await;
+    server.stop().await;
+}
+
+/// The Monitor page over an hour of traffic: a checkout and a login trace every
+/// minute, with latency that drifts and a payment error now and then, so the
+/// sparklines have a shape.
+#[tokio::test]
+async fn screenshot_of_the_monitor_page() {
+    const MINUTE: u64 = 60_000_000_000;
+    let now = now_nanos();
+    let server = TestServer::start().await;
+    for minute in 1..=58_u64 {
+        let start = now - minute * MINUTE;
+        let wave = (minute as f64 / 7.0).sin();
+        let mut traces = Vec::new();
+        let calls = 2 + (1.5 + 1.5 * (minute as f64 / 9.0).cos()) as u64;
+        for call in 0..calls {
+            let base = start + call * 9_000_000_000;
+            // checkout_trace_sized scales by 1 + index % 5 and fails when index % 4 == 0.
+            let index = (2.0 * (wave + 1.0)) as u64 + call % 2 + u64::from(minute % 9 == 0);
+            traces.push(checkout_trace_sized(base, index));
+            traces.push(login_trace(base + 3_000_000_000));
+        }
+        let refs: Vec<&Trace> = traces.iter().collect();
+        server.export(merged(&refs)).await;
+    }
+    let (_output, directory) = screenshot_directory();
+    let browser = Browser::start().await;
+    browser.goto(&server.api_url("/monitor")).await;
+    browser
+        .wait_until(
+            "document.querySelectorAll('#monitor-services tbody tr').length >= 4",
+            "a row per service",
+        )
+        .await;
+    save_screenshot(&browser, &directory.join("monitor.png")).await;
     browser.close().await;
     server.stop().await;
 }

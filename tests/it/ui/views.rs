@@ -306,6 +306,103 @@ async fn compare_two_traces_from_the_results_and_by_id() {
     server.stop().await;
 }
 
+/// Brushing a duration range on the search page's scatter plot makes "Why slow?"
+/// take that range as the slow group; a click on the plot clears it.
+#[tokio::test]
+async fn brushing_the_search_plot_offers_why_slow_for_that_range() {
+    let now = now_nanos();
+    let traces = why_slow_traces(now);
+    let server = server_with(&traces.iter().collect::<Vec<&Trace>>()).await;
+    let browser = Browser::start().await;
+    browser
+        .goto(
+            &server.api_url("/search?service=frontend&operation=GET%20%2Fapi&lookback=1h&limit=50"),
+        )
+        .await;
+    browser
+        .wait_until(
+            "document.querySelectorAll('#result-list li').length === 20",
+            "results",
+        )
+        .await;
+    assert_eq!(browser.text("#why-slow-link").await, "Why slow?");
+    // Drag from 30 px below the 300 ms bubbles to above the plot's top: only
+    // the two 300 ms traces are in the band (the others take 100–117 ms).
+    let drag = |from: i64, to: i64| {
+        format!(
+            "const plot = document.querySelector('#scatter svg'); const box = plot.getBoundingClientRect();\
+             const slow = [...plot.querySelectorAll('.scatter-point')].find((p) => Number(p.dataset.durationUs) >= 300000);\
+             const y = box.top + Number(slow.getAttribute('cy'));\
+             const fire = (type, dy) => plot.dispatchEvent(new PointerEvent(type, {{ bubbles: true, pointerId: 1, button: 0, buttons: type === 'pointerup' ? 0 : 1, clientX: box.left + box.width * 0.5, clientY: y + dy }}));\
+             fire('pointerdown', {from}); fire('pointermove', {to}); fire('pointerup', {to}); return true;"
+        )
+    };
+    browser.script(&drag(30, -40)).await;
+    browser
+        .wait_until(
+            "document.getElementById('why-slow-link').textContent.startsWith('Why slow? ')",
+            "the brushed range on the link",
+        )
+        .await;
+    assert_eq!(
+        browser.text("#brush-hint").await,
+        "2 traces in the range; click the plot to clear"
+    );
+    assert_eq!(browser.find_all(".scatter-point.is-brushed").await.len(), 2);
+    let href = browser
+        .find("#why-slow-link")
+        .await
+        .attr("href")
+        .await
+        .expect("href")
+        .unwrap_or_default();
+    assert!(
+        href.contains("slowMin=") && href.contains("slowMax="),
+        "{href}"
+    );
+    let (_keep, directory) = screenshot_directory();
+    save_screenshot(&browser, &directory.join("why-slow-brush.png")).await;
+
+    // A click on the plot clears the range; brush again.
+    browser.script(&drag(60, 60)).await;
+    browser
+        .wait_until(
+            "document.getElementById('why-slow-link').textContent === 'Why slow?'",
+            "the range cleared",
+        )
+        .await;
+    assert!(browser
+        .find_all(".scatter-point.is-brushed")
+        .await
+        .is_empty());
+    browser.script(&drag(30, -40)).await;
+    browser
+        .find("#why-slow-link")
+        .await
+        .click()
+        .await
+        .expect("why slow");
+    browser.find("#why-slow-body[data-state=ready]").await;
+    let split = browser.text("#why-slow-split").await;
+    assert!(
+        split.contains("2 of 20 traces in the brushed range"),
+        "{split}"
+    );
+    let first_attribute = browser
+        .script(
+            "const finding = document.querySelector('#why-slow-attributes .finding');\
+             return [finding.querySelector('.finding-title').textContent, finding.querySelector('.finding-summary').textContent];",
+        )
+        .await;
+    assert_eq!(
+        first_attribute,
+        serde_json::json!(["customer.tier=gold", "100% of slow vs 11% of others"])
+    );
+    assert_eq!(browser.csp_violations().await, 0);
+    browser.close().await;
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn why_slow_from_the_search_results_ranks_gold_and_cache_miss_first() {
     let now = now_nanos();
