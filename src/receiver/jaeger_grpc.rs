@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
 
-use super::grpc::{incoming, otlp_service, status_from};
+use super::grpc::{incoming, otlp_service, status_from, ClientFaults};
 use crate::config::ReceiverConfig;
 use crate::ingest::IngestHandle;
 use crate::protocol::jaeger::api_v2::sampling_manager_server::{
@@ -70,9 +70,10 @@ pub(crate) async fn serve(
         })
         .max_decoding_message_size(config.max_message_bytes)
         .accept_compressed(CompressionEncoding::Gzip)
+        .accept_compressed(CompressionEncoding::Zstd)
         .send_compressed(CompressionEncoding::Gzip);
     tonic::transport::Server::builder()
-        .add_service(collector)
+        .add_service(ClientFaults(collector))
         .add_service(otlp_service(ingest, config))
         .add_service(sampling)
         .serve_with_incoming_shutdown(incoming(listener), shutdown.cancelled_owned())

@@ -6,6 +6,7 @@
 
 mod admin;
 mod demo;
+mod hostile;
 mod ingest_grpc;
 mod ingest_http;
 mod jaeger_ingest;
