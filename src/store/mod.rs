@@ -62,6 +62,48 @@ pub enum CodecError {
     Compression(#[source] std::io::Error),
 }
 
+/// How many bytes at the end of the newest segment file `Store::open` checks block
+/// by block: the region a torn or half-flushed write could have touched. Reading it
+/// costs a few milliseconds, so opening stays fast however big the store is.
+const CHECKED_TAIL_BYTES: u64 = 8 << 20;
+
+/// A block meta read back from sled, checked against its key and tree.
+fn decode_meta(hour: u32, key: &[u8], value: &[u8]) -> Result<BlockMeta, String> {
+    let meta = BlockMeta::decode(value).map_err(|error| error.to_string())?;
+    if key != keys::block_key(keys::META, meta.seq) || meta.partition != hour {
+        return Err(format!(
+            "value names block {} of hour {}, not its key's",
+            meta.seq, meta.partition
+        ));
+    }
+    if meta.num_bytes < meta.filter_len.saturating_add(meta.summary_len) {
+        return Err("block lengths are inconsistent".to_owned());
+    }
+    Ok(meta)
+}
+
+/// Splits `blocks` (in sequence order) into the good ones and those near the end
+/// of the newest segment whose bytes fail their checksum (or can't be read).
+fn check_newest_blocks(
+    segments: &segment::Segments,
+    blocks: Vec<Arc<BlockMeta>>,
+) -> (Vec<Arc<BlockMeta>>, Vec<Arc<BlockMeta>>) {
+    let Some(newest) = blocks.iter().map(|meta| meta.partition).max() else {
+        return (blocks, Vec::new());
+    };
+    let Some(segment) = segments.get(newest) else {
+        return (blocks, Vec::new());
+    };
+    let checked_from = segment.len().saturating_sub(CHECKED_TAIL_BYTES);
+    blocks.into_iter().partition(|meta| {
+        meta.partition != newest
+            || meta.end() <= checked_from
+            || segment
+                .read(meta.offset, meta.num_bytes)
+                .is_ok_and(|bytes| crc32fast::hash(&bytes) == meta.checksum)
+    })
+}
+
 /// Cheap to clone; every clone shares one database.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -147,8 +189,16 @@ impl Store {
             };
             let tree = db.open_tree(&name)?;
             for entry in tree.scan_prefix([keys::META]) {
-                let (_, value) = entry?;
-                blocks.push(Arc::new(BlockMeta::decode(&value)?));
+                let (key, value) = entry?;
+                match decode_meta(hour, &key, &value) {
+                    Ok(meta) => blocks.push(Arc::new(meta)),
+                    Err(reason) => {
+                        // A damaged value must not keep the store from opening: the
+                        // block is lost, every other one stays readable.
+                        tracing::warn!(hour, key = %hex::encode(&key), reason, "dropping unreadable block metadata");
+                        tree.remove(&key)?;
+                    }
+                }
             }
             partitions.insert(hour, tree);
         }
@@ -169,11 +219,22 @@ impl Store {
                 .get(meta.partition)
                 .is_some_and(|segment| meta.end() <= segment.len())
         });
-        for meta in &missing {
+        let (blocks, damaged) = check_newest_blocks(&segments, blocks);
+        for (meta, what) in missing
+            .iter()
+            .map(|meta| (meta, "its file is missing or short"))
+            .chain(
+                damaged
+                    .iter()
+                    .map(|meta| (meta, "its bytes fail their checksum")),
+            )
+        {
             tracing::warn!(
                 seq = meta.seq,
                 hour = meta.partition,
-                "dropping the metadata of a block whose file is missing or short"
+                offset = meta.offset,
+                num_spans = meta.num_spans,
+                "dropping a block: {what}"
             );
             if let Some(tree) = partitions.get(&meta.partition) {
                 tree.remove(keys::block_key(keys::META, meta.seq))?;
