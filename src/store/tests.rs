@@ -11,6 +11,7 @@ fn config(dir: &std::path::Path) -> StoreConfig {
         max_block_spans: NonZeroUsize::new(3).unwrap(),
         zstd_level: 3,
         flush_every_ms: 500,
+        max_disk_bytes: None,
         retention: None,
         red_metrics: true,
     }
@@ -365,4 +366,59 @@ fn corrupt_block_metadata_loses_only_its_block() {
     drop(store);
     let store = Store::open(&config(dir.path())).unwrap();
     check_readable(&store, &[3, 5], &[1, 2]);
+}
+
+/// A span of trace `trace` carrying `num_bytes` of incompressible text.
+fn bulky_span(trace: u8, num_bytes: usize) -> Span {
+    let mut state = u64::from(trace).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let noise: String = (0..num_bytes)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            char::from(b'a' + (state % 26) as u8)
+        })
+        .collect();
+    let mut span = span(trace, trace, "front", None);
+    span.attributes.push(crate::model::Attribute {
+        key: "noise".into(),
+        value: crate::model::AttrValue::Str(noise),
+    });
+    span
+}
+
+#[test]
+fn the_disk_cap_drops_the_oldest_hours_first_but_never_the_current_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&config(dir.path())).unwrap();
+    for hour in 100..=103u32 {
+        let trace = hour as u8;
+        store
+            .write_spans_in_hour(&[&bulky_span(trace, 256 << 10)], hour)
+            .unwrap();
+    }
+    store.sync().unwrap();
+    let by_hour = store.inner.segments.allocated_by_hour();
+    assert_eq!(
+        by_hour.iter().map(|(hour, _)| *hour).collect::<Vec<_>>(),
+        [100, 101, 102, 103]
+    );
+    let bytes = |hour: u32| by_hour.iter().find(|(h, _)| *h == hour).unwrap().1;
+    assert!(bytes(101) > 100 << 10, "incompressible: {}", bytes(101));
+    let used = store.inner.db.size_on_disk().unwrap()
+        + by_hour.iter().map(|(_, bytes)| bytes).sum::<u64>();
+
+    // Under the cap: nothing to do.
+    assert!(store.enforce_disk_cap_at(used * 2, 103).unwrap().is_empty());
+    // Dropping hour 100 is not enough; 100 and 101 are.
+    let cap = used - bytes(100) - bytes(101) / 2;
+    assert_eq!(store.enforce_disk_cap_at(cap, 103).unwrap(), [100, 101]);
+    check_readable(&store, &[102, 103], &[100, 101]);
+    assert!(!dir.path().join("blocks/0000000100.seg").exists());
+    // A cap below what the current hour holds drops everything older, and stops there.
+    assert_eq!(store.enforce_disk_cap_at(1, 103).unwrap(), [102]);
+    check_readable(&store, &[103], &[102]);
+    drop(store);
+    let store = Store::open(&config(dir.path())).unwrap();
+    check_readable(&store, &[103], &[100, 101, 102]);
 }
