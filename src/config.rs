@@ -33,6 +33,7 @@ pub const DEFAULT_MAX_BATCH_SPANS: usize = 8192;
 pub const DEFAULT_FLUSH_INTERVAL_MS: u64 = 200;
 pub const DEFAULT_MAX_QUEUED_SPANS: usize = 65_536;
 pub const DEFAULT_QUEUE_WAIT_MS: u64 = 500;
+pub const DEFAULT_MAX_QUEUED_MIB: usize = 256;
 pub const DEFAULT_CACHE_MIB: u64 = 64;
 pub const DEFAULT_RETENTION_HOURS: u64 = 72;
 /// No cap on the data dir's size.
@@ -157,6 +158,9 @@ pub struct RawConfig {
     /// Spans the ingest queue holds before exports are refused with a retryable error [default: 65536]
     #[arg(long, env = "TRACERY_MAX_QUEUED_SPANS")]
     pub max_queued_spans: Option<usize>,
+    /// MiB of spans (as held in memory) the ingest queue holds before exports are refused with a retryable error [default: 256]
+    #[arg(long, env = "TRACERY_MAX_QUEUED_MIB")]
+    pub max_queued_mib: Option<usize>,
     /// How long an export waits for queue space before it is refused, in ms [default: 500]
     #[arg(long, env = "TRACERY_QUEUE_WAIT_MS")]
     pub queue_wait_ms: Option<u64>,
@@ -236,6 +240,8 @@ pub struct IngestConfig {
     pub max_batch_spans: NonZeroUsize,
     pub flush_interval: Duration,
     pub max_queued_spans: NonZeroUsize,
+    /// Bytes of spans (`Span::approx_bytes`) the queue holds.
+    pub max_queued_bytes: NonZeroUsize,
     pub queue_wait: Duration,
 }
 
@@ -326,6 +332,7 @@ impl RawConfig {
             max_batch_spans: self.max_batch_spans.or(lower.max_batch_spans),
             flush_interval_ms: self.flush_interval_ms.or(lower.flush_interval_ms),
             max_queued_spans: self.max_queued_spans.or(lower.max_queued_spans),
+            max_queued_mib: self.max_queued_mib.or(lower.max_queued_mib),
             queue_wait_ms: self.queue_wait_ms.or(lower.queue_wait_ms),
             cache_mib: self.cache_mib.or(lower.cache_mib),
             retention_hours: self.retention_hours.or(lower.retention_hours),
@@ -432,6 +439,12 @@ impl Config {
                 max_queued_spans: non_zero(
                     "max_queued_spans",
                     raw.max_queued_spans.unwrap_or(DEFAULT_MAX_QUEUED_SPANS),
+                )?,
+                max_queued_bytes: non_zero(
+                    "max_queued_mib",
+                    raw.max_queued_mib
+                        .unwrap_or(DEFAULT_MAX_QUEUED_MIB)
+                        .saturating_mul(1 << 20),
                 )?,
                 queue_wait: Duration::from_millis(
                     raw.queue_wait_ms.unwrap_or(DEFAULT_QUEUE_WAIT_MS),
@@ -612,6 +625,7 @@ mod tests {
             format!("[default: {DEFAULT_FLUSH_INTERVAL_MS}]"),
             format!("[default: {DEFAULT_MAX_QUEUED_SPANS}]"),
             format!("[default: {DEFAULT_QUEUE_WAIT_MS}]"),
+            format!("[default: {DEFAULT_MAX_QUEUED_MIB}]"),
             format!("[default: {DEFAULT_CACHE_MIB}]"),
             format!("[default: {DEFAULT_RETENTION_HOURS}]"),
             format!("[default: {DEFAULT_MAX_DISK_GIB}]"),
