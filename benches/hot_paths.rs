@@ -62,6 +62,7 @@ fn temporary_store(dir: &tempfile::TempDir) -> Store {
         max_block_spans: NonZeroUsize::new(BLOCK_SPANS).expect("non-zero block size"),
         zstd_level: 3,
         flush_every_ms: 500,
+        max_disk_bytes: None,
         retention: None,
         red_metrics: true,
     })

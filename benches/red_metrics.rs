@@ -32,6 +32,7 @@ fn store(dir: &tempfile::TempDir, red_metrics: bool) -> Store {
         max_block_spans: NonZeroUsize::new(BLOCK_SPANS).expect("non-zero"),
         zstd_level: 3,
         flush_every_ms: 500,
+        max_disk_bytes: None,
         retention: None,
         red_metrics,
     })

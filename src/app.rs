@@ -25,6 +25,9 @@ use crate::{ingest, net, receiver, sampling};
 
 /// How often expired partitions are looked for.
 const RETENTION_INTERVAL: Duration = Duration::from_secs(300);
+/// How often the data dir's size is checked against `--max-disk-gib`: often enough
+/// that a burst can't overshoot the cap by much, and the check only sums file sizes.
+const DISK_CAP_INTERVAL: Duration = Duration::from_secs(5);
 const COMPACTION_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Sockets bound by the caller, so tests can pass port-0 listeners.
@@ -373,6 +376,11 @@ async fn serve(
             shutdown.clone(),
         ));
     }
+    if let (Some(max_bytes), StorageMode::Sled) =
+        (config.store.max_disk_bytes, config.ingest.storage)
+    {
+        tasks.spawn(run_disk_cap(store.clone(), max_bytes, shutdown.clone()));
+    }
     if config.ingest.storage == StorageMode::Sled {
         tasks.spawn(run_compaction(
             store.clone(),
@@ -521,6 +529,31 @@ async fn run_red_checkpoints(store: Store, shutdown: CancellationToken) -> anyho
             tracing::error!(
                 error = format!("{:#}", anyhow::Error::from(error)),
                 "metrics checkpoint failed"
+            );
+        }
+    }
+}
+
+/// Checks the data dir against `--max-disk-gib` every `DISK_CAP_INTERVAL`.
+async fn run_disk_cap(
+    store: Store,
+    max_bytes: u64,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(DISK_CAP_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            _ = tick.tick() => {}
+        }
+        let store = store.clone();
+        let dropped =
+            tokio::task::spawn_blocking(move || store.enforce_disk_cap(max_bytes)).await?;
+        if let Err(error) = dropped {
+            // Not fatal: the next round retries, and ingest and queries go on.
+            tracing::error!(
+                error = format!("{:#}", anyhow::Error::from(error)),
+                "enforcing --max-disk-gib failed"
             );
         }
     }

@@ -35,8 +35,11 @@ pub const DEFAULT_MAX_BATCH_SPANS: usize = 8192;
 pub const DEFAULT_FLUSH_INTERVAL_MS: u64 = 200;
 pub const DEFAULT_MAX_QUEUED_SPANS: usize = 65_536;
 pub const DEFAULT_QUEUE_WAIT_MS: u64 = 500;
+pub const DEFAULT_MAX_QUEUED_MIB: usize = 256;
 pub const DEFAULT_CACHE_MIB: u64 = 64;
 pub const DEFAULT_RETENTION_HOURS: u64 = 72;
+/// No cap on the data dir's size.
+pub const DEFAULT_MAX_DISK_GIB: f64 = 0.0;
 pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
 pub const DEFAULT_RED_METRICS: bool = true;
 /// N+1 detection: fewest repeated sibling spans that count as a finding.
@@ -160,6 +163,9 @@ pub struct RawConfig {
     /// Spans the ingest queue holds before exports are refused with a retryable error [default: 65536]
     #[arg(long, env = "TRACERY_MAX_QUEUED_SPANS")]
     pub max_queued_spans: Option<usize>,
+    /// MiB of spans (as held in memory) the ingest queue holds before exports are refused with a retryable error [default: 256]
+    #[arg(long, env = "TRACERY_MAX_QUEUED_MIB")]
+    pub max_queued_mib: Option<usize>,
     /// How long an export waits for queue space before it is refused, in ms [default: 500]
     #[arg(long, env = "TRACERY_QUEUE_WAIT_MS")]
     pub queue_wait_ms: Option<u64>,
@@ -169,6 +175,9 @@ pub struct RawConfig {
     /// Hours to keep spans; 0 keeps them forever [default: 72]
     #[arg(long, env = "TRACERY_RETENTION_HOURS")]
     pub retention_hours: Option<u64>,
+    /// Largest size of the data dir in GiB (fractions allowed); over it, the oldest hours are dropped first. 0 means no cap [default: 0]
+    #[arg(long, env = "TRACERY_MAX_DISK_GIB")]
+    pub max_disk_gib: Option<f64>,
     /// zstd level for span blocks, 1 to 19 [default: 3]
     #[arg(long, env = "TRACERY_ZSTD_LEVEL")]
     pub zstd_level: Option<i32>,
@@ -264,6 +273,8 @@ pub struct IngestConfig {
     pub max_batch_spans: NonZeroUsize,
     pub flush_interval: Duration,
     pub max_queued_spans: NonZeroUsize,
+    /// Bytes of spans (`Span::approx_bytes`) the queue holds.
+    pub max_queued_bytes: NonZeroUsize,
     pub queue_wait: Duration,
 }
 
@@ -276,6 +287,8 @@ pub struct StoreConfig {
     pub flush_every_ms: u64,
     /// `None` keeps data forever.
     pub retention: Option<Duration>,
+    /// `None`: no cap on the data dir's size.
+    pub max_disk_bytes: Option<u64>,
     /// Count RED metrics while writing (`store::red`).
     pub red_metrics: bool,
 }
@@ -366,9 +379,11 @@ impl RawConfig {
             max_batch_spans: self.max_batch_spans.or(lower.max_batch_spans),
             flush_interval_ms: self.flush_interval_ms.or(lower.flush_interval_ms),
             max_queued_spans: self.max_queued_spans.or(lower.max_queued_spans),
+            max_queued_mib: self.max_queued_mib.or(lower.max_queued_mib),
             queue_wait_ms: self.queue_wait_ms.or(lower.queue_wait_ms),
             cache_mib: self.cache_mib.or(lower.cache_mib),
             retention_hours: self.retention_hours.or(lower.retention_hours),
+            max_disk_gib: self.max_disk_gib.or(lower.max_disk_gib),
             zstd_level: self.zstd_level.or(lower.zstd_level),
             red_metrics: self.red_metrics.or(lower.red_metrics),
             storage: self.storage.or(lower.storage),
@@ -420,6 +435,13 @@ impl Config {
             ),
         };
         let retention_hours = raw.retention_hours.unwrap_or(DEFAULT_RETENTION_HOURS);
+        let max_disk_gib = raw.max_disk_gib.unwrap_or(DEFAULT_MAX_DISK_GIB);
+        if !(max_disk_gib.is_finite() && max_disk_gib >= 0.0) {
+            return Err(invalid(
+                "max_disk_gib",
+                "must be a number of GiB, 0 or more (0 means no cap)",
+            ));
+        }
         let target_tps = raw
             .sampling_target_tps
             .unwrap_or(DEFAULT_SAMPLING_TARGET_TPS);
@@ -469,6 +491,12 @@ impl Config {
                     "max_queued_spans",
                     raw.max_queued_spans.unwrap_or(DEFAULT_MAX_QUEUED_SPANS),
                 )?,
+                max_queued_bytes: non_zero(
+                    "max_queued_mib",
+                    raw.max_queued_mib
+                        .unwrap_or(DEFAULT_MAX_QUEUED_MIB)
+                        .saturating_mul(1 << 20),
+                )?,
                 queue_wait: Duration::from_millis(
                     raw.queue_wait_ms.unwrap_or(DEFAULT_QUEUE_WAIT_MS),
                 ),
@@ -483,6 +511,8 @@ impl Config {
                 flush_every_ms: DEFAULT_SLED_FLUSH_EVERY_MS,
                 retention: (retention_hours > 0)
                     .then(|| Duration::from_secs(retention_hours * 3600)),
+                max_disk_bytes: (max_disk_gib > 0.0)
+                    .then(|| (max_disk_gib * f64::from(1u32 << 30)).max(1.0) as u64),
                 red_metrics: raw.red_metrics.unwrap_or(DEFAULT_RED_METRICS),
             },
             query: QueryConfig { n_plus_one },
@@ -716,8 +746,10 @@ mod tests {
             format!("[default: {DEFAULT_FLUSH_INTERVAL_MS}]"),
             format!("[default: {DEFAULT_MAX_QUEUED_SPANS}]"),
             format!("[default: {DEFAULT_QUEUE_WAIT_MS}]"),
+            format!("[default: {DEFAULT_MAX_QUEUED_MIB}]"),
             format!("[default: {DEFAULT_CACHE_MIB}]"),
             format!("[default: {DEFAULT_RETENTION_HOURS}]"),
+            format!("[default: {DEFAULT_MAX_DISK_GIB}]"),
             format!("[default: {DEFAULT_ZSTD_LEVEL}]"),
             format!("[default: {DEFAULT_RED_METRICS}]"),
             format!("[default: {DEFAULT_N_PLUS_ONE_MIN_REPEATS}]"),
@@ -725,6 +757,23 @@ mod tests {
             format!("[default: {DEFAULT_N_PLUS_ONE_MIN_PARENT_PERCENT}]"),
         ] {
             assert!(help.contains(&default), "--help lacks {default}");
+        }
+    }
+
+    #[test]
+    fn disk_cap_takes_fractions_of_a_gib() {
+        let cli = Cli::parse_from(["tracery", "--max-disk-gib", "0.05"]).raw;
+        let config = Config::from_raw(cli).unwrap();
+        assert_eq!(config.store.max_disk_bytes, Some(53_687_091));
+        let off = Config::from_raw(RawConfig::default()).unwrap();
+        assert_eq!(off.store.max_disk_bytes, None);
+        for bad in [-1.0, f64::NAN, f64::INFINITY] {
+            let error = Config::from_raw(RawConfig {
+                max_disk_gib: Some(bad),
+                ..Default::default()
+            })
+            .unwrap_err();
+            assert!(error.to_string().contains("max_disk_gib"), "{error}");
         }
     }
 

@@ -183,6 +183,11 @@ fn search_query(params: &Params) -> Result<TraceQuery, ApiError> {
         "start",
         now_micros.saturating_sub(DEFAULT_SEARCH_WINDOW.as_micros() as u64),
     )?;
+    if start > end {
+        return Err(bad(format!(
+            "'start' must not be after 'end' (start={start}, end={end}, both in microseconds)"
+        )));
+    }
     let duration = |name: &str| -> Result<Option<Duration>, ApiError> {
         params
             .get(&[name])

@@ -1,10 +1,12 @@
 //! The bounded queue between receivers and the store.
 //!
 //! Receivers call `IngestHandle::submit`; one `Batcher` task drains the queue and
-//! writes blocks. The queue is bounded in spans by a semaphore whose permits travel
-//! with the spans until they are written, so memory stays bounded even while the
-//! store is slow, and a full queue is reported as `IngestError::QueueFull`, which the
-//! receivers turn into a retryable OTLP error. Nothing here knows about transports.
+//! writes blocks. The queue is bounded twice, in spans and in bytes (each span's
+//! `Span::approx_bytes`, counted in KiB), by semaphores whose permits travel with the
+//! spans until they are written, so memory stays bounded even while the store is
+//! slow and exporters send huge spans, and a full queue is reported as
+//! `IngestError::QueueFull`, which the receivers turn into a retryable OTLP error.
+//! Nothing here knows about transports.
 
 mod batcher;
 
@@ -35,6 +37,9 @@ pub struct IngestHandle {
     tx: mpsc::Sender<Submit>,
     permits: Arc<Semaphore>,
     max_queued_spans: usize,
+    /// Permits of one KiB of `Span::approx_bytes`.
+    kib_permits: Arc<Semaphore>,
+    max_queued_kib: usize,
     queue_wait: Duration,
     ack: AckMode,
     metrics: Metrics,
@@ -54,6 +59,7 @@ struct Submit {
     ack: Option<oneshot::Sender<Result<(), IngestError>>>,
     /// Released when the spans have been written (or dropped).
     _permit: OwnedSemaphorePermit,
+    _kib_permit: OwnedSemaphorePermit,
 }
 
 /// The queue: handles for receivers and the batcher that drains it. `metrics`
@@ -63,18 +69,28 @@ pub fn channel(config: &IngestConfig, store: Store, metrics: Metrics) -> (Ingest
     // Every message carries at least one span permit, so this bound is never the binding one.
     let (tx, rx) = mpsc::channel(max_queued_spans);
     let permits = Arc::new(Semaphore::new(max_queued_spans));
+    let max_queued_kib = (config.max_queued_bytes.get() / 1024)
+        .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
+    let kib_permits = Arc::new(Semaphore::new(max_queued_kib));
     // A weak reference: the gauge must not keep the queue alive.
     let watched = Arc::downgrade(&permits);
+    let watched_kib = Arc::downgrade(&kib_permits);
     metrics.watch_queue(move || QueueDepth {
         queued_spans: watched.upgrade().map_or(0, |permits| {
             max_queued_spans.saturating_sub(permits.available_permits())
         }),
+        queued_bytes: watched_kib.upgrade().map_or(0, |permits| {
+            max_queued_kib.saturating_sub(permits.available_permits()) * 1024
+        }),
+        capacity_bytes: max_queued_kib * 1024,
         capacity_spans: max_queued_spans,
     });
     let handle = IngestHandle {
         tx,
         permits,
         max_queued_spans,
+        kib_permits,
+        max_queued_kib,
         queue_wait: config.queue_wait,
         ack: config.ack,
         metrics: metrics.clone(),
@@ -97,13 +113,18 @@ impl IngestHandle {
         }
         // A request larger than the whole queue takes every permit rather than waiting forever.
         let wanted = spans.len().min(self.max_queued_spans) as u32;
-        let permit = match tokio::time::timeout(
-            self.queue_wait,
-            Arc::clone(&self.permits).acquire_many_owned(wanted),
-        )
-        .await
-        {
-            Ok(Ok(permit)) => permit,
+        let bytes: usize = spans.iter().map(Span::approx_bytes).sum();
+        let wanted_kib = bytes.div_ceil(1024).clamp(1, self.max_queued_kib) as u32;
+        let acquired = tokio::time::timeout(self.queue_wait, async {
+            let permit = Arc::clone(&self.permits).acquire_many_owned(wanted).await?;
+            let kib_permit = Arc::clone(&self.kib_permits)
+                .acquire_many_owned(wanted_kib)
+                .await?;
+            Ok::<_, tokio::sync::AcquireError>((permit, kib_permit))
+        })
+        .await;
+        let (permit, kib_permit) = match acquired {
+            Ok(Ok(permits)) => permits,
             Ok(Err(_closed)) => return Err(IngestError::ShuttingDown),
             Err(_elapsed) => return Err(IngestError::QueueFull),
         };
@@ -122,6 +143,7 @@ impl IngestHandle {
                 spans,
                 ack,
                 _permit: permit,
+                _kib_permit: kib_permit,
             })
             .await
             .map_err(|_| IngestError::ShuttingDown)?;
@@ -139,6 +161,11 @@ impl IngestHandle {
     /// Spans currently queued or being written.
     pub fn queued_spans(&self) -> usize {
         self.max_queued_spans - self.permits.available_permits()
+    }
+
+    /// KiB of spans currently queued or being written.
+    pub fn queued_kib(&self) -> usize {
+        self.max_queued_kib - self.kib_permits.available_permits()
     }
 }
 
@@ -198,6 +225,34 @@ pub(crate) mod tests {
             Err(IngestError::QueueFull)
         ));
         assert_eq!(handle.queued_spans(), 2, "the refused spans took no room");
+    }
+
+    #[tokio::test]
+    async fn the_queue_is_bounded_in_bytes_too() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config::for_data_dir(dir.path());
+        config.ingest.ack = AckMode::Enqueued;
+        config.ingest.max_queued_bytes = NonZeroUsize::new(256 << 10).expect("non-zero");
+        config.ingest.queue_wait = Duration::from_millis(10);
+        let store = Store::open(&config.store).expect("store opens");
+        let (handle, _batcher) = channel(&config.ingest, store, Metrics::new());
+        let bulky = |kib: usize| {
+            let mut spans = spans(1);
+            spans[0].name = "x".repeat(kib << 10);
+            spans
+        };
+        handle.submit(bulky(200)).await.unwrap();
+        assert!(
+            (200..210).contains(&handle.queued_kib()),
+            "{}",
+            handle.queued_kib()
+        );
+        assert!(matches!(
+            handle.submit(bulky(100)).await,
+            Err(IngestError::QueueFull)
+        ));
+        assert_eq!(handle.queued_spans(), 1, "the refused span took no room");
+        handle.submit(bulky(40)).await.unwrap();
     }
 
     #[tokio::test]

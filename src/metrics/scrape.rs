@@ -13,6 +13,9 @@ use crate::store::WeakStore;
 pub(crate) struct QueueDepth {
     pub(crate) queued_spans: usize,
     pub(crate) capacity_spans: usize,
+    /// `Span::approx_bytes` of the queued spans, to the KiB.
+    pub(crate) queued_bytes: usize,
+    pub(crate) capacity_bytes: usize,
 }
 
 type QueueSource = Box<dyn Fn() -> QueueDepth + Send + Sync>;
@@ -50,6 +53,18 @@ impl Collector for StateCollector {
                 "ingest_queue_capacity_spans",
                 "Spans the ingest queue holds before exports are refused (--max-queued-spans)",
                 depth.capacity_spans as i64,
+            )?;
+            gauge(
+                &mut encoder,
+                "ingest_queue_bytes",
+                "Bytes of spans (as held in memory) queued or being written",
+                depth.queued_bytes as i64,
+            )?;
+            gauge(
+                &mut encoder,
+                "ingest_queue_capacity_bytes",
+                "Bytes of spans the ingest queue holds before exports are refused (--max-queued-mib)",
+                depth.capacity_bytes as i64,
             )?;
         }
         let Some(store) = self.0.store.get().and_then(WeakStore::upgrade) else {

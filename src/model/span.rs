@@ -28,6 +28,34 @@ pub struct Span {
 }
 
 impl Span {
+    /// About how many bytes of memory the span holds, not counting its resource and
+    /// scope (shared by the spans of a request). What the ingest queue is bounded by.
+    pub fn approx_bytes(&self) -> usize {
+        std::mem::size_of::<Span>()
+            + self.name.len()
+            + self.trace_state.len()
+            + self.status_message.len()
+            + attributes_bytes(&self.attributes)
+            + self
+                .events
+                .iter()
+                .map(|event| {
+                    std::mem::size_of::<Event>()
+                        + event.name.len()
+                        + attributes_bytes(&event.attributes)
+                })
+                .sum::<usize>()
+            + self
+                .links
+                .iter()
+                .map(|link| {
+                    std::mem::size_of::<Link>()
+                        + link.trace_state.len()
+                        + attributes_bytes(&link.attributes)
+                })
+                .sum::<usize>()
+    }
+
     pub fn duration_nanos(&self) -> u64 {
         SpanFields::duration_nanos(self)
     }
@@ -368,4 +396,28 @@ pub fn attributes_match(attributes: &[Attribute], key: &str, value: &str) -> boo
     attributes
         .iter()
         .any(|attribute| attribute.key == key && attribute.value.matches_str(value))
+}
+
+fn attributes_bytes(attributes: &[Attribute]) -> usize {
+    attributes
+        .iter()
+        .map(|attribute| {
+            std::mem::size_of::<Attribute>() + attribute.key.len() + value_bytes(&attribute.value)
+        })
+        .sum()
+}
+
+/// Heap bytes of a value. Nesting is bounded by the decoders (prost's recursion
+/// limit, serde_json's), so the recursion is too.
+fn value_bytes(value: &AttrValue) -> usize {
+    match value {
+        AttrValue::Str(text) => text.len(),
+        AttrValue::Bytes(bytes) => bytes.len(),
+        AttrValue::Array(values) => values
+            .iter()
+            .map(|value| std::mem::size_of::<AttrValue>() + value_bytes(value))
+            .sum(),
+        AttrValue::KvList(attributes) => attributes_bytes(attributes),
+        AttrValue::Bool(_) | AttrValue::Int(_) | AttrValue::Double(_) | AttrValue::Empty => 0,
+    }
 }

@@ -125,6 +125,7 @@ mod tests {
             flush_every_ms: 500,
             retention: None,
             red_metrics: false,
+            max_disk_bytes: None,
         })
         .unwrap();
         let traces: Vec<Vec<Span>> = (1..=5).map(|id| trace(id, id <= 3)).collect();

@@ -15,6 +15,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use tokio_util::sync::CancellationToken;
 use tonic::codec::CompressionEncoding;
+use tonic::codegen::http;
 use tonic::{Code, Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -48,12 +49,72 @@ impl TraceService for OtlpTraces {
 pub(crate) fn otlp_service(
     ingest: IngestHandle,
     config: &ReceiverConfig,
-) -> TraceServiceServer<OtlpTraces> {
-    TraceServiceServer::new(OtlpTraces { ingest })
-        .max_decoding_message_size(config.max_message_bytes)
-        .accept_compressed(CompressionEncoding::Gzip)
-        .send_compressed(CompressionEncoding::Gzip)
+) -> ClientFaults<TraceServiceServer<OtlpTraces>> {
+    ClientFaults(
+        TraceServiceServer::new(OtlpTraces { ingest })
+            .max_decoding_message_size(config.max_message_bytes)
+            .accept_compressed(CompressionEncoding::Gzip)
+            .accept_compressed(CompressionEncoding::Zstd)
+            .send_compressed(CompressionEncoding::Gzip),
+    )
 }
+
+/// Answers `INVALID_ARGUMENT` where tonic answers `INTERNAL` for a request it could
+/// not read.
+///
+/// Tonic reports a message that fails to decode (garbage or truncated protobuf,
+/// invalid UTF-8, nesting past prost's recursion limit), a corrupt compressed frame
+/// and a body that ends mid-message as `INTERNAL`, which clients take for a server
+/// fault and may retry forever. Our ingest handlers never answer `INTERNAL`
+/// themselves (`status_from` maps every outcome to `INVALID_ARGUMENT` or
+/// `UNAVAILABLE`), so on these services an `INTERNAL` can only be such a request
+/// error, and it is the client's.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientFaults<S>(pub(crate) S);
+
+impl<S, B> tower::Service<http::Request<B>> for ClientFaults<S>
+where
+    S: tower::Service<
+        http::Request<B>,
+        Response = http::Response<tonic::body::Body>,
+        Error = std::convert::Infallible,
+    >,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = futures_util::future::BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(context)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let response = self.0.call(request);
+        Box::pin(async move {
+            let mut response = response.await?;
+            // Errors before the handler ran come back as trailers-only responses,
+            // with the status in the headers.
+            let headers = response.headers_mut();
+            if headers.get(GRPC_STATUS) == Some(&http::HeaderValue::from(Code::Internal as i32)) {
+                headers.insert(
+                    GRPC_STATUS,
+                    http::HeaderValue::from(Code::InvalidArgument as i32),
+                );
+            }
+            Ok(response)
+        })
+    }
+}
+
+impl<S: tonic::server::NamedService> tonic::server::NamedService for ClientFaults<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+const GRPC_STATUS: &str = "grpc-status";
 
 /// Serves until `shutdown` is cancelled, then drains in-flight exports.
 pub(crate) async fn serve(

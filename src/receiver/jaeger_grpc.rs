@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
 
-use super::grpc::{otlp_service, status_from};
+use super::grpc::{otlp_service, status_from, ClientFaults};
 use crate::config::ReceiverConfig;
 use crate::ingest::IngestHandle;
 use crate::protocol::jaeger::api_v2::sampling_manager_server::{
@@ -72,10 +72,11 @@ pub(crate) async fn serve(
         })
         .max_decoding_message_size(config.max_message_bytes)
         .accept_compressed(CompressionEncoding::Gzip)
+        .accept_compressed(CompressionEncoding::Zstd)
         .send_compressed(CompressionEncoding::Gzip);
     tonic::transport::Server::builder()
         .layer(tower::util::option_layer(tokens.map(auth::grpc_layer)))
-        .add_service(collector)
+        .add_service(ClientFaults(collector))
         .add_service(otlp_service(ingest, config))
         .add_service(sampling)
         .serve_with_incoming_shutdown(listener.into_incoming(), shutdown.cancelled_owned())

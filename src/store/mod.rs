@@ -62,6 +62,48 @@ pub enum CodecError {
     Compression(#[source] std::io::Error),
 }
 
+/// How many bytes at the end of the newest segment file `Store::open` checks block
+/// by block: the region a torn or half-flushed write could have touched. Reading it
+/// costs a few milliseconds, so opening stays fast however big the store is.
+const CHECKED_TAIL_BYTES: u64 = 8 << 20;
+
+/// A block meta read back from sled, checked against its key and tree.
+fn decode_meta(hour: u32, key: &[u8], value: &[u8]) -> Result<BlockMeta, String> {
+    let meta = BlockMeta::decode(value).map_err(|error| error.to_string())?;
+    if key != keys::block_key(keys::META, meta.seq) || meta.partition != hour {
+        return Err(format!(
+            "value names block {} of hour {}, not its key's",
+            meta.seq, meta.partition
+        ));
+    }
+    if meta.num_bytes < meta.filter_len.saturating_add(meta.summary_len) {
+        return Err("block lengths are inconsistent".to_owned());
+    }
+    Ok(meta)
+}
+
+/// Splits `blocks` (in sequence order) into the good ones and those near the end
+/// of the newest segment whose bytes fail their checksum (or can't be read).
+fn check_newest_blocks(
+    segments: &segment::Segments,
+    blocks: Vec<Arc<BlockMeta>>,
+) -> (Vec<Arc<BlockMeta>>, Vec<Arc<BlockMeta>>) {
+    let Some(newest) = blocks.iter().map(|meta| meta.partition).max() else {
+        return (blocks, Vec::new());
+    };
+    let Some(segment) = segments.get(newest) else {
+        return (blocks, Vec::new());
+    };
+    let checked_from = segment.len().saturating_sub(CHECKED_TAIL_BYTES);
+    blocks.into_iter().partition(|meta| {
+        meta.partition != newest
+            || meta.end() <= checked_from
+            || segment
+                .read(meta.offset, meta.num_bytes)
+                .is_ok_and(|bytes| crc32fast::hash(&bytes) == meta.checksum)
+    })
+}
+
 /// Cheap to clone; every clone shares one database.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -147,8 +189,16 @@ impl Store {
             };
             let tree = db.open_tree(&name)?;
             for entry in tree.scan_prefix([keys::META]) {
-                let (_, value) = entry?;
-                blocks.push(Arc::new(BlockMeta::decode(&value)?));
+                let (key, value) = entry?;
+                match decode_meta(hour, &key, &value) {
+                    Ok(meta) => blocks.push(Arc::new(meta)),
+                    Err(reason) => {
+                        // A damaged value must not keep the store from opening: the
+                        // block is lost, every other one stays readable.
+                        tracing::warn!(hour, key = %hex::encode(&key), reason, "dropping unreadable block metadata");
+                        tree.remove(&key)?;
+                    }
+                }
             }
             partitions.insert(hour, tree);
         }
@@ -169,11 +219,22 @@ impl Store {
                 .get(meta.partition)
                 .is_some_and(|segment| meta.end() <= segment.len())
         });
-        for meta in &missing {
+        let (blocks, damaged) = check_newest_blocks(&segments, blocks);
+        for (meta, what) in missing
+            .iter()
+            .map(|meta| (meta, "its file is missing or short"))
+            .chain(
+                damaged
+                    .iter()
+                    .map(|meta| (meta, "its bytes fail their checksum")),
+            )
+        {
             tracing::warn!(
                 seq = meta.seq,
                 hour = meta.partition,
-                "dropping the metadata of a block whose file is missing or short"
+                offset = meta.offset,
+                num_spans = meta.num_spans,
+                "dropping a block: {what}"
             );
             if let Some(tree) = partitions.get(&meta.partition) {
                 tree.remove(keys::block_key(keys::META, meta.seq))?;
@@ -204,12 +265,16 @@ impl Store {
     /// blocks. Call `sync` to make them durable; until then a crash may lose them, but
     /// never half of a block.
     pub fn write_spans(&self, spans: &[&Span]) -> Result<usize, StoreError> {
+        self.write_spans_in_hour(spans, unix_hour_now())
+    }
+
+    /// `write_spans` into the partition of `hour` (tests write into past hours).
+    fn write_spans_in_hour(&self, spans: &[&Span], hour: u32) -> Result<usize, StoreError> {
         let inner = &self.inner;
         let _writer = inner
             .write_lock
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let hour = unix_hour_now();
         let segment = inner.segments.get_or_create(hour)?;
         let mut num_blocks = 0;
         for refs in spans.chunks(inner.config.max_block_spans.get()) {
@@ -475,26 +540,77 @@ impl Store {
         expired.sort_unstable();
         expired.dedup();
         for hour in &expired {
-            // Forget the blocks first so searches stop planning reads of them.
-            self.inner
-                .blocks
-                .write()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .retain(|meta| meta.partition != *hour);
-            lock(&self.inner.unsynced).retain(|meta| meta.partition != *hour);
-            self.inner
-                .partitions
-                .write()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .remove(hour);
-            // Metadata first: a crash in between leaves a file without metadata, which
-            // the next open deletes.
-            self.inner.db.drop_tree(keys::partition_tree_name(*hour))?;
-            self.inner.segments.remove(*hour)?;
+            self.drop_hour(*hour)?;
             tracing::info!(hour, "expired partition");
         }
         self.inner.red.expire_before(&self.inner.db, cutoff_hour)?;
         Ok(expired.len())
+    }
+
+    /// Keeps the data dir (block files as allocated on disk, plus sled's files) at or
+    /// under `max_bytes` by dropping whole hours, oldest first, and returns the hours
+    /// dropped. The hour being written is never dropped (a writer may be between its
+    /// append and its sync), so a cap smaller than one hour of data is only met once
+    /// the hour turns; that is logged.
+    pub fn enforce_disk_cap(&self, max_bytes: u64) -> Result<Vec<u32>, StoreError> {
+        self.enforce_disk_cap_at(max_bytes, unix_hour_now())
+    }
+
+    fn enforce_disk_cap_at(
+        &self,
+        max_bytes: u64,
+        current_hour: u32,
+    ) -> Result<Vec<u32>, StoreError> {
+        let _writer = lock(&self.inner.write_lock);
+        let by_hour = self.inner.segments.allocated_by_hour();
+        let index_bytes = self.inner.db.size_on_disk().unwrap_or(0);
+        let mut used = index_bytes + by_hour.iter().map(|(_, bytes)| bytes).sum::<u64>();
+        let mut dropped = Vec::new();
+        for (hour, bytes) in by_hour {
+            if used <= max_bytes || hour >= current_hour {
+                break;
+            }
+            self.drop_hour(hour)?;
+            used = used.saturating_sub(bytes);
+            tracing::warn!(
+                hour,
+                freed_bytes = bytes,
+                used_bytes = used,
+                max_bytes,
+                "dropped the oldest hour of spans: the data dir is over --max-disk-gib"
+            );
+            dropped.push(hour);
+        }
+        if used > max_bytes {
+            tracing::warn!(
+                used_bytes = used,
+                max_bytes,
+                "the data dir is over --max-disk-gib, but only the hour being written is left"
+            );
+        }
+        Ok(dropped)
+    }
+
+    /// Forgets an hour's blocks and deletes its metadata tree and block file. The
+    /// caller holds the write lock.
+    fn drop_hour(&self, hour: u32) -> Result<(), StoreError> {
+        // Forget the blocks first so searches stop planning reads of them.
+        self.inner
+            .blocks
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .retain(|meta| meta.partition != hour);
+        lock(&self.inner.unsynced).retain(|meta| meta.partition != hour);
+        self.inner
+            .partitions
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(&hour);
+        // Metadata first: a crash in between leaves a file without metadata, which
+        // the next open deletes.
+        self.inner.db.drop_tree(keys::partition_tree_name(hour))?;
+        self.inner.segments.remove(hour)?;
+        Ok(())
     }
 
     pub fn stats(&self) -> StoreStats {

@@ -175,6 +175,22 @@ impl Segments {
             .collect()
     }
 
+    /// Each hour's bytes as allocated on disk (holes punched by compaction don't
+    /// count), oldest first.
+    pub(super) fn allocated_by_hour(&self) -> Vec<(u32, u64)> {
+        use std::os::unix::fs::MetadataExt as _;
+        self.read_map()
+            .iter()
+            .map(|(hour, segment)| {
+                let allocated = segment
+                    .file
+                    .metadata()
+                    .map_or(segment.len(), |metadata| metadata.blocks() * 512);
+                (*hour, allocated)
+            })
+            .collect()
+    }
+
     pub(super) fn total_len(&self) -> u64 {
         self.read_map().values().map(|segment| segment.len()).sum()
     }

@@ -11,6 +11,7 @@ fn config(dir: &std::path::Path) -> StoreConfig {
         max_block_spans: NonZeroUsize::new(3).unwrap(),
         zstd_level: 3,
         flush_every_ms: 500,
+        max_disk_bytes: None,
         retention: None,
         red_metrics: true,
     }
@@ -258,4 +259,166 @@ fn compaction_merges_small_synced_blocks_without_losing_or_duplicating_spans() {
     assert_eq!(store.blocks().len(), 3);
     assert_eq!((count(&store, 0), count(&store, 1)), (2, 3));
     assert_eq!(count(&store, 9), 2);
+}
+
+/// Writes traces 1, 2 and 3 as three synced blocks and closes the store.
+fn three_synced_blocks(dir: &std::path::Path) {
+    let store = Store::open(&config(dir)).unwrap();
+    for trace in 1..=3 {
+        store
+            .write_spans(&[&span(trace, trace, "front", None)])
+            .unwrap();
+        store.sync().unwrap();
+    }
+    assert_eq!(store.blocks().len(), 3);
+}
+
+#[track_caller]
+fn check_readable(store: &Store, readable: &[u8], lost: &[u8]) {
+    for &trace in readable {
+        let found = store.read_traces(&[TraceId([trace; 16])]).unwrap();
+        assert_eq!(
+            found[&TraceId([trace; 16])].len(),
+            1,
+            "trace {trace} is whole"
+        );
+    }
+    for &trace in lost {
+        assert!(store
+            .read_traces(&[TraceId([trace; 16])])
+            .unwrap()
+            .is_empty());
+    }
+}
+
+#[test]
+fn a_torn_segment_tail_loses_only_the_torn_block() {
+    let dir = tempfile::tempdir().unwrap();
+    three_synced_blocks(dir.path());
+    let segment = only_segment(dir.path());
+    let len = std::fs::metadata(&segment).unwrap().len();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&segment)
+        .unwrap();
+    file.set_len(len - 5).unwrap();
+    drop(file);
+
+    let store = Store::open(&config(dir.path())).unwrap();
+    assert_eq!(store.blocks().len(), 2);
+    check_readable(&store, &[1, 2], &[3]);
+    // Writing goes on after the intact blocks, and survives another reopen.
+    store.write_spans(&[&span(4, 4, "front", None)]).unwrap();
+    store.sync().unwrap();
+    drop(store);
+    let store = Store::open(&config(dir.path())).unwrap();
+    check_readable(&store, &[1, 2, 4], &[3]);
+}
+
+#[test]
+fn a_corrupt_segment_tail_is_dropped_when_the_store_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    three_synced_blocks(dir.path());
+    let segment = only_segment(dir.path());
+    let mut bytes = std::fs::read(&segment).unwrap();
+    let at = bytes.len() - 3;
+    bytes[at] ^= 0x5a;
+    std::fs::write(&segment, &bytes).unwrap();
+
+    let store = Store::open(&config(dir.path())).unwrap();
+    assert_eq!(store.blocks().len(), 2);
+    check_readable(&store, &[1, 2], &[3]);
+    drop(store);
+    // The damaged block's metadata is gone from sled, not only from memory.
+    let store = Store::open(&config(dir.path())).unwrap();
+    assert_eq!(store.blocks().len(), 2);
+}
+
+#[test]
+fn corrupt_block_metadata_loses_only_its_block() {
+    let dir = tempfile::tempdir().unwrap();
+    three_synced_blocks(dir.path());
+    {
+        let db = sled::open(dir.path().join("sled")).unwrap();
+        let name = db
+            .tree_names()
+            .into_iter()
+            .find(|name| keys::parse_partition_tree_name(name).is_some())
+            .unwrap();
+        let tree = db.open_tree(name).unwrap();
+        let metas: Vec<_> = tree
+            .scan_prefix([keys::META])
+            .map(|entry| entry.unwrap())
+            .collect();
+        assert_eq!(metas.len(), 3);
+        // The first block's value cut short, the second's replaced by the third's
+        // (well-formed, but for another key); the third stays intact.
+        tree.insert(&metas[0].0, &metas[0].1[..metas[0].1.len() / 2])
+            .unwrap();
+        tree.insert(&metas[1].0, metas[2].1.clone()).unwrap();
+        db.flush().unwrap();
+    }
+    let store = Store::open(&config(dir.path())).unwrap();
+    assert_eq!(store.blocks().len(), 1);
+    check_readable(&store, &[3], &[1, 2]);
+    store.write_spans(&[&span(5, 5, "front", None)]).unwrap();
+    store.sync().unwrap();
+    drop(store);
+    let store = Store::open(&config(dir.path())).unwrap();
+    check_readable(&store, &[3, 5], &[1, 2]);
+}
+
+/// A span of trace `trace` carrying `num_bytes` of incompressible text.
+fn bulky_span(trace: u8, num_bytes: usize) -> Span {
+    let mut state = u64::from(trace).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let noise: String = (0..num_bytes)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            char::from(b'a' + (state % 26) as u8)
+        })
+        .collect();
+    let mut span = span(trace, trace, "front", None);
+    span.attributes.push(crate::model::Attribute {
+        key: "noise".into(),
+        value: crate::model::AttrValue::Str(noise),
+    });
+    span
+}
+
+#[test]
+fn the_disk_cap_drops_the_oldest_hours_first_but_never_the_current_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&config(dir.path())).unwrap();
+    for hour in 100..=103u32 {
+        let trace = hour as u8;
+        store
+            .write_spans_in_hour(&[&bulky_span(trace, 256 << 10)], hour)
+            .unwrap();
+    }
+    store.sync().unwrap();
+    let by_hour = store.inner.segments.allocated_by_hour();
+    assert_eq!(
+        by_hour.iter().map(|(hour, _)| *hour).collect::<Vec<_>>(),
+        [100, 101, 102, 103]
+    );
+    let bytes = |hour: u32| by_hour.iter().find(|(h, _)| *h == hour).unwrap().1;
+    assert!(bytes(101) > 100 << 10, "incompressible: {}", bytes(101));
+    let used = store.inner.db.size_on_disk().unwrap()
+        + by_hour.iter().map(|(_, bytes)| bytes).sum::<u64>();
+
+    // Under the cap: nothing to do.
+    assert!(store.enforce_disk_cap_at(used * 2, 103).unwrap().is_empty());
+    // Dropping hour 100 is not enough; 100 and 101 are.
+    let cap = used - bytes(100) - bytes(101) / 2;
+    assert_eq!(store.enforce_disk_cap_at(cap, 103).unwrap(), [100, 101]);
+    check_readable(&store, &[102, 103], &[100, 101]);
+    assert!(!dir.path().join("blocks/0000000100.seg").exists());
+    // A cap below what the current hour holds drops everything older, and stops there.
+    assert_eq!(store.enforce_disk_cap_at(1, 103).unwrap(), [102]);
+    check_readable(&store, &[103], &[102]);
+    drop(store);
+    let store = Store::open(&config(dir.path())).unwrap();
+    check_readable(&store, &[103], &[100, 101, 102]);
 }

@@ -8,6 +8,7 @@ pub(crate) mod access;
 mod admin;
 mod base_path;
 mod demo;
+mod hostile;
 mod ingest_grpc;
 mod ingest_http;
 mod jaeger_ingest;

@@ -191,6 +191,7 @@ fn searches_over_summaries_and_bodies_agree_with_brute_force() {
         max_block_spans: std::num::NonZeroUsize::new(64).unwrap(),
         zstd_level: 1,
         flush_every_ms: 500,
+        max_disk_bytes: None,
         retention: None,
         red_metrics: true,
     })
