@@ -7,6 +7,7 @@
 pub(crate) mod access;
 mod admin;
 mod base_path;
+mod crash;
 mod demo;
 mod hostile;
 mod ingest_grpc;
