@@ -28,8 +28,14 @@ use tracery::store::Store;
 #[path = "../bench/src/generate.rs"]
 mod generate;
 #[allow(dead_code)]
+#[path = "../bench/src/jaeger_thrift.rs"]
+mod jaeger_thrift;
+#[allow(dead_code)]
 #[path = "../bench/src/wire.rs"]
 mod wire;
+#[allow(dead_code)]
+#[path = "../bench/src/zipkin_json.rs"]
+mod zipkin_json;
 
 use generate::{unix_nanos_now, Encoding, Pool};
 
@@ -38,7 +44,7 @@ const BLOCK_SPANS: usize = 8192;
 
 /// Encoded requests of 100 spans with fresh IDs, and the same converted to spans.
 fn requests(num_requests: usize) -> (Vec<Vec<u8>>, Vec<Span>) {
-    let (pool, _) = Pool::generate(num_requests, 100, false, 11).expect("generate the pool");
+    let (pool, _) = Pool::generate(num_requests, 100, &[], 11).expect("generate the pool");
     let now = unix_nanos_now();
     let mut trace_base = 0;
     let mut encoded = Vec::with_capacity(num_requests);

@@ -22,6 +22,7 @@
 //! The benchmark builds nothing and changes nothing outside `--work-dir`.
 
 mod generate;
+mod jaeger_thrift;
 mod load;
 mod measure;
 mod query;
@@ -29,6 +30,7 @@ mod report;
 mod server;
 mod targets;
 mod wire;
+mod zipkin_json;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -96,7 +98,7 @@ struct Cli {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "grpc,http-protobuf,http-json"
+        default_value = "grpc,http-protobuf,http-json,zipkin-json,jaeger-thrift"
     )]
     protocols: Vec<Protocol>,
     /// Requests per query latency series
@@ -181,12 +183,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .with_context(|| format!("failed to create {}", run_dir.display()))?;
     progress(&format!("work directory {}", run_dir.display()));
 
-    let with_json = cli.protocols.contains(&Protocol::HttpJson);
+    let encodings: Vec<_> = cli
+        .protocols
+        .iter()
+        .map(|protocol| protocol.encoding())
+        .collect();
     let generated = Instant::now();
     let (pool, pool_stats) = Pool::generate(
         cli.pool_requests,
         cli.spans_per_request,
-        with_json,
+        &encodings,
         cli.seed,
     )?;
     progress(&format!(
@@ -238,12 +244,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     };
 
     // 1. The references, level by level: rotel's null sink, then the same tracery
-    // binary decoding and dropping. JSON only at the most exporters.
-    let protocols_at = |exporters: usize| -> Vec<Protocol> {
+    // binary decoding and dropping. OTLP/gRPC and OTLP/HTTP protobuf at every level;
+    // OTLP/JSON, Zipkin and Jaeger only at the most exporters; rotel takes only OTLP.
+    let protocols_at = |exporters: usize, storage: Storage| -> Vec<Protocol> {
         cli.protocols
             .iter()
             .copied()
-            .filter(|protocol| *protocol != Protocol::HttpJson || exporters == most_exporters)
+            .filter(|protocol| {
+                matches!(protocol, Protocol::Grpc | Protocol::HttpProtobuf)
+                    || exporters == most_exporters
+            })
+            .filter(|protocol| protocol.is_otlp() || storage != Storage::Rotel)
             .collect()
     };
     let mut references = Vec::new();
@@ -261,7 +272,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         for &storage in &references {
             let name = format!("{}-{exporters}", storage.flag());
             let (server, _) = Server::start(&spec(storage, &name), &query_http).await?;
-            for protocol in protocols_at(exporters) {
+            for protocol in protocols_at(exporters, storage) {
                 progress(&format!(
                     "{}: {} with {exporters} exporters for {:?}",
                     storage.flag(),
@@ -304,7 +315,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let mut few_sent = Vec::new();
         let mut few_spans = 0;
         for &exporters in &few_levels {
-            for protocol in protocols_at(exporters) {
+            for protocol in protocols_at(exporters, Storage::Sled) {
                 progress(&format!(
                     "sled: {} with {exporters} exporters for {:?}",
                     protocol.label(),

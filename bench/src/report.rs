@@ -130,9 +130,14 @@ impl Report {
                 pool.num_spans as f64 / pool.num_traces.max(1) as f64,
                 pool.proto_bytes_per_span,
                 pool.span_message_bytes,
-                pool.json_bytes_per_span
-                    .map(|json| format!(", {json:.0} B/span as OTLP/JSON"))
-                    .unwrap_or_default(),
+                [
+                    (pool.json_bytes_per_span, "OTLP/JSON"),
+                    (pool.zipkin_bytes_per_span, "Zipkin v2 JSON"),
+                    (pool.jaeger_bytes_per_span, "Jaeger Thrift"),
+                ]
+                .iter()
+                .filter_map(|(bytes, label)| bytes.map(|bytes| format!(", {bytes:.0} B/span as {label}")))
+                .collect::<String>(),
                 pool.span_attributes,
                 pool.resource_attributes,
             )?;
@@ -272,8 +277,9 @@ impl Report {
             "Over the filled store ({} spans), one request at a time, timed to the last byte of \
              the body (gzip, as a browser asks). find-traces asks for {} traces; the operation search \
              uses a random {:.0} s window within the stored data, the tag search \
-             (`tags={{\"http.response.status_code\":\"500\"}}`) and the filter search \
-             (`filter=http.response.status_code>=500`, the same spans) the whole time range of one service.\n",
+             (`tags={{\"http.response.status_code\":\"500\"}}`) and the same condition as a \
+             filter expression (`filter=http.response.status_code=500`, and as a range, \
+             `filter=http.response.status_code>=500`, the same spans) the whole time range of one service.\n",
             thousands(self.queried_spans as f64),
             20,
             queries.search_window.as_secs_f64()
@@ -294,8 +300,12 @@ impl Report {
                 &queries.find_traces_tag,
             ),
             (
-                "`GET /api/traces?service&filter&start&end&limit`",
+                "`GET /api/traces?service&filter=k=v&start&end&limit`",
                 &queries.find_traces_filter,
+            ),
+            (
+                "`GET /api/traces?service&filter=k>=n&start&end&limit`",
+                &queries.find_traces_filter_range,
             ),
             (
                 "needle: `service=frontend&tags={\"user.id\":\"u-…\"}` (one trace)",

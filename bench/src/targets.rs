@@ -41,6 +41,7 @@ impl Report {
         let mut rows = Vec::new();
         self.few_exporter_rows(&mut rows);
         self.many_exporter_rows(&mut rows);
+        self.collector_format_rows(&mut rows);
         self.query_rows(&mut rows);
         self.store_rows(&mut rows);
         rows
@@ -138,6 +139,44 @@ impl Report {
         }
     }
 
+    /// Issue 12: Zipkin v2 JSON and Jaeger Thrift/HTTP at least half of OTLP/HTTP
+    /// protobuf's rate, on the same server at the same number of exporters.
+    fn collector_format_rows(&self, rows: &mut Vec<Row>) {
+        for storage in [Storage::Discard, Storage::Sled] {
+            let list = if storage == Storage::Sled {
+                &self.sled
+            } else {
+                &self.discard
+            };
+            let Some(many) = list.iter().map(|phase| phase.concurrency).max() else {
+                continue;
+            };
+            let Some(otlp) = self.phase(storage, Protocol::HttpProtobuf, many) else {
+                continue;
+            };
+            for protocol in [Protocol::ZipkinJson, Protocol::JaegerThrift] {
+                let Some(phase) = self.phase(storage, protocol, many) else {
+                    continue;
+                };
+                rows.push(Row {
+                    metric: format!(
+                        "{many} exporters, {}, `--storage {}`: ratio to OTLP/HTTP protobuf",
+                        protocol.label(),
+                        storage.flag()
+                    ),
+                    target: "≥ 0.5×".to_owned(),
+                    measured: format!(
+                        "{:.2}× ({} / {} spans/s)",
+                        phase.spans_per_second / otlp.spans_per_second.max(1.0),
+                        thousands(phase.spans_per_second),
+                        thousands(otlp.spans_per_second)
+                    ),
+                    pass: Some(phase.spans_per_second >= 0.5 * otlp.spans_per_second),
+                });
+            }
+        }
+    }
+
     fn query_rows(&self, rows: &mut Vec<Row>) {
         let stored = thousands(self.queried_spans as f64);
         if let Some(queries) = &self.queries {
@@ -156,9 +195,30 @@ impl Report {
                 &queries.find_traces_tag,
                 Duration::from_millis(300),
             ));
+            rows.push(Row {
+                metric: "find-traces with `filter=key=value`: p99 against the same `tags` search"
+                    .to_owned(),
+                target: "≤ the `tags` p99 (issue 16)".to_owned(),
+                measured: format!(
+                    "p99 {} vs {} (p50 {} vs {}){}",
+                    millis(queries.find_traces_filter.p99),
+                    millis(queries.find_traces_tag.p99),
+                    millis(queries.find_traces_filter.p50),
+                    millis(queries.find_traces_tag.p50),
+                    failures_note(&queries.find_traces_filter)
+                ),
+                // Within 5% counts as no worse: the two series run one after the other
+                // on a shared machine.
+                pass: Some(
+                    queries.find_traces_filter.failures == 0
+                        && queries.find_traces_filter.samples > 0
+                        && queries.find_traces_filter.p99.as_secs_f64()
+                            <= queries.find_traces_tag.p99.as_secs_f64() * 1.05,
+                ),
+            });
             rows.push(latency_row(
-                "find-traces with a `filter=` expression".to_owned(),
-                &queries.find_traces_filter,
+                "find-traces with `filter=key>=n` (range, no block filters)".to_owned(),
+                &queries.find_traces_filter_range,
                 Duration::from_millis(300),
             ));
             rows.push(latency_row(
