@@ -6,7 +6,8 @@
 //! one batch per service (resource): the process is the service name plus the other
 //! resource attributes as tags, as Jaeger clients send them. The batches are written
 //! back to back into one buffer, so one patch pass covers them all; `part_ends` says
-//! where each batch ends. Span attributes become typed tags; the kind is the
+//! where each batch ends, and a send posts the batches at once (each service's own
+//! client would), the request counting as acknowledged when all are. Span attributes become typed tags; the kind is the
 //! `span.kind` tag; an error status is the `otel.status_code` and `error` tags; the
 //! scope is the `otel.scope.*` tags. Every patchable field is a fixed-width i64:
 //! trace ID halves and span IDs big-endian, the start time in microseconds.

@@ -173,7 +173,8 @@ impl Exporter {
             | Protocol::ZipkinJson
             | Protocol::JaegerThrift => Ok(Exporter::Http {
                 client: reqwest::Client::builder()
-                    .pool_max_idle_per_host(concurrency)
+                    // Jaeger Thrift posts up to one batch per service at once.
+                    .pool_max_idle_per_host(concurrency.saturating_mul(8))
                     .tcp_nodelay(true)
                     .timeout(EXPORT_TIMEOUT)
                     .build()?,
@@ -385,43 +386,26 @@ async fn run_worker(
         let (body, template, trace_base) = source.next(encoding)?;
         let num_spans = source.pool.templates[template as usize].num_spans;
         // A request is one body, except for Jaeger Thrift: one `Batch` per service,
-        // posted one after the other, as a process-per-batch client would.
+        // posted at once, as each service's own client would.
         let part_ends = source.pool.templates[template as usize].part_ends(encoding, body.len());
         let started = Instant::now();
-        let (mut rejected_spans, mut failed) = (0, false);
         let mut part_start = 0;
-        for part_end in part_ends {
+        let sends = part_ends.into_iter().map(|part_end| {
             let part = body.slice(part_start..part_end);
             part_start = part_end;
-            let mut attempt = 0;
-            loop {
-                attempt += 1;
-                match exporter.export(part.clone(), worker).await {
-                    Outcome::Accepted {
-                        rejected_spans: rejected,
-                    } => {
-                        rejected_spans += rejected;
-                        break;
-                    }
-                    Outcome::Retryable(message) if attempt < MAX_ATTEMPTS => {
-                        counters.retries.fetch_add(1, Ordering::Relaxed);
-                        if attempt == 1 {
-                            note_error(format!("retried: {message}"), &mut finished);
-                        }
-                        let backoff = FIRST_BACKOFF
-                            .saturating_mul(1 << (attempt - 1).min(10))
-                            .min(MAX_BACKOFF);
-                        tokio::time::sleep(backoff).await;
-                    }
-                    Outcome::Retryable(message) | Outcome::Failed(message) => {
-                        note_error(format!("failed: {message}"), &mut finished);
-                        failed = true;
-                        break;
-                    }
-                }
+            send_with_retries(exporter, part, worker, counters)
+        });
+        let (mut rejected_spans, mut failed) = (0, false);
+        for (outcome, retried) in futures_util::future::join_all(sends).await {
+            if let Some(message) = retried {
+                note_error(format!("retried: {message}"), &mut finished);
             }
-            if failed {
-                break;
+            match outcome {
+                Ok(rejected) => rejected_spans += rejected,
+                Err(message) => {
+                    note_error(format!("failed: {message}"), &mut finished);
+                    failed = true;
+                }
             }
         }
         if failed {
@@ -452,6 +436,35 @@ async fn run_worker(
         finished.latencies.push((done, done - started));
     }
     Ok(finished)
+}
+
+/// One body, retried with backoff while the server says so: the spans it rejected,
+/// or why it failed; and the first retry's reason, if any.
+async fn send_with_retries(
+    exporter: &Exporter,
+    body: Bytes,
+    worker: usize,
+    counters: &Counters,
+) -> (Result<u64, String>, Option<String>) {
+    let mut first_retry = None;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match exporter.export(body.clone(), worker).await {
+            Outcome::Accepted { rejected_spans } => return (Ok(rejected_spans), first_retry),
+            Outcome::Retryable(message) if attempt < MAX_ATTEMPTS => {
+                counters.retries.fetch_add(1, Ordering::Relaxed);
+                first_retry.get_or_insert(message);
+                let backoff = FIRST_BACKOFF
+                    .saturating_mul(1 << (attempt - 1).min(10))
+                    .min(MAX_BACKOFF);
+                tokio::time::sleep(backoff).await;
+            }
+            Outcome::Retryable(message) | Outcome::Failed(message) => {
+                return (Err(message), first_retry)
+            }
+        }
+    }
 }
 
 /// Writes already-encoded `ExportTraceServiceRequest` bytes and decodes the response.
