@@ -54,6 +54,9 @@ pub(crate) struct Report {
     pub(crate) rotel: Vec<PhaseResult>,
     pub(crate) discard: Vec<PhaseResult>,
     pub(crate) sled: Vec<PhaseResult>,
+    /// Pairs of sled phases on fresh stores: (default flags, `compared_flags`).
+    pub(crate) compared: Vec<(PhaseResult, PhaseResult)>,
+    pub(crate) compared_flags: String,
     /// The store of the sled phases with few exporters, on a data directory of its own.
     pub(crate) few_exporters_store: Option<StoreFigures>,
     /// Needle and common-value searches once the store was filled further.
@@ -144,7 +147,7 @@ impl Report {
         }
         writeln!(out, "| run time | {:.0?} |\n", self.total)?;
 
-        writeln!(out, "## Targets (issues 3 and 10)\n")?;
+        writeln!(out, "## Targets (issues 3, 10, 12, 15 and 16)\n")?;
         writeln!(
             out,
             "For the sled store with durable acknowledgements (the default), same workload, one run. \
@@ -241,6 +244,37 @@ impl Report {
                 phase.failed_requests,
                 phase.rejected_spans,
             )?;
+        }
+        if !self.compared.is_empty() {
+            writeln!(
+                out,
+                "\nDefault flags against `{flags}`: two fresh sled stores, durable acks, taking \
+                 turns phase by phase (default first).\n",
+                flags = self.compared_flags
+            )?;
+            writeln!(
+                out,
+                "| protocol | workers | default: spans/s | `{}`: spans/s | ratio | default: spans per server CPU-s | `{}`: spans per server CPU-s | ratio | export p99 default / flagged |",
+                self.compared_flags, self.compared_flags
+            )?;
+            writeln!(out, "|---|---|---|---|---|---|---|---|---|")?;
+            for (default, flagged) in &self.compared {
+                writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {:.2}× | {} | {} | {:.2}× | {} / {} |",
+                    default.protocol.label(),
+                    default.concurrency,
+                    thousands(default.spans_per_second),
+                    thousands(flagged.spans_per_second),
+                    default.spans_per_second / flagged.spans_per_second.max(1.0),
+                    thousands(default.spans_per_server_cpu_second()),
+                    thousands(flagged.spans_per_server_cpu_second()),
+                    default.spans_per_server_cpu_second()
+                        / flagged.spans_per_server_cpu_second().max(1.0),
+                    millis(default.export_p99),
+                    millis(flagged.export_p99),
+                )?;
+            }
         }
         let errors: Vec<String> = self
             .rotel

@@ -42,6 +42,7 @@ impl Report {
         self.few_exporter_rows(&mut rows);
         self.many_exporter_rows(&mut rows);
         self.collector_format_rows(&mut rows);
+        self.compared_rows(&mut rows);
         self.query_rows(&mut rows);
         self.store_rows(&mut rows);
         rows
@@ -174,6 +175,31 @@ impl Report {
                     pass: Some(phase.spans_per_second >= 0.5 * otlp.spans_per_second),
                 });
             }
+        }
+    }
+
+    /// Issue 15: the default (RED metrics on) against `--compare-server-arg` (e.g.
+    /// `--red-metrics=false`): at most 5% slower, by rate and by server CPU.
+    fn compared_rows(&self, rows: &mut Vec<Row>) {
+        for (default, flagged) in &self.compared {
+            let rate = default.spans_per_second / flagged.spans_per_second.max(1.0);
+            let cpu = default.spans_per_server_cpu_second()
+                / flagged.spans_per_server_cpu_second().max(1.0);
+            rows.push(Row {
+                metric: format!(
+                    "{} exporters, {}, durable: default against `{}`",
+                    default.concurrency,
+                    default.protocol.label(),
+                    self.compared_flags
+                ),
+                target: "≥ 0.95× (issue 15)".to_owned(),
+                measured: format!(
+                    "{rate:.2}× ({} / {} spans/s); per server CPU-second {cpu:.2}×",
+                    thousands(default.spans_per_second),
+                    thousands(flagged.spans_per_second)
+                ),
+                pass: Some(rate >= 0.95),
+            });
         }
     }
 
