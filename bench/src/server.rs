@@ -112,6 +112,11 @@ impl Server {
                     "--jaeger-udp-binary-addr",
                     "",
                 ])
+                // Off (the admin listener can't be: on a loopback port of its own)
+                // the listeners with fixed default ports, which two servers running at
+                // once would both want.
+                .args(["--admin-addr", "127.0.0.1:0", "--query-grpc-addr", ""])
+                .args(["--sampling-http-addr", "", "--sampling-grpc-addr", ""])
                 .args(["--zipkin-addr", &addr_text(zipkin)])
                 .args(["--jaeger-thrift-http-addr", &addr_text(jaeger_http)])
                 .args(["--storage", spec.storage.flag()])
