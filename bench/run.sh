@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The one command for Tracery's end-to-end benchmark (issues 3 and 10):
+# The one command for Tracery's end-to-end benchmark (issues 3, 10, 12, 15 and 16):
 #
-#   bench/run.sh                      # full run: 10M then 50M spans (~25 min)
+#   bench/run.sh                      # full run: 10M then 50M spans (~40 min)
 #   bench/run.sh --store-spans 1M --big-store-spans 0 --duration 10s   # a quick look
+#   bench/run.sh --compare-server-arg=--red-metrics=false   # plus RED metrics on vs off
 #
 # Builds the release binaries (tracery and the tracery-bench crate in bench/),
 # installs rotel (PyPI `rotel`, the reference OTLP collector with a null sink)

@@ -3,6 +3,8 @@
 //!
 //! - `otlp/decode`: prost decode of one 100-span `ExportTraceServiceRequest`.
 //! - `otlp/decode_convert`: decode plus `tracery::protocol::otlp::convert`.
+//! - `collector/{zipkin_json,jaeger_thrift}_decode_convert`: the same spans as Zipkin
+//!   v2 JSON and as Jaeger Thrift batches, decoded and converted.
 //! - `store/write_block`: `Store::write_spans` of one block (catalog ids, encode,
 //!   zstd, segment-file append), without the fsync, into a temporary store.
 //! - `store/read_trace`: `Store::read_traces` of one trace of 10–30 spans from a store
@@ -28,8 +30,14 @@ use tracery::store::Store;
 #[path = "../bench/src/generate.rs"]
 mod generate;
 #[allow(dead_code)]
+#[path = "../bench/src/jaeger_thrift.rs"]
+mod jaeger_thrift;
+#[allow(dead_code)]
 #[path = "../bench/src/wire.rs"]
 mod wire;
+#[allow(dead_code)]
+#[path = "../bench/src/zipkin_json.rs"]
+mod zipkin_json;
 
 use generate::{unix_nanos_now, Encoding, Pool};
 
@@ -38,7 +46,7 @@ const BLOCK_SPANS: usize = 8192;
 
 /// Encoded requests of 100 spans with fresh IDs, and the same converted to spans.
 fn requests(num_requests: usize) -> (Vec<Vec<u8>>, Vec<Span>) {
-    let (pool, _) = Pool::generate(num_requests, 100, false, 11).expect("generate the pool");
+    let (pool, _) = Pool::generate(num_requests, 100, &[], 11).expect("generate the pool");
     let now = unix_nanos_now();
     let mut trace_base = 0;
     let mut encoded = Vec::with_capacity(num_requests);
@@ -81,6 +89,46 @@ fn otlp(c: &mut Criterion) {
         b.iter(|| {
             let request = OtlpExportRequest::decode(black_box(request.as_slice())).expect("decode");
             convert(request)
+        })
+    });
+    group.finish();
+}
+
+/// Decode plus convert of the same 100 spans as Zipkin v2 JSON and as Jaeger Thrift
+/// (one `Batch` per service), for comparison with `otlp/decode_convert`.
+fn collector_formats(c: &mut Criterion) {
+    let (pool, _) = Pool::generate(1, 100, &[Encoding::ZipkinJson, Encoding::JaegerThrift], 11)
+        .expect("generate the pool");
+    let template = &pool.templates[0];
+    let now = unix_nanos_now();
+    let zipkin = template
+        .patch(Encoding::ZipkinJson, pool.salt, 0, now)
+        .expect("patch");
+    let jaeger = template
+        .patch(Encoding::JaegerThrift, pool.salt, 0, now)
+        .expect("patch");
+    let ends = template.part_ends(Encoding::JaegerThrift, jaeger.len());
+    let mut group = c.benchmark_group("collector");
+    group.throughput(Throughput::Elements(100));
+    group.bench_function("zipkin_json_decode_convert", |b| {
+        b.iter(|| {
+            let spans = tracery::protocol::zipkin::decode_json_v2(black_box(&zipkin))
+                .expect("decode Zipkin JSON");
+            tracery::protocol::zipkin::convert(spans)
+        })
+    });
+    group.bench_function("jaeger_thrift_decode_convert", |b| {
+        b.iter(|| {
+            let mut start = 0;
+            let mut num_spans = 0;
+            for end in &ends {
+                let batch =
+                    tracery::protocol::jaeger::decode_binary_batch(black_box(&jaeger[start..*end]))
+                        .expect("decode a Thrift Batch");
+                num_spans += tracery::protocol::jaeger::convert(batch).spans.len();
+                start = *end;
+            }
+            num_spans
         })
     });
     group.finish();
@@ -129,5 +177,5 @@ fn store(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, otlp, store);
+criterion_group!(benches, otlp, collector_formats, store);
 criterion_main!(benches);

@@ -38,6 +38,7 @@ use crate::wire::{
     proto_patches, user_id_patches, user_id_placeholder, JsonWriter, Patches, TIME_DIGITS,
     USER_ID_PREFIX,
 };
+use crate::zipkin_json::MICROS_DIGITS;
 
 /// Smallest and largest trace, in spans (issue 3).
 pub(crate) const MIN_TRACE_SPANS: usize = 5;
@@ -185,6 +186,9 @@ pub(crate) struct Template {
     proto: Vec<u8>,
     proto_patches: Patches,
     json: Option<(Vec<u8>, Patches)>,
+    zipkin: Option<(Vec<u8>, Patches)>,
+    /// The Thrift batches back to back, and where each ends.
+    jaeger: Option<(Vec<u8>, Patches, Vec<usize>)>,
     /// Spans of each trace, in trace order; trace `k` of a send gets `trace_id_for(base + k)`.
     pub(crate) trace_sizes: Vec<u16>,
     /// Traces whose root has a unique `user.id` (`user_id_for(base + k)`), by index.
@@ -197,8 +201,14 @@ pub(crate) struct Template {
 /// The encodings the load can be sent in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Encoding {
+    /// OTLP protobuf (gRPC and HTTP).
     Protobuf,
+    /// OTLP/JSON.
     Json,
+    /// Zipkin v2 JSON.
+    ZipkinJson,
+    /// Jaeger Thrift binary `Batch`es, one per service.
+    JaegerThrift,
 }
 
 /// The pool of templates, plus the run-wide salt that makes trace IDs unique to this run.
@@ -216,17 +226,20 @@ pub(crate) struct PoolStats {
     pub(crate) num_traces: u64,
     pub(crate) proto_bytes_per_span: f64,
     pub(crate) json_bytes_per_span: Option<f64>,
+    pub(crate) zipkin_bytes_per_span: Option<f64>,
+    pub(crate) jaeger_bytes_per_span: Option<f64>,
     pub(crate) span_message_bytes: f64,
     pub(crate) span_attributes: f64,
     pub(crate) resource_attributes: f64,
 }
 
 impl Pool {
-    /// Generates `num_requests` distinct requests of `spans_per_request` spans each.
+    /// Generates `num_requests` distinct requests of `spans_per_request` spans each,
+    /// encoded as protobuf and as each of `encodings`.
     pub(crate) fn generate(
         num_requests: usize,
         spans_per_request: usize,
-        with_json: bool,
+        encodings: &[Encoding],
         seed: u64,
     ) -> anyhow::Result<(Pool, PoolStats)> {
         ensure!(
@@ -251,20 +264,27 @@ impl Pool {
                     span_attrs += span.attributes.len() as u64;
                 }
             }
-            templates.push(Template::encode(&request, &trace_ids, now, with_json)?);
+            templates.push(Template::encode(&request, &trace_ids, now, encodings)?);
         }
         let num_spans: u64 = templates.iter().map(|t| t.num_spans).sum();
         let proto_bytes: usize = templates.iter().map(|t| t.proto.len()).sum();
-        let json_bytes: usize = templates
-            .iter()
-            .filter_map(|t| t.json.as_ref().map(|(json, _)| json.len()))
-            .sum();
+        let per_span = |encoding: Encoding| {
+            encodings.contains(&encoding).then(|| {
+                let bytes: usize = templates
+                    .iter()
+                    .map(|t| t.encoded(encoding).map_or(0, |(bytes, _)| bytes.len()))
+                    .sum();
+                bytes as f64 / num_spans as f64
+            })
+        };
         let stats = PoolStats {
             num_requests,
             num_spans,
             num_traces: templates.iter().map(|t| t.trace_sizes.len() as u64).sum(),
             proto_bytes_per_span: proto_bytes as f64 / num_spans as f64,
-            json_bytes_per_span: with_json.then(|| json_bytes as f64 / num_spans as f64),
+            json_bytes_per_span: per_span(Encoding::Json),
+            zipkin_bytes_per_span: per_span(Encoding::ZipkinJson),
+            jaeger_bytes_per_span: per_span(Encoding::JaegerThrift),
             span_message_bytes: span_bytes as f64 / num_spans as f64,
             span_attributes: span_attrs as f64 / num_spans as f64,
             resource_attributes: resource_attrs as f64 / num_resources.max(1) as f64,
@@ -280,7 +300,7 @@ impl Template {
         request: &OtlpExportRequest,
         trace_ids: &[[u8; 16]],
         generated_unix_nanos: u64,
-        with_json: bool,
+        encodings: &[Encoding],
     ) -> anyhow::Result<Template> {
         let index: HashMap<[u8; 16], u32> = trace_ids
             .iter()
@@ -297,11 +317,25 @@ impl Template {
         let proto = request.encode_to_vec();
         let mut proto_patches = proto_patches(&proto, &index)?;
         proto_patches.user_ids = user_id_patches(&proto)?;
-        let json = if with_json {
+        let json = if encodings.contains(&Encoding::Json) {
             let mut writer = JsonWriter::default();
             writer.request(request, &index)?;
             writer.patches.user_ids = user_id_patches(&writer.out)?;
             Some((writer.out, writer.patches))
+        } else {
+            None
+        };
+        let zipkin = if encodings.contains(&Encoding::ZipkinJson) {
+            let (bytes, mut patches) = crate::zipkin_json::encode(request, &index)?;
+            patches.user_ids = user_id_patches(&bytes)?;
+            Some((bytes, patches))
+        } else {
+            None
+        };
+        let jaeger = if encodings.contains(&Encoding::JaegerThrift) {
+            let (bytes, mut patches, part_ends) = crate::jaeger_thrift::encode(request, &index)?;
+            patches.user_ids = user_id_patches(&bytes)?;
+            Some((bytes, patches, part_ends))
         } else {
             None
         };
@@ -316,6 +350,8 @@ impl Template {
             proto,
             proto_patches,
             json,
+            zipkin,
+            jaeger,
             trace_sizes,
             user_traces,
             num_spans,
@@ -333,14 +369,10 @@ impl Template {
         trace_base: u64,
         now_unix_nanos: u64,
     ) -> anyhow::Result<Vec<u8>> {
-        let (bytes, patches) = match encoding {
-            Encoding::Protobuf => (&self.proto, &self.proto_patches),
-            Encoding::Json => match &self.json {
-                Some((json, patches)) => (json, patches),
-                None => bail!("the pool was generated without JSON"),
-            },
+        let Some((bytes, patches)) = self.encoded(encoding) else {
+            bail!("the pool was generated without {encoding:?}");
         };
-        let mut out = bytes.clone();
+        let mut out = bytes.to_vec();
         // The same bytes in both encodings: 16 lower-case hex digits.
         for &(offset, position) in &patches.user_ids {
             let id = user_id_digits(salt, trace_base + u64::from(position));
@@ -363,7 +395,22 @@ impl Template {
                     out[offset..offset + 8].copy_from_slice(&(time + shift).to_le_bytes());
                 }
             }
-            Encoding::Json => {
+            Encoding::JaegerThrift => {
+                for &(high, low, position) in &patches.trace_id_halves {
+                    let id = trace_id_for(salt, trace_base + u64::from(position));
+                    out[high..high + 8].copy_from_slice(&id[..8]);
+                    out[low..low + 8].copy_from_slice(&id[8..]);
+                }
+                for &offset in &patches.span_ids {
+                    let id = u64::from_be_bytes(out[offset..offset + 8].try_into()?);
+                    out[offset..offset + 8].copy_from_slice(&(id ^ span_mask).to_be_bytes());
+                }
+                for &offset in &patches.times {
+                    let micros = u64::from_be_bytes(out[offset..offset + 8].try_into()?);
+                    out[offset..offset + 8].copy_from_slice(&(micros + shift / 1000).to_be_bytes());
+                }
+            }
+            Encoding::Json | Encoding::ZipkinJson => {
                 for &(offset, position) in &patches.trace_ids {
                     let id = trace_id_for(salt, trace_base + u64::from(position));
                     hex::encode_to_slice(id, &mut out[offset..offset + 32])?;
@@ -374,16 +421,41 @@ impl Template {
                     let id = u64::from_be_bytes(id) ^ span_mask;
                     hex::encode_to_slice(id.to_be_bytes(), &mut out[offset..offset + 16])?;
                 }
+                // OTLP/JSON times are nanoseconds, Zipkin's microseconds.
+                let (width, shift) = if encoding == Encoding::Json {
+                    (TIME_DIGITS, shift)
+                } else {
+                    (MICROS_DIGITS, shift / 1000)
+                };
                 for &offset in &patches.times {
-                    let digits = &mut out[offset..offset + TIME_DIGITS];
+                    let digits = &mut out[offset..offset + width];
                     let time: u64 = std::str::from_utf8(digits)?.parse()?;
-                    let shifted = format!("{:0width$}", time + shift, width = TIME_DIGITS);
-                    ensure!(shifted.len() == TIME_DIGITS, "timestamp outgrew its digits");
+                    let shifted = format!("{:0width$}", time + shift);
+                    ensure!(shifted.len() == width, "timestamp outgrew its digits");
                     digits.copy_from_slice(shifted.as_bytes());
                 }
             }
         }
         Ok(out)
+    }
+
+    /// The encoded request and its patches, if the pool was generated with `encoding`.
+    fn encoded(&self, encoding: Encoding) -> Option<(&[u8], &Patches)> {
+        match encoding {
+            Encoding::Protobuf => Some((&self.proto, &self.proto_patches)),
+            Encoding::Json => self.json.as_ref().map(|(bytes, p)| (&bytes[..], p)),
+            Encoding::ZipkinJson => self.zipkin.as_ref().map(|(bytes, p)| (&bytes[..], p)),
+            Encoding::JaegerThrift => self.jaeger.as_ref().map(|(bytes, p, _)| (&bytes[..], p)),
+        }
+    }
+
+    /// Where each separately sent part of a request ends: one part for every
+    /// encoding but Jaeger Thrift, which sends one `Batch` per service.
+    pub(crate) fn part_ends(&self, encoding: Encoding, len: usize) -> Vec<usize> {
+        match (&self.jaeger, encoding) {
+            (Some((_, _, ends)), Encoding::JaegerThrift) => ends.clone(),
+            _ => vec![len],
+        }
     }
 }
 
@@ -732,7 +804,17 @@ mod tests {
 
     #[test]
     fn patched_requests_are_fresh_consistent_traces() {
-        let (pool, stats) = super::Pool::generate(4, 100, true, 7).expect("generate");
+        let (pool, stats) = super::Pool::generate(
+            4,
+            100,
+            &[
+                super::Encoding::Json,
+                super::Encoding::ZipkinJson,
+                super::Encoding::JaegerThrift,
+            ],
+            7,
+        )
+        .expect("generate");
         assert_eq!(stats.num_spans, 400);
         assert!((380.0..620.0).contains(&stats.proto_bytes_per_span));
         let template = &pool.templates[1];
@@ -788,6 +870,118 @@ mod tests {
             assert_eq!(
                 json_span["startTimeUnixNano"],
                 span.start_time_unix_nano.to_string()
+            );
+        }
+    }
+
+    /// Zipkin v2 JSON and Jaeger Thrift carry the same spans as the OTLP protobuf
+    /// request, fresh IDs and moved times included, as the server decodes them.
+    #[test]
+    fn zipkin_and_jaeger_encodings_decode_to_the_same_spans() {
+        use std::collections::HashMap;
+        use tracery::model::{Span, SpanKind, StatusCode};
+
+        let (pool, stats) = super::Pool::generate(
+            3,
+            100,
+            &[super::Encoding::ZipkinJson, super::Encoding::JaegerThrift],
+            5,
+        )
+        .expect("generate");
+        assert!(stats.zipkin_bytes_per_span.is_some() && stats.jaeger_bytes_per_span.is_some());
+        let template = &pool.templates[2];
+        let now = super::unix_nanos_now() + 7_000_000_000;
+        let patch = |encoding| {
+            template
+                .patch(encoding, pool.salt, 500, now)
+                .expect("patch")
+        };
+        let proto = patch(super::Encoding::Protobuf);
+        let request =
+            <super::OtlpExportRequest as prost::Message>::decode(proto.as_slice()).expect("decode");
+        let expected = tracery::protocol::otlp::convert(request).spans;
+        assert_eq!(expected.len(), 100);
+        let fresh: std::collections::HashSet<[u8; 16]> = (0..template.trace_sizes.len() as u64)
+            .map(|position| super::trace_id_for(pool.salt, 500 + position))
+            .collect();
+        assert!(expected.iter().all(|span| fresh.contains(&span.trace_id.0)));
+
+        let zipkin = patch(super::Encoding::ZipkinJson);
+        let zipkin = tracery::protocol::zipkin::convert(
+            tracery::protocol::zipkin::decode_json_v2(&zipkin).expect("valid Zipkin JSON"),
+        );
+        assert_eq!(zipkin.num_rejected, 0);
+
+        let jaeger = patch(super::Encoding::JaegerThrift);
+        let ends = template.part_ends(super::Encoding::JaegerThrift, jaeger.len());
+        assert!(ends.len() > 1, "one batch per service");
+        let mut jaeger_spans = Vec::new();
+        let mut start = 0;
+        for end in ends {
+            let batch = tracery::protocol::jaeger::decode_binary_batch(&jaeger[start..end])
+                .expect("valid Thrift Batch");
+            let converted = tracery::protocol::jaeger::convert(batch);
+            assert_eq!(converted.num_rejected, 0);
+            jaeger_spans.extend(converted.spans);
+            start = end;
+        }
+        assert_eq!(start, jaeger.len());
+
+        for (label, spans, with_resource) in [
+            ("zipkin", zipkin.spans, false),
+            ("jaeger", jaeger_spans, true),
+        ] {
+            assert_eq!(spans.len(), expected.len(), "{label}");
+            let by_id: HashMap<_, &Span> = spans
+                .iter()
+                .map(|span| ((span.trace_id, span.span_id), span))
+                .collect();
+            for want in &expected {
+                let got = by_id
+                    .get(&(want.trace_id, want.span_id))
+                    .unwrap_or_else(|| panic!("{label}: span {} missing", want.span_id.to_hex()));
+                assert_eq!(got.parent_span_id, want.parent_span_id, "{label}");
+                assert_eq!(got.name, want.name, "{label}");
+                assert_eq!(got.service_name(), want.service_name(), "{label}");
+                // Microseconds, shifted by whole microseconds: within 2 µs of the original.
+                assert!(
+                    got.start_unix_nanos.abs_diff(want.start_unix_nanos) < 2_000,
+                    "{label}: start time"
+                );
+                assert!(
+                    // Start and duration each lose up to 1 µs, the shift 1 µs more.
+                    got.end_unix_nanos.abs_diff(want.end_unix_nanos) < 4_000,
+                    "{label}: end time"
+                );
+                assert_eq!(got.status_code, want.status_code, "{label}");
+                if want.kind != SpanKind::Internal {
+                    assert_eq!(got.kind, want.kind, "{label}");
+                }
+                for attribute in &want.attributes {
+                    let found = got
+                        .attributes
+                        .iter()
+                        .find(|candidate| candidate.key == attribute.key)
+                        .unwrap_or_else(|| panic!("{label}: no {}", attribute.key));
+                    assert_eq!(
+                        found.value.to_search_string(),
+                        attribute.value.to_search_string(),
+                        "{label}: {}",
+                        attribute.key
+                    );
+                }
+                if with_resource {
+                    assert_eq!(got.resource.attributes, want.resource.attributes, "{label}");
+                }
+            }
+            assert!(
+                spans
+                    .iter()
+                    .any(|span| span.status_code == StatusCode::Error)
+                    == expected
+                        .iter()
+                        .any(|span| span.status_code == StatusCode::Error),
+                "{label}: error statuses"
             );
         }
     }

@@ -36,12 +36,17 @@ const EXPORT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Error messages kept for the report (the first few are enough to diagnose).
 const MAX_ERROR_SAMPLES: usize = 5;
 
-/// The three OTLP transports issue 3 asks for.
+/// The three OTLP transports issue 3 asks for, and the Zipkin and Jaeger collector
+/// formats of issue 12.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Protocol {
     Grpc,
     HttpProtobuf,
     HttpJson,
+    /// Zipkin v2 JSON, `POST /api/v2/spans` on the Zipkin port.
+    ZipkinJson,
+    /// Jaeger Thrift binary, `POST /api/traces` on the collector's HTTP port.
+    JaegerThrift,
 }
 
 impl Protocol {
@@ -50,13 +55,25 @@ impl Protocol {
             Protocol::Grpc => "OTLP/gRPC",
             Protocol::HttpProtobuf => "OTLP/HTTP protobuf",
             Protocol::HttpJson => "OTLP/HTTP JSON",
+            Protocol::ZipkinJson => "Zipkin v2 JSON",
+            Protocol::JaegerThrift => "Jaeger Thrift/HTTP",
         }
+    }
+
+    /// OTLP is what rotel takes; the others only Tracery.
+    pub(crate) fn is_otlp(self) -> bool {
+        matches!(
+            self,
+            Protocol::Grpc | Protocol::HttpProtobuf | Protocol::HttpJson
+        )
     }
 
     pub(crate) fn encoding(self) -> Encoding {
         match self {
             Protocol::Grpc | Protocol::HttpProtobuf => Encoding::Protobuf,
             Protocol::HttpJson => Encoding::Json,
+            Protocol::ZipkinJson => Encoding::ZipkinJson,
+            Protocol::JaegerThrift => Encoding::JaegerThrift,
         }
     }
 }
@@ -151,13 +168,29 @@ impl Exporter {
                 }
                 Ok(Exporter::Grpc(channels))
             }
-            Protocol::HttpProtobuf | Protocol::HttpJson => Ok(Exporter::Http {
+            Protocol::HttpProtobuf
+            | Protocol::HttpJson
+            | Protocol::ZipkinJson
+            | Protocol::JaegerThrift => Ok(Exporter::Http {
                 client: reqwest::Client::builder()
-                    .pool_max_idle_per_host(concurrency)
+                    // Jaeger Thrift posts up to one batch per service at once.
+                    .pool_max_idle_per_host(concurrency.saturating_mul(8))
                     .tcp_nodelay(true)
                     .timeout(EXPORT_TIMEOUT)
                     .build()?,
-                url: format!("http://{}/v1/traces", server.otlp_http),
+                url: match protocol {
+                    Protocol::ZipkinJson => format!(
+                        "http://{}/api/v2/spans",
+                        server.zipkin.context("the server has no Zipkin port")?
+                    ),
+                    Protocol::JaegerThrift => format!(
+                        "http://{}/api/traces",
+                        server
+                            .jaeger_http
+                            .context("the server has no Jaeger Thrift/HTTP port")?
+                    ),
+                    _ => format!("http://{}/v1/traces", server.otlp_http),
+                },
                 encoding: protocol.encoding(),
             }),
         }
@@ -197,7 +230,8 @@ impl Exporter {
             } => {
                 let content_type = match encoding {
                     Encoding::Protobuf => "application/x-protobuf",
-                    Encoding::Json => "application/json",
+                    Encoding::Json | Encoding::ZipkinJson => "application/json",
+                    Encoding::JaegerThrift => "application/x-thrift",
                 };
                 let response = match client
                     .post(url)
@@ -240,6 +274,8 @@ fn rejected_in_body(encoding: Encoding, body: &[u8]) -> u64 {
             .ok()
             .and_then(|response| response.partial_success)
             .map_or(0, |partial| partial.rejected_spans.max(0) as u64),
+        // Zipkin and Jaeger answer 202 with no body: they have no partial success.
+        Encoding::ZipkinJson | Encoding::JaegerThrift => 0,
         Encoding::Json => serde_json::from_slice::<serde_json::Value>(body)
             .ok()
             .and_then(|value| {
@@ -349,53 +385,86 @@ async fn run_worker(
     while !stop.is_cancelled() {
         let (body, template, trace_base) = source.next(encoding)?;
         let num_spans = source.pool.templates[template as usize].num_spans;
+        // A request is one body, except for Jaeger Thrift: one `Batch` per service,
+        // posted at once, as each service's own client would.
+        let part_ends = source.pool.templates[template as usize].part_ends(encoding, body.len());
         let started = Instant::now();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match exporter.export(body.clone(), worker).await {
-                Outcome::Accepted { rejected_spans } => {
-                    let done = Instant::now();
-                    counters
-                        .acked_spans
-                        .fetch_add(num_spans - rejected_spans.min(num_spans), Ordering::Relaxed);
-                    counters.acked_requests.fetch_add(1, Ordering::Relaxed);
-                    if rejected_spans > 0 {
-                        counters
-                            .rejected_spans
-                            .fetch_add(rejected_spans, Ordering::Relaxed);
-                        note_error(
-                            format!("partial success: {rejected_spans} spans rejected"),
-                            &mut finished,
-                        );
-                    }
-                    finished.sent.push(Sent {
-                        template,
-                        trace_base,
-                        partial: rejected_spans > 0,
-                    });
-                    finished.latencies.push((done, done - started));
-                    break;
-                }
-                Outcome::Retryable(message) if attempt < MAX_ATTEMPTS => {
-                    counters.retries.fetch_add(1, Ordering::Relaxed);
-                    if attempt == 1 {
-                        note_error(format!("retried: {message}"), &mut finished);
-                    }
-                    let backoff = FIRST_BACKOFF
-                        .saturating_mul(1 << (attempt - 1).min(10))
-                        .min(MAX_BACKOFF);
-                    tokio::time::sleep(backoff).await;
-                }
-                Outcome::Retryable(message) | Outcome::Failed(message) => {
-                    counters.failed_requests.fetch_add(1, Ordering::Relaxed);
+        let mut part_start = 0;
+        let sends = part_ends.into_iter().map(|part_end| {
+            let part = body.slice(part_start..part_end);
+            part_start = part_end;
+            send_with_retries(exporter, part, worker, counters)
+        });
+        let (mut rejected_spans, mut failed) = (0, false);
+        for (outcome, retried) in futures_util::future::join_all(sends).await {
+            if let Some(message) = retried {
+                note_error(format!("retried: {message}"), &mut finished);
+            }
+            match outcome {
+                Ok(rejected) => rejected_spans += rejected,
+                Err(message) => {
                     note_error(format!("failed: {message}"), &mut finished);
-                    break;
+                    failed = true;
                 }
             }
         }
+        if failed {
+            // Parts already accepted are stored, but the request's traces are not
+            // whole, so none of its spans are expected back.
+            counters.failed_requests.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        let done = Instant::now();
+        counters
+            .acked_spans
+            .fetch_add(num_spans - rejected_spans.min(num_spans), Ordering::Relaxed);
+        counters.acked_requests.fetch_add(1, Ordering::Relaxed);
+        if rejected_spans > 0 {
+            counters
+                .rejected_spans
+                .fetch_add(rejected_spans, Ordering::Relaxed);
+            note_error(
+                format!("partial success: {rejected_spans} spans rejected"),
+                &mut finished,
+            );
+        }
+        finished.sent.push(Sent {
+            template,
+            trace_base,
+            partial: rejected_spans > 0,
+        });
+        finished.latencies.push((done, done - started));
     }
     Ok(finished)
+}
+
+/// One body, retried with backoff while the server says so: the spans it rejected,
+/// or why it failed; and the first retry's reason, if any.
+async fn send_with_retries(
+    exporter: &Exporter,
+    body: Bytes,
+    worker: usize,
+    counters: &Counters,
+) -> (Result<u64, String>, Option<String>) {
+    let mut first_retry = None;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match exporter.export(body.clone(), worker).await {
+            Outcome::Accepted { rejected_spans } => return (Ok(rejected_spans), first_retry),
+            Outcome::Retryable(message) if attempt < MAX_ATTEMPTS => {
+                counters.retries.fetch_add(1, Ordering::Relaxed);
+                first_retry.get_or_insert(message);
+                let backoff = FIRST_BACKOFF
+                    .saturating_mul(1 << (attempt - 1).min(10))
+                    .min(MAX_BACKOFF);
+                tokio::time::sleep(backoff).await;
+            }
+            Outcome::Retryable(message) | Outcome::Failed(message) => {
+                return (Err(message), first_retry)
+            }
+        }
+    }
 }
 
 /// Writes already-encoded `ExportTraceServiceRequest` bytes and decodes the response.

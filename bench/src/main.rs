@@ -22,6 +22,7 @@
 //! The benchmark builds nothing and changes nothing outside `--work-dir`.
 
 mod generate;
+mod jaeger_thrift;
 mod load;
 mod measure;
 mod query;
@@ -29,6 +30,7 @@ mod report;
 mod server;
 mod targets;
 mod wire;
+mod zipkin_json;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -96,7 +98,7 @@ struct Cli {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "grpc,http-protobuf,http-json"
+        default_value = "grpc,http-protobuf,http-json,zipkin-json,jaeger-thrift"
     )]
     protocols: Vec<Protocol>,
     /// Requests per query latency series
@@ -129,6 +131,12 @@ struct Cli {
     /// Extra flag for both servers, repeatable (e.g. --server-arg=--max-batch-spans=4096)
     #[arg(long = "server-arg", allow_hyphen_values = true)]
     server_args: Vec<String>,
+    /// Flags to compare against the defaults, repeatable (e.g.
+    /// --compare-server-arg=--red-metrics=false): two fresh sled stores, one with the
+    /// defaults and one with these, take turns at OTLP/gRPC and OTLP/HTTP protobuf at
+    /// every exporter level above 1, and the report gives the ratios
+    #[arg(long = "compare-server-arg", allow_hyphen_values = true)]
+    compare_server_args: Vec<String>,
     /// Seed of the generated pool (IDs are salted per run regardless)
     #[arg(long, default_value_t = 3)]
     seed: u64,
@@ -181,12 +189,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .with_context(|| format!("failed to create {}", run_dir.display()))?;
     progress(&format!("work directory {}", run_dir.display()));
 
-    let with_json = cli.protocols.contains(&Protocol::HttpJson);
+    let encodings: Vec<_> = cli
+        .protocols
+        .iter()
+        .map(|protocol| protocol.encoding())
+        .collect();
     let generated = Instant::now();
     let (pool, pool_stats) = Pool::generate(
         cli.pool_requests,
         cli.spans_per_request,
-        with_json,
+        &encodings,
         cli.seed,
     )?;
     progress(&format!(
@@ -238,12 +250,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     };
 
     // 1. The references, level by level: rotel's null sink, then the same tracery
-    // binary decoding and dropping. JSON only at the most exporters.
-    let protocols_at = |exporters: usize| -> Vec<Protocol> {
+    // binary decoding and dropping. OTLP/gRPC and OTLP/HTTP protobuf at every level;
+    // OTLP/JSON, Zipkin and Jaeger only at the most exporters; rotel takes only OTLP.
+    let protocols_at = |exporters: usize, storage: Storage| -> Vec<Protocol> {
         cli.protocols
             .iter()
             .copied()
-            .filter(|protocol| *protocol != Protocol::HttpJson || exporters == most_exporters)
+            .filter(|protocol| {
+                matches!(protocol, Protocol::Grpc | Protocol::HttpProtobuf)
+                    || exporters == most_exporters
+            })
+            .filter(|protocol| protocol.is_otlp() || storage != Storage::Rotel)
             .collect()
     };
     let mut references = Vec::new();
@@ -261,7 +278,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         for &storage in &references {
             let name = format!("{}-{exporters}", storage.flag());
             let (server, _) = Server::start(&spec(storage, &name), &query_http).await?;
-            for protocol in protocols_at(exporters) {
+            for protocol in protocols_at(exporters, storage) {
                 progress(&format!(
                     "{}: {} with {exporters} exporters for {:?}",
                     storage.flag(),
@@ -304,7 +321,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let mut few_sent = Vec::new();
         let mut few_spans = 0;
         for &exporters in &few_levels {
-            for protocol in protocols_at(exporters) {
+            for protocol in protocols_at(exporters, Storage::Sled) {
                 progress(&format!(
                     "sled: {} with {exporters} exporters for {:?}",
                     protocol.label(),
@@ -350,6 +367,52 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             verification.spans_found,
             allocated as f64 / verification.spans_expected.max(1) as f64
         ));
+    }
+
+    // 2b. Default flags against --compare-server-arg, on two fresh stores that take
+    // turns phase by phase, so drift in the machine's load hits both alike.
+    if !cli.compare_server_args.is_empty() {
+        let default_spec = spec(Storage::Sled, "compare-default");
+        let mut flagged_spec = spec(Storage::Sled, "compare-flagged");
+        flagged_spec
+            .extra_args
+            .extend(cli.compare_server_args.iter().cloned());
+        let (default_server, _) = Server::start(&default_spec, &query_http).await?;
+        let (flagged_server, _) = Server::start(&flagged_spec, &query_http).await?;
+        let mut spans_before = [0, 0];
+        for &exporters in cli.exporters.iter().filter(|exporters| **exporters > 1) {
+            for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
+                let mut pair = Vec::new();
+                for (index, server) in [&default_server, &flagged_server].into_iter().enumerate() {
+                    progress(&format!(
+                        "sled{}: {} with {exporters} exporters for {:?}",
+                        if index == 0 {
+                            String::new()
+                        } else {
+                            format!(" {}", cli.compare_server_args.join(" "))
+                        },
+                        protocol.label(),
+                        cli.duration
+                    ));
+                    let result = ingest_phase(
+                        server,
+                        Storage::Sled,
+                        &source,
+                        &phase(protocol, exporters, None, spans_before[index]),
+                    )
+                    .await?;
+                    progress(&phase_line(&result));
+                    spans_before[index] += result.acked_spans;
+                    pair.push(result);
+                }
+                let flagged = pair.pop().context("two phases")?;
+                let default = pair.pop().context("two phases")?;
+                report.compared.push((default, flagged));
+            }
+        }
+        default_server.stop().await?;
+        flagged_server.stop().await?;
+        report.compared_flags = cli.compare_server_args.join(" ");
     }
 
     // 3. The sled store with durable acks. The first protocol fills it to

@@ -147,7 +147,10 @@ pub(crate) struct QueryLatencies {
     pub(crate) get_trace: LatencyStats,
     pub(crate) find_traces: LatencyStats,
     pub(crate) find_traces_tag: LatencyStats,
+    /// The same search as `find_traces_tag`, as `filter=key=value`.
     pub(crate) find_traces_filter: LatencyStats,
+    /// A `filter=key>=n` expression matching the same spans.
+    pub(crate) find_traces_filter_range: LatencyStats,
     pub(crate) services: LatencyStats,
     pub(crate) operations: LatencyStats,
     pub(crate) user_tags: UserTagSearches,
@@ -241,44 +244,30 @@ pub(crate) async fn query_latencies(
         .collect::<anyhow::Result<Vec<_>>>()?;
     let find_traces = series(http, probes, budget).await;
 
-    // find-traces with a tag filter, over everything stored, per service.
-    let probes = (0..count)
-        .map(|_| {
-            let service = SERVICES[rng.random_range(0..SERVICES.len())].name;
-            let url = reqwest::Url::parse_with_params(
-                &search_url,
-                [
-                    ("service", service.to_owned()),
-                    ("tags", r#"{"http.response.status_code":"500"}"#.to_owned()),
-                    ("start", (range.start_unix_nanos / 1000).to_string()),
-                    ("end", (range.end_unix_nanos / 1000 + 1).to_string()),
-                    ("limit", SEARCH_LIMIT.to_string()),
-                ],
-            )?;
-            Ok(Probe::new(url.into(), Expect::Traces))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let find_traces_tag = series(http, probes, budget).await;
-
-    // The same search with a `filter=` expression (issue 16), which matches the
-    // same spans: the generator's status codes are 200 or 500.
-    let probes = (0..count)
-        .map(|_| {
-            let service = SERVICES[rng.random_range(0..SERVICES.len())].name;
-            let url = reqwest::Url::parse_with_params(
-                &search_url,
-                [
-                    ("service", service.to_owned()),
-                    ("filter", "http.response.status_code>=500".to_owned()),
-                    ("start", (range.start_unix_nanos / 1000).to_string()),
-                    ("end", (range.end_unix_nanos / 1000 + 1).to_string()),
-                    ("limit", SEARCH_LIMIT.to_string()),
-                ],
-            )?;
-            Ok(Probe::new(url.into(), Expect::Traces))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let find_traces_filter = series(http, probes, budget).await;
+    // find-traces with one attribute condition over everything stored, per service:
+    // Jaeger's `tags`, then the same condition as a `filter=` expression (issue 16),
+    // then a range expression, which matches the same spans (the generator's status
+    // codes are 200, 201, 404 or 500) but cannot use the block term filters.
+    let mut condition =
+        |param: &str, value: &str| condition_search(&search_url, range, count, param, value, rng);
+    let find_traces_tag = series(
+        http,
+        condition("tags", r#"{"http.response.status_code":"500"}"#)?,
+        budget,
+    )
+    .await;
+    let find_traces_filter = series(
+        http,
+        condition("filter", "http.response.status_code=500")?,
+        budget,
+    )
+    .await;
+    let find_traces_filter_range = series(
+        http,
+        condition("filter", "http.response.status_code>=500")?,
+        budget,
+    )
+    .await;
 
     let probes = (0..count)
         .map(|_| {
@@ -305,11 +294,40 @@ pub(crate) async fn query_latencies(
         find_traces,
         find_traces_tag,
         find_traces_filter,
+        find_traces_filter_range,
         services,
         operations,
         user_tags,
         search_window: Duration::from_nanos(window_nanos),
     })
+}
+
+/// `count` probes of find-traces over the whole stored range of a random service,
+/// with one condition: `param` (`tags` or `filter`) set to `value`.
+fn condition_search(
+    search_url: &str,
+    range: DataRange,
+    count: usize,
+    param: &str,
+    value: &str,
+    rng: &mut StdRng,
+) -> anyhow::Result<Vec<Probe>> {
+    (0..count)
+        .map(|_| {
+            let service = SERVICES[rng.random_range(0..SERVICES.len())].name;
+            let url = reqwest::Url::parse_with_params(
+                search_url,
+                [
+                    ("service", service),
+                    (param, value),
+                    ("start", &(range.start_unix_nanos / 1000).to_string()),
+                    ("end", &(range.end_unix_nanos / 1000 + 1).to_string()),
+                    ("limit", &SEARCH_LIMIT.to_string()),
+                ],
+            )?;
+            Ok(Probe::new(url.into(), Expect::Traces))
+        })
+        .collect()
 }
 
 /// Tag searches on `user.id` over the whole store of the frontend service.

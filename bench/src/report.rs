@@ -54,6 +54,9 @@ pub(crate) struct Report {
     pub(crate) rotel: Vec<PhaseResult>,
     pub(crate) discard: Vec<PhaseResult>,
     pub(crate) sled: Vec<PhaseResult>,
+    /// Pairs of sled phases on fresh stores: (default flags, `compared_flags`).
+    pub(crate) compared: Vec<(PhaseResult, PhaseResult)>,
+    pub(crate) compared_flags: String,
     /// The store of the sled phases with few exporters, on a data directory of its own.
     pub(crate) few_exporters_store: Option<StoreFigures>,
     /// Needle and common-value searches once the store was filled further.
@@ -130,16 +133,21 @@ impl Report {
                 pool.num_spans as f64 / pool.num_traces.max(1) as f64,
                 pool.proto_bytes_per_span,
                 pool.span_message_bytes,
-                pool.json_bytes_per_span
-                    .map(|json| format!(", {json:.0} B/span as OTLP/JSON"))
-                    .unwrap_or_default(),
+                [
+                    (pool.json_bytes_per_span, "OTLP/JSON"),
+                    (pool.zipkin_bytes_per_span, "Zipkin v2 JSON"),
+                    (pool.jaeger_bytes_per_span, "Jaeger Thrift"),
+                ]
+                .iter()
+                .filter_map(|(bytes, label)| bytes.map(|bytes| format!(", {bytes:.0} B/span as {label}")))
+                .collect::<String>(),
                 pool.span_attributes,
                 pool.resource_attributes,
             )?;
         }
         writeln!(out, "| run time | {:.0?} |\n", self.total)?;
 
-        writeln!(out, "## Targets (issues 3 and 10)\n")?;
+        writeln!(out, "## Targets (issues 3, 10, 12, 15 and 16)\n")?;
         writeln!(
             out,
             "For the sled store with durable acknowledgements (the default), same workload, one run. \
@@ -237,6 +245,37 @@ impl Report {
                 phase.rejected_spans,
             )?;
         }
+        if !self.compared.is_empty() {
+            writeln!(
+                out,
+                "\nDefault flags against `{flags}`: two fresh sled stores, durable acks, taking \
+                 turns phase by phase (default first).\n",
+                flags = self.compared_flags
+            )?;
+            writeln!(
+                out,
+                "| protocol | workers | default: spans/s | `{}`: spans/s | ratio | default: spans per server CPU-s | `{}`: spans per server CPU-s | ratio | export p99 default / flagged |",
+                self.compared_flags, self.compared_flags
+            )?;
+            writeln!(out, "|---|---|---|---|---|---|---|---|---|")?;
+            for (default, flagged) in &self.compared {
+                writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {:.2}× | {} | {} | {:.2}× | {} / {} |",
+                    default.protocol.label(),
+                    default.concurrency,
+                    thousands(default.spans_per_second),
+                    thousands(flagged.spans_per_second),
+                    default.spans_per_second / flagged.spans_per_second.max(1.0),
+                    thousands(default.spans_per_server_cpu_second()),
+                    thousands(flagged.spans_per_server_cpu_second()),
+                    default.spans_per_server_cpu_second()
+                        / flagged.spans_per_server_cpu_second().max(1.0),
+                    millis(default.export_p99),
+                    millis(flagged.export_p99),
+                )?;
+            }
+        }
         let errors: Vec<String> = self
             .rotel
             .iter()
@@ -272,8 +311,9 @@ impl Report {
             "Over the filled store ({} spans), one request at a time, timed to the last byte of \
              the body (gzip, as a browser asks). find-traces asks for {} traces; the operation search \
              uses a random {:.0} s window within the stored data, the tag search \
-             (`tags={{\"http.response.status_code\":\"500\"}}`) and the filter search \
-             (`filter=http.response.status_code>=500`, the same spans) the whole time range of one service.\n",
+             (`tags={{\"http.response.status_code\":\"500\"}}`) and the same condition as a \
+             filter expression (`filter=http.response.status_code=500`, and as a range, \
+             `filter=http.response.status_code>=500`, the same spans) the whole time range of one service.\n",
             thousands(self.queried_spans as f64),
             20,
             queries.search_window.as_secs_f64()
@@ -294,8 +334,12 @@ impl Report {
                 &queries.find_traces_tag,
             ),
             (
-                "`GET /api/traces?service&filter&start&end&limit`",
+                "`GET /api/traces?service&filter=k=v&start&end&limit`",
                 &queries.find_traces_filter,
+            ),
+            (
+                "`GET /api/traces?service&filter=k>=n&start&end&limit`",
+                &queries.find_traces_filter_range,
             ),
             (
                 "needle: `service=frontend&tags={\"user.id\":\"u-…\"}` (one trace)",
@@ -442,6 +486,7 @@ impl Report {
         for line in [
             "The requests are generated before any timed phase and replayed round-robin; each send gets fresh trace IDs (a run-wide counter through a bijective mix), span IDs XORed with a per-send mask and timestamps moved to the present, so no two sends carry the same trace and no storage block sees the same request twice.",
             "The Tracery servers are the same `tracery` binary on free loopback ports with their own data directories; `--storage discard` decodes, converts and drops. rotel (PyPI `rotel`, a Rust OTLP collector) runs with `--exporter blackhole`, its null sink, as the reference for OTLP intake; every server is driven by the same clients at 1, 8 and 64 concurrent exporters. CPU is utime+stime from `/proc/<pid>/stat`; memory is VmRSS sampled every 250 ms and VmHWM from `/proc/<pid>/status`.",
+            "Zipkin v2 JSON (`POST /api/v2/spans`) and Jaeger Thrift binary (`POST /api/traces` on the collector's HTTP port) carry the same generated spans as the OTLP requests: Zipkin with the service as `localEndpoint` and no other resource attributes (Zipkin has nowhere for them), Jaeger as one `Batch` per service with the resource attributes as process tags, the batches of one request posted at once as each service's own client would, the request acknowledged when all are. Both are sent at the most exporters only, to Tracery only (rotel takes OTLP).",
             "Retryable refusals (gRPC UNAVAILABLE / RESOURCE_EXHAUSTED, HTTP 429 / 502 / 503 / 504) are retried with exponential backoff from 10 ms to 1 s and counted; anything else counts as a failed request and its spans are not expected back.",
             "Every trace's root span has a `user.id`: for a fifth of them `anonymous` (the common value), for the rest a value of its own, patched in per send (the needles). The needle search asks for a random stored trace's value over the whole time range of the frontend service and must return exactly that trace.",
             "ack → queryable: while the store fills, one request per interval goes over a separate gRPC connection; after its acknowledgement `GET /api/traces/{id}` is polled every millisecond until the trace is complete.",

@@ -56,6 +56,10 @@ pub(crate) struct Server {
     pub(crate) otlp_grpc: SocketAddr,
     pub(crate) otlp_http: SocketAddr,
     pub(crate) query: SocketAddr,
+    /// Zipkin's HTTP port (Tracery only).
+    pub(crate) zipkin: Option<SocketAddr>,
+    /// Jaeger's collector HTTP port for Thrift (Tracery only).
+    pub(crate) jaeger_http: Option<SocketAddr>,
     clock_ticks: f64,
 }
 
@@ -75,6 +79,11 @@ impl Server {
         std::fs::create_dir_all(&spec.data_dir)
             .with_context(|| format!("failed to create {}", spec.data_dir.display()))?;
         let (otlp_grpc, otlp_http, query) = (free_port()?, free_port()?, free_port()?);
+        let (zipkin, jaeger_http) = if spec.storage == Storage::Rotel {
+            (None, None)
+        } else {
+            (Some(free_port()?), Some(free_port()?))
+        };
         let log = File::options()
             .create(true)
             .append(true)
@@ -94,15 +103,22 @@ impl Server {
                 .args(["--otlp-grpc-addr", &otlp_grpc.to_string()])
                 .args(["--otlp-http-addr", &otlp_http.to_string()])
                 .args(["--query-addr", &query.to_string()])
-                // The Jaeger and Zipkin listeners are off: their default ports may be taken.
-                .args(["--jaeger-grpc-addr", "", "--jaeger-thrift-http-addr", ""])
+                // Zipkin and Jaeger Thrift/HTTP on free ports; the other Jaeger
+                // listeners are off, as their default ports may be taken.
+                .args(["--jaeger-grpc-addr", ""])
                 .args([
                     "--jaeger-udp-compact-addr",
                     "",
                     "--jaeger-udp-binary-addr",
                     "",
                 ])
-                .args(["--zipkin-addr", ""])
+                // Off (the admin listener can't be: on a loopback port of its own)
+                // the listeners with fixed default ports, which two servers running at
+                // once would both want.
+                .args(["--admin-addr", "127.0.0.1:0", "--query-grpc-addr", ""])
+                .args(["--sampling-http-addr", "", "--sampling-grpc-addr", ""])
+                .args(["--zipkin-addr", &addr_text(zipkin)])
+                .args(["--jaeger-thrift-http-addr", &addr_text(jaeger_http)])
                 .args(["--storage", spec.storage.flag()])
                 .args(&spec.extra_args);
         }
@@ -118,6 +134,8 @@ impl Server {
             otlp_grpc,
             otlp_http,
             query,
+            zipkin,
+            jaeger_http,
             clock_ticks: rustix::param::clock_ticks_per_second() as f64,
         };
         let url = format!("http://{query}/api/services");
@@ -257,6 +275,10 @@ fn cpu_seconds_of(path: &str, clock_ticks: f64) -> anyhow::Result<f64> {
             .parse::<u64>()? as f64)
     };
     Ok((ticks(11)? + ticks(12)?) / clock_ticks)
+}
+
+fn addr_text(addr: Option<SocketAddr>) -> String {
+    addr.map_or_else(String::new, |addr| addr.to_string())
 }
 
 /// A port the OS considers free right now. Another process could take it before the

@@ -41,6 +41,8 @@ impl Report {
         let mut rows = Vec::new();
         self.few_exporter_rows(&mut rows);
         self.many_exporter_rows(&mut rows);
+        self.collector_format_rows(&mut rows);
+        self.compared_rows(&mut rows);
         self.query_rows(&mut rows);
         self.store_rows(&mut rows);
         rows
@@ -138,6 +140,69 @@ impl Report {
         }
     }
 
+    /// Issue 12: Zipkin v2 JSON and Jaeger Thrift/HTTP at least half of OTLP/HTTP
+    /// protobuf's rate, on the same server at the same number of exporters.
+    fn collector_format_rows(&self, rows: &mut Vec<Row>) {
+        for storage in [Storage::Discard, Storage::Sled] {
+            let list = if storage == Storage::Sled {
+                &self.sled
+            } else {
+                &self.discard
+            };
+            let Some(many) = list.iter().map(|phase| phase.concurrency).max() else {
+                continue;
+            };
+            let Some(otlp) = self.phase(storage, Protocol::HttpProtobuf, many) else {
+                continue;
+            };
+            for protocol in [Protocol::ZipkinJson, Protocol::JaegerThrift] {
+                let Some(phase) = self.phase(storage, protocol, many) else {
+                    continue;
+                };
+                rows.push(Row {
+                    metric: format!(
+                        "{many} exporters, {}, `--storage {}`: ratio to OTLP/HTTP protobuf",
+                        protocol.label(),
+                        storage.flag()
+                    ),
+                    target: "≥ 0.5×".to_owned(),
+                    measured: format!(
+                        "{:.2}× ({} / {} spans/s)",
+                        phase.spans_per_second / otlp.spans_per_second.max(1.0),
+                        thousands(phase.spans_per_second),
+                        thousands(otlp.spans_per_second)
+                    ),
+                    pass: Some(phase.spans_per_second >= 0.5 * otlp.spans_per_second),
+                });
+            }
+        }
+    }
+
+    /// Issue 15: the default (RED metrics on) against `--compare-server-arg` (e.g.
+    /// `--red-metrics=false`): at most 5% slower, by rate and by server CPU.
+    fn compared_rows(&self, rows: &mut Vec<Row>) {
+        for (default, flagged) in &self.compared {
+            let rate = default.spans_per_second / flagged.spans_per_second.max(1.0);
+            let cpu = default.spans_per_server_cpu_second()
+                / flagged.spans_per_server_cpu_second().max(1.0);
+            rows.push(Row {
+                metric: format!(
+                    "{} exporters, {}, durable: default against `{}`",
+                    default.concurrency,
+                    default.protocol.label(),
+                    self.compared_flags
+                ),
+                target: "≥ 0.95× (issue 15)".to_owned(),
+                measured: format!(
+                    "{rate:.2}× ({} / {} spans/s); per server CPU-second {cpu:.2}×",
+                    thousands(default.spans_per_second),
+                    thousands(flagged.spans_per_second)
+                ),
+                pass: Some(rate >= 0.95),
+            });
+        }
+    }
+
     fn query_rows(&self, rows: &mut Vec<Row>) {
         let stored = thousands(self.queried_spans as f64);
         if let Some(queries) = &self.queries {
@@ -156,9 +221,30 @@ impl Report {
                 &queries.find_traces_tag,
                 Duration::from_millis(300),
             ));
+            rows.push(Row {
+                metric: "find-traces with `filter=key=value`: p99 against the same `tags` search"
+                    .to_owned(),
+                target: "≤ the `tags` p99 (issue 16)".to_owned(),
+                measured: format!(
+                    "p99 {} vs {} (p50 {} vs {}){}",
+                    millis(queries.find_traces_filter.p99),
+                    millis(queries.find_traces_tag.p99),
+                    millis(queries.find_traces_filter.p50),
+                    millis(queries.find_traces_tag.p50),
+                    failures_note(&queries.find_traces_filter)
+                ),
+                // Within 5% counts as no worse: the two series run one after the other
+                // on a shared machine.
+                pass: Some(
+                    queries.find_traces_filter.failures == 0
+                        && queries.find_traces_filter.samples > 0
+                        && queries.find_traces_filter.p99.as_secs_f64()
+                            <= queries.find_traces_tag.p99.as_secs_f64() * 1.05,
+                ),
+            });
             rows.push(latency_row(
-                "find-traces with a `filter=` expression".to_owned(),
-                &queries.find_traces_filter,
+                "find-traces with `filter=key>=n` (range, no block filters)".to_owned(),
+                &queries.find_traces_filter_range,
                 Duration::from_millis(300),
             ));
             rows.push(latency_row(

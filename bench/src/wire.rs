@@ -27,6 +27,9 @@ pub(crate) struct Patches {
     pub(crate) times: Vec<usize>,
     /// (byte offset, trace index) of each `user.id` placeholder's 16 digits.
     pub(crate) user_ids: Vec<(usize, u32)>,
+    /// Trace IDs written as two 8-byte halves apart (Jaeger Thrift's `traceIdHigh` and
+    /// `traceIdLow`): (offset of the high half, offset of the low half, trace index).
+    pub(crate) trace_id_halves: Vec<(usize, usize, u32)>,
 }
 
 /// What a root span's `user.id` holds until a send patches in a value unique to

@@ -17,6 +17,7 @@
 
 use regex::{Regex, RegexBuilder};
 
+use crate::model::search_terms::{key_term, query_terms, term};
 use crate::model::{any_attribute_in, SpanFields, StatusCode, ValueRef};
 
 /// Compiled regexes may take at most this much memory; larger ones are refused
@@ -177,6 +178,36 @@ impl AttrFilter {
         }
     }
 
+    /// The block-filter terms (`model::search_terms`) of which a block must hold at
+    /// least one to have a span this filter matches, as a Jaeger tag has; `None`
+    /// when the filter can't rule blocks out (negations, regexes, ranges, and
+    /// presence of a synthetic key, which has no key term).
+    ///
+    /// Every way `matches` can succeed must be covered, or a search would skip a
+    /// block with a match: equality compares strings exactly, integers by value and
+    /// doubles by value, so the literal's text, its canonical integer and its
+    /// canonical double are all terms; synthetic tags hash their shown value too.
+    pub fn required_terms(&self) -> Option<Vec<u64>> {
+        let key = self.key.strip_prefix("resource.").unwrap_or(&self.key);
+        match &self.op {
+            Op::Eq(literal) => {
+                let mut terms = query_terms(&self.key, &literal.text);
+                if let Some(number) = literal.number {
+                    terms.push(term(key, &number.to_string()));
+                    if number == 0.0 {
+                        // -0.0 == 0.0, but they are written differently.
+                        terms.push(term(key, &(-number).to_string()));
+                    }
+                }
+                terms.sort_unstable();
+                terms.dedup();
+                Some(terms)
+            }
+            Op::Exists if !is_synthetic(&self.key) => Some(vec![key_term(key)]),
+            _ => None,
+        }
+    }
+
     /// Calls `test` with every value the key has on `span`, until one passes.
     fn any_value(
         &self,
@@ -196,6 +227,23 @@ impl AttrFilter {
             || any_attribute_in(&span.resource().attributes, key, test)
             || any_attribute_in(&span.scope().attributes, key, test)
     }
+}
+
+/// Keys `synthetic` answers for; they have value terms but no key term.
+fn is_synthetic(key: &str) -> bool {
+    matches!(
+        key,
+        "error"
+            | "span.kind"
+            | "otel.status_code"
+            | "otel.status_description"
+            | "otel.scope.name"
+            | "scope.name"
+            | "otel.scope.version"
+            | "scope.version"
+            | "w3c.tracestate"
+            | "service.name"
+    )
 }
 
 /// The tags the OTLP → Jaeger translation adds, as the span shows them in Jaeger's UI.

@@ -62,12 +62,13 @@ pub(super) fn matching_trace_ids(
         (true, None, None) => None,
     };
 
-    // Each tag needs one of its terms in a block's filter (`model::search_terms`):
-    // blocks that lack one are skipped unread.
+    // Each tag, and each `filter=` equality or presence, needs one of its terms in a
+    // block's filter (`model::search_terms`): blocks that lack one are skipped unread.
     let required_terms: Vec<Vec<u64>> = query
         .tags
         .iter()
         .map(|(key, value)| query_terms(key, value))
+        .chain(query.filters.iter().filter_map(AttrFilter::required_terms))
         .collect();
 
     // Newest matching span start per trace.

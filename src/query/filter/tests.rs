@@ -178,3 +178,94 @@ fn oversized_regexes_are_refused() {
     check_error("a=~\\w{1000}\\w{1000}", "too large");
     check_error("a!~(\\pL{50}){50}", "too large");
 }
+
+/// The terms `span` puts into a block filter, as the store emits them.
+fn block_terms(span: &Span) -> std::collections::HashSet<u64> {
+    use crate::model::search_terms::{resource_terms, scope_terms, span_terms};
+    let mut terms = std::collections::HashSet::new();
+    span_terms(span, &mut |term| {
+        terms.insert(term);
+    });
+    resource_terms(&span.resource, &mut |term| {
+        terms.insert(term);
+    });
+    scope_terms(&span.scope, &mut |term| {
+        terms.insert(term);
+    });
+    terms
+}
+
+/// Whether a block holding only `span()` may be skipped by `expression`.
+#[track_caller]
+fn skips(expression: &str) -> bool {
+    let filter = AttrFilter::parse(expression).expect("parses");
+    let terms = block_terms(&span());
+    filter
+        .required_terms()
+        .is_some_and(|required| !required.iter().any(|term| terms.contains(term)))
+}
+
+#[test]
+fn equality_and_presence_skip_blocks_only_without_a_match() {
+    // Every way an equality or presence filter matches must keep its block:
+    // integers and doubles in other spellings, every attribute kind, synthetic tags.
+    for expression in [
+        "http.status_code=503",
+        "http.status_code=+503",
+        "http.status_code=0503",
+        "ratio=0.25",
+        "ratio=0.250",
+        "ratio=2.5e-1",
+        "cache.hit=false",
+        "legacy.code=404",
+        "tags=[\"a\",1]",
+        "exception.type=Boom",
+        "link.kind=follows",
+        "customer.tier=gold",
+        "resource.customer.tier=gold",
+        "scope.attr=9",
+        "error=true",
+        "span.kind=server",
+        "otel.status_code=ERROR",
+        "otel.status_description=overloaded",
+        "service.name=cart",
+        "otel.scope.name=io.otel.http",
+        "scope.version=1.2",
+        "http.route",
+        "exception.type",
+        "resource.host.name",
+        "error",
+    ] {
+        check(expression, true);
+        assert!(
+            !skips(expression),
+            "`{expression}` skipped a matching block"
+        );
+    }
+    // And the point of it: a value or key the block lacks rules the block out.
+    for expression in [
+        "http.status_code=500",
+        "customer.tier=silver",
+        "user.id=needle-12345",
+        "span.kind=client",
+        "missing",
+    ] {
+        check(expression, false);
+        assert!(skips(expression), "`{expression}` did not skip");
+    }
+    // Negations, regexes and ranges can't rule a block out by its terms.
+    for expression in [
+        "http.status_code!=503",
+        "http.route=~^/x",
+        "ratio>9",
+        "!http.route",
+    ] {
+        assert!(
+            AttrFilter::parse(expression)
+                .expect("parses")
+                .required_terms()
+                .is_none(),
+            "{expression}"
+        );
+    }
+}

@@ -178,12 +178,16 @@ mod tests {
 
     #[test]
     fn holds_every_term_and_rarely_others() {
-        let spans = spans(5_000);
+        // Each probe checks the whole filter's checksum, so the sizes here are what a
+        // debug build gets through quickly: 1,000 spans (a few thousand terms) and 20,000
+        // absent values, at most 4 false positives. A 16-bit fingerprint expects 0.3;
+        // an 8-bit one (1/256) would expect 78 and fail, as would a filter that lost terms.
+        let spans = spans(1_000);
         let refs: Vec<&Span> = spans.iter().collect();
         let filter = encode(&refs);
         assert!(!filter.is_empty());
         let may = |key: &str, value: &str| may_contain_all(&filter, &[query_terms(key, value)]);
-        for index in 0..5_000 {
+        for index in 0..1_000 {
             assert!(may("user.id", &format!("user-{index}")).unwrap());
             assert!(
                 may("retry", &format!("{index}")).unwrap(),
@@ -196,10 +200,10 @@ mod tests {
         assert!(may("error", "true").unwrap());
         assert!(may("span.kind", "server").unwrap());
         assert!(may("otel.scope.name", "").unwrap());
-        let false_positives = (0..100_000)
+        let false_positives = (0..20_000)
             .filter(|index| may("user.id", &format!("absent-{index}")).unwrap())
             .count();
-        assert!(false_positives < 10, "{false_positives} false positives");
+        assert!(false_positives <= 4, "{false_positives} false positives");
         // All groups must hold.
         assert!(!may_contain_all(
             &filter,
