@@ -206,7 +206,10 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let query = QueryService::new(store.clone(), &tracery::config::QueryConfig::default());
+    let query = QueryService::new(
+        std::sync::Arc::new(store.clone()),
+        &tracery::config::QueryConfig::default(),
+    );
     for group_by_operation in [false, true] {
         let mut latencies = Vec::new();
         for sample in 0..num_samples {

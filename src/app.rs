@@ -20,6 +20,7 @@ use crate::api::{self, AppState, Health, UiEndpoints};
 use crate::config::{Config, SamplingConfig, StorageMode};
 use crate::metrics::Metrics;
 use crate::query::QueryService;
+use crate::storage::Storage;
 use crate::store::Store;
 use crate::{ingest, net, receiver, sampling};
 
@@ -264,6 +265,7 @@ async fn serve(
     let store_config = config.store.clone();
     let store = tokio::task::spawn_blocking(move || Store::open(&store_config)).await??;
     metrics.watch_store(store.downgrade());
+    let storage: Arc<dyn Storage> = Arc::new(store.clone());
     let scheme = if access.tls.is_some() {
         "https"
     } else {
@@ -279,11 +281,12 @@ async fn serve(
         query = %listeners.api.local_addr()?,
         "tracery listening"
     );
-    let (ingest_handle, batcher) = ingest::channel(&config.ingest, store.clone(), metrics.clone());
+    let (ingest_handle, batcher) =
+        ingest::channel(&config.ingest, storage.clone(), metrics.clone());
     let mut tasks: JoinSet<anyhow::Result<()>> = JoinSet::new();
     let (sampling_service, adaptive) = start_sampling(
         &config.sampling,
-        &store,
+        &storage,
         (
             listeners
                 .sampling_http
@@ -341,7 +344,7 @@ async fn serve(
         .await
         .context("OTLP/HTTP receiver failed")
     });
-    let query = QueryService::new(store.clone(), &config.query);
+    let query = QueryService::new(storage.clone(), &config.query);
     if let Some(listener) = listeners.query_grpc {
         tracing::info!(query_grpc = %listener.local_addr()?, "gRPC query API listening");
         let (query, grpc_metrics, grpc_shutdown) =
@@ -434,7 +437,7 @@ async fn serve(
 /// with root spans when adaptive sampling is on.
 async fn start_sampling(
     config: &SamplingConfig,
-    store: &Store,
+    store: &Arc<dyn Storage>,
     (http, grpc): (Option<net::Listener>, Option<net::Listener>),
     tasks: &mut JoinSet<anyhow::Result<()>>,
     shutdown: &CancellationToken,

@@ -5,8 +5,9 @@
 //! - `protocol`: wire formats (pure decoders and their translation into `model`).
 //! - `receiver`: the listeners (transport only: bind, limits, status mapping).
 //! - `ingest`: the bounded, batching queue between receivers and the store.
-//! - `store`: compressed span blocks in sled, with trace and search indexes.
-//! - `query`: search and trace assembly over the store.
+//! - `storage`: the seam under ingest and query: the `Storage` trait and its value types.
+//! - `store`: the embedded backend: compressed span blocks in sled, with trace and search indexes.
+//! - `query`: search and trace assembly over any `Storage`.
 //! - `api`: the axum query API (Jaeger v1, api_v3, the UI's own endpoints).
 //! - `ui`: the web UI's files from `ui/`, embedded at compile time.
 //! - `metrics`: Prometheus self-metrics, served with health checks on the admin port.
@@ -14,7 +15,7 @@
 //! - `healthcheck`: the `tracery healthcheck` probe.
 //! - `app`: wiring, shutdown order; `config`: flags, environment and file.
 //!
-//! Data flows `receiver → ingest → store ← query ← api`; `receiver` and `api` decode
+//! Data flows `receiver → ingest → storage ← query ← api` (`store` implements `storage`); `receiver` and `api` decode
 //! through `protocol`; `model` depends on nothing of ours.
 
 pub mod api;
@@ -30,6 +31,7 @@ pub mod protocol;
 pub mod query;
 pub(crate) mod receiver;
 pub mod sampling;
+pub mod storage;
 pub mod store;
 pub mod telemetry;
 mod ui;

@@ -7,6 +7,7 @@ use axum::Json;
 
 use super::dto;
 use crate::query::QueryError;
+use crate::storage::StorageError;
 
 #[derive(Debug)]
 pub(crate) enum ApiError {
@@ -14,6 +15,7 @@ pub(crate) enum ApiError {
     NotFound(String),
     NotImplemented(String),
     PayloadTooLarge(String),
+    Unavailable(String),
     Query(QueryError),
 }
 
@@ -30,6 +32,12 @@ impl From<QueryError> for ApiError {
         match error {
             QueryError::TraceNotFound(_) => ApiError::NotFound("trace not found".to_owned()),
             QueryError::BadMetricsQuery(error) => ApiError::BadRequest(error.to_string()),
+            QueryError::Storage(error @ StorageError::Unavailable(_)) => {
+                ApiError::Unavailable(error.to_string())
+            }
+            QueryError::Storage(error @ StorageError::Unsupported(_)) => {
+                ApiError::NotImplemented(error.to_string())
+            }
             other => ApiError::Query(other),
         }
     }
@@ -60,6 +68,7 @@ impl ApiError {
             ApiError::NotFound(message) => (StatusCode::NOT_FOUND, message),
             ApiError::NotImplemented(message) => (StatusCode::NOT_IMPLEMENTED, message),
             ApiError::PayloadTooLarge(message) => (StatusCode::PAYLOAD_TOO_LARGE, message),
+            ApiError::Unavailable(message) => (StatusCode::SERVICE_UNAVAILABLE, message),
             ApiError::Query(error) => {
                 let chain = anyhow::Error::from(error);
                 tracing::error!(error = format!("{chain:#}"), "query failed");

@@ -68,25 +68,28 @@ async fn pretty_print(request: axum::extract::Request, next: axum::middleware::N
     response
 }
 
-async fn services(State(state): State<AppState>) -> Json<dto::Envelope<Vec<String>>> {
-    let services = state.query.services();
+async fn services(
+    State(state): State<AppState>,
+) -> Result<Json<dto::Envelope<Vec<String>>>, V1Error> {
+    let services = state.query.services().await?;
     let total = services.len();
-    Json(dto::Envelope::with_total(services, total))
+    Ok(Json(dto::Envelope::with_total(services, total)))
 }
 
 async fn service_operations(
     State(state): State<AppState>,
     Path(service): Path<String>,
-) -> Json<dto::Envelope<Vec<String>>> {
+) -> Result<Json<dto::Envelope<Vec<String>>>, V1Error> {
     let mut names: Vec<String> = state
         .query
         .operations(&service, None)
+        .await?
         .into_iter()
         .map(|op| op.name)
         .collect();
     names.dedup(); // sorted by name, so kinds of one name are adjacent
     let total = names.len();
-    Json(dto::Envelope::with_total(names, total))
+    Ok(Json(dto::Envelope::with_total(names, total)))
 }
 
 async fn operations(
@@ -108,6 +111,7 @@ async fn operations(
     let operations: Vec<dto::OperationDto> = state
         .query
         .operations(service, kind)
+        .await?
         .into_iter()
         .map(|op| dto::OperationDto {
             name: op.name,
@@ -275,6 +279,7 @@ async fn dependencies(
             end_ms.saturating_mul(1_000_000),
             Duration::from_millis(lookback_ms),
         )
+        .await?
         .into_iter()
         .map(|dependency| dto::DependencyDto {
             parent: dependency.parent,

@@ -29,10 +29,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/trace-summaries", get(trace_summaries))
 }
 
-async fn services(State(state): State<AppState>) -> Json<dto::ServicesDto> {
-    Json(dto::ServicesDto {
-        services: state.query.services(),
-    })
+async fn services(State(state): State<AppState>) -> Result<Json<dto::ServicesDto>, V3Error> {
+    Ok(Json(dto::ServicesDto {
+        services: state.query.services().await?,
+    }))
 }
 
 async fn operations(
@@ -54,6 +54,7 @@ async fn operations(
     let operations = state
         .query
         .operations(service, kind)
+        .await?
         .into_iter()
         .map(|op| dto::OperationDto {
             name: op.name,

@@ -44,7 +44,7 @@ async fn services(
 ) -> Result<Json<dto::MonitorDto>, V3Error> {
     let params = Params::parse(raw.as_deref()).map_err(ApiError::BadRequest)?;
     let mut query = window_query(&params)?;
-    query.services = state.query.services();
+    query.services = state.query.services().await?;
     let (grid, series) = state.query.red_series(query).await?;
     Ok(Json(dto::monitor(&grid, &series)))
 }
@@ -68,7 +68,7 @@ async fn heatmap(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<dto::HeatmapDto>, V3Error> {
     let params = Params::parse(raw.as_deref()).map_err(ApiError::BadRequest)?;
-    let query = filtered_query(&state, &params)?;
+    let query = filtered_query(&state, &params).await?;
     let (grid, heatmap) = state.query.red_heatmap(query).await?;
     Ok(Json(dto::heatmap(&grid, heatmap)))
 }
@@ -79,7 +79,7 @@ async fn exemplars(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Vec<dto::ExemplarDto>>, V3Error> {
     let params = Params::parse(raw.as_deref()).map_err(ApiError::BadRequest)?;
-    let query = filtered_query(&state, &params)?;
+    let query = filtered_query(&state, &params).await?;
     let found = state.query.red_exemplars(query).await?;
     Ok(Json(dto::exemplars(&found)))
 }
@@ -147,7 +147,7 @@ fn window_query(params: &Params) -> Result<MetricsQuery, ApiError> {
 }
 
 /// `service` and `operation` (both optional) over `start`..`end` (ms).
-fn filtered_query(state: &AppState, params: &Params) -> Result<MetricsQuery, ApiError> {
+async fn filtered_query(state: &AppState, params: &Params) -> Result<MetricsQuery, ApiError> {
     let end = millis(params, "end")?.unwrap_or_else(|| super::jaeger_v1::unix_micros_now() / 1000);
     let start = millis(params, "start")?.unwrap_or(end.saturating_sub(DEFAULT_LOOKBACK_MILLIS));
     if start >= end {
@@ -156,7 +156,7 @@ fn filtered_query(state: &AppState, params: &Params) -> Result<MetricsQuery, Api
     let mut query = window(params, end, end - start)?;
     query.services = match params.get(&["service"]) {
         Some(service) => vec![service.to_owned()],
-        None => state.query.services(),
+        None => state.query.services().await?,
     };
     query.operation = params.get(&["operation"]).map(str::to_owned);
     Ok(query)

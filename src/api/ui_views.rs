@@ -189,15 +189,14 @@ async fn dependencies(
     };
     let end_ms = millis("endTs", unix_micros_now() / 1000)?;
     let lookback_ms = millis("lookback", DEFAULT_WINDOW.as_millis() as u64)?;
-    let query = state.query.clone();
-    blocking(move || {
-        let dependencies = query.dependencies(
+    let dependencies = state
+        .query
+        .dependencies(
             end_ms.saturating_mul(1_000_000),
             Duration::from_millis(lookback_ms),
-        );
-        dto::dependency_graph(&dependency_layout::layout(&dependencies))
-    })
-    .await
+        )
+        .await?;
+    blocking(move || dto::dependency_graph(&dependency_layout::layout(&dependencies))).await
 }
 
 async fn blocking<T: Send + 'static>(

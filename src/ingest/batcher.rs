@@ -17,12 +17,12 @@ use tokio::time::MissedTickBehavior;
 use super::{IngestError, Submit};
 use crate::config::{IngestConfig, StorageMode};
 use crate::metrics::Metrics;
-use crate::store::{Store, StoreError};
+use crate::storage::{Storage, StorageError};
 
 #[derive(Debug)]
 pub struct Batcher {
     config: IngestConfig,
-    store: Store,
+    store: Arc<dyn Storage>,
     rx: mpsc::Receiver<Submit>,
     pending: Vec<Submit>,
     num_pending_spans: usize,
@@ -55,7 +55,7 @@ async fn sync_done(syncing: &mut Option<tokio::task::JoinHandle<()>>) {
 impl Batcher {
     pub(super) fn new(
         config: &IngestConfig,
-        store: Store,
+        store: Arc<dyn Storage>,
         rx: mpsc::Receiver<Submit>,
         metrics: Metrics,
     ) -> Batcher {
@@ -149,12 +149,12 @@ impl Batcher {
         let (written, batch) = tokio::task::spawn_blocking(move || {
             let written = match storage {
                 StorageMode::Discard => Ok(0),
-                StorageMode::Sled => write(&store, &batch),
+                StorageMode::Sled => write(store.as_ref(), &batch),
             };
             (written, batch)
         })
         .await
-        .unwrap_or_else(|_join_error| (Err(StoreError::WriterPanicked), Vec::new()));
+        .unwrap_or_else(|_join_error| (Err(writer_panicked()), Vec::new()));
         let written = written.map(|num_blocks| {
             self.metrics
                 .batch_written(num_spans, num_blocks, started.elapsed());
@@ -185,10 +185,11 @@ impl Batcher {
             self.wait_for_sync().await;
             let (store, metrics) = (self.store.clone(), self.metrics.clone());
             self.syncing = Some(tokio::spawn(async move {
-                let synced = tokio::task::spawn_blocking(move || timed_sync(&store, &metrics))
-                    .await
-                    .unwrap_or(Err(StoreError::WriterPanicked))
-                    .map_err(|error| IngestError::Store(Arc::new(error)));
+                let synced =
+                    tokio::task::spawn_blocking(move || timed_sync(store.as_ref(), &metrics))
+                        .await
+                        .unwrap_or(Err(writer_panicked()))
+                        .map_err(|error| IngestError::Store(Arc::new(error)));
                 if let Err(error) = &synced {
                     tracing::error!(num_spans, error = %error_chain(error), "failed to sync batch");
                 }
@@ -213,7 +214,7 @@ impl Batcher {
         self.wait_for_sync().await;
         let (store, metrics) = (self.store.clone(), self.metrics.clone());
         self.syncing = Some(tokio::spawn(async move {
-            match tokio::task::spawn_blocking(move || timed_sync(&store, &metrics)).await {
+            match tokio::task::spawn_blocking(move || timed_sync(store.as_ref(), &metrics)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(error)) => {
                     let error = IngestError::Store(Arc::new(error));
@@ -233,7 +234,7 @@ impl Batcher {
     }
 }
 
-fn timed_sync(store: &Store, metrics: &Metrics) -> Result<(), StoreError> {
+fn timed_sync(store: &dyn Storage, metrics: &Metrics) -> Result<(), StorageError> {
     let started = std::time::Instant::now();
     let synced = store.sync();
     metrics.synced(started.elapsed());
@@ -241,7 +242,7 @@ fn timed_sync(store: &Store, metrics: &Metrics) -> Result<(), StoreError> {
 }
 
 /// Returns how many blocks were written.
-fn write(store: &Store, batch: &[Submit]) -> Result<usize, StoreError> {
+fn write(store: &dyn Storage, batch: &[Submit]) -> Result<usize, StorageError> {
     let spans: Vec<&crate::model::Span> = batch
         .iter()
         .flat_map(|submit| submit.spans.iter())
@@ -258,4 +259,8 @@ fn error_chain(error: &IngestError) -> String {
         source = cause.source();
     }
     text
+}
+
+fn writer_panicked() -> StorageError {
+    StorageError::Backend("the storage writer panicked".into())
 }

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use crate::config::{AckMode, IngestConfig};
 use crate::metrics::{Metrics, QueueDepth};
 use crate::model::Span;
-use crate::store::{Store, StoreError};
+use crate::storage::{Storage, StorageError};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum IngestError {
@@ -28,7 +28,7 @@ pub enum IngestError {
     #[error("server is shutting down")]
     ShuttingDown,
     #[error("failed to write spans to the store")]
-    Store(#[source] Arc<StoreError>),
+    Store(#[source] Arc<StorageError>),
 }
 
 /// Cheap to clone; the batcher finishes once every handle is dropped.
@@ -64,7 +64,11 @@ struct Submit {
 
 /// The queue: handles for receivers and the batcher that drains it. `metrics`
 /// reports the queue's depth and the batcher's writes.
-pub fn channel(config: &IngestConfig, store: Store, metrics: Metrics) -> (IngestHandle, Batcher) {
+pub fn channel(
+    config: &IngestConfig,
+    store: Arc<dyn Storage>,
+    metrics: Metrics,
+) -> (IngestHandle, Batcher) {
     let max_queued_spans = config.max_queued_spans.get();
     // Every message carries at least one span permit, so this bound is never the binding one.
     let (tx, rx) = mpsc::channel(max_queued_spans);
@@ -210,7 +214,7 @@ pub(crate) mod tests {
         config.ingest.storage = StorageMode::Discard;
         config.ingest.max_queued_spans = NonZeroUsize::new(max_queued_spans).expect("non-zero");
         config.ingest.queue_wait = queue_wait;
-        let store = Store::open(&config.store).expect("store opens");
+        let store = Arc::new(crate::store::Store::open(&config.store).expect("store opens"));
         let (handle, batcher) = channel(&config.ingest, store, Metrics::new());
         (handle, batcher, dir)
     }
@@ -234,7 +238,7 @@ pub(crate) mod tests {
         config.ingest.ack = AckMode::Enqueued;
         config.ingest.max_queued_bytes = NonZeroUsize::new(256 << 10).expect("non-zero");
         config.ingest.queue_wait = Duration::from_millis(10);
-        let store = Store::open(&config.store).expect("store opens");
+        let store = Arc::new(crate::store::Store::open(&config.store).expect("store opens"));
         let (handle, _batcher) = channel(&config.ingest, store, Metrics::new());
         let bulky = |kib: usize| {
             let mut spans = spans(1);

@@ -2,7 +2,7 @@
 //!
 //! The store puts every term of a block's spans into a probabilistic filter, and a
 //! tag search skips blocks whose filter lacks the query's term. So the two functions
-//! here must agree with the search predicate (`query::search::tag_matches`): every
+//! here must agree with the search predicate (`storage::query::tag_matches`): every
 //! tag that matches a span must hash to one of `query_terms` that is also among the
 //! span's `span_terms`. Terms only rule blocks out; matching itself stays in the
 //! predicate. The hash is Tracery's own and stable, because filters are stored.

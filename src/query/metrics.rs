@@ -1,5 +1,5 @@
 //! RED metrics over time for Jaeger's Monitor API and the UI's Monitor page,
-//! computed from the store's ingest-time cells (see `store::red`).
+//! computed from the storage's ingest-time cells (see `storage::red`).
 //!
 //! Jaeger's ClickHouse reader is the model: points every `step` aligned to the
 //! epoch, each covering the spans that started in `[t, t + step)`; latency is a
@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 
 use super::{blocking, QueryError, QueryService};
 use crate::model::{SpanKind, TraceId};
-use crate::store::{RedCell, RedRow, Resolution, Store};
+use crate::storage::red::RedCell;
+use crate::storage::RedSelection;
 
 /// The finest step cells allow; smaller steps are answered at this one.
 pub const MIN_STEP_MILLIS: u64 = 10_000;
@@ -251,20 +252,21 @@ impl QueryService {
         )?;
         let store = self.store.clone();
         blocking(move || {
-            let now_secs = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |now| now.as_secs());
-            let resolution = Resolution::for_step(grid.step_secs, grid.first_secs, now_secs);
-            let (names, rows) =
-                named_rows(&store, &query, resolution, grid.first_secs, grid.end_secs())?;
-            let cells = rows.iter().filter_map(|row| {
-                let (service, operation) = names.get(&row.operation_id)?;
-                Some((
-                    service.as_str(),
-                    operation.as_str(),
-                    row.bucket_start_secs,
-                    &row.cell,
-                ))
+            let selection = RedSelection {
+                services: query.services.clone(),
+                span_kinds: query.span_kinds.clone(),
+                operation: query.operation.clone(),
+                by_operation: query.group_by_operation,
+            };
+            let named =
+                store.red_cells(&selection, grid.step_secs, grid.first_secs, grid.end_secs())?;
+            let cells = named.iter().map(|named| {
+                (
+                    named.service.as_str(),
+                    named.operation.as_str(),
+                    named.bucket_start_secs,
+                    &named.cell,
+                )
             });
             Ok((grid, build_series(&grid, query.group_by_operation, cells)))
         })
@@ -316,16 +318,14 @@ impl QueryService {
         blocking(move || {
             let mut found = Vec::new();
             for (service, operation) in pairs {
-                let Some(service_id) = store.service_id(&service) else {
-                    continue;
+                let selection = RedSelection {
+                    services: vec![service.clone()],
+                    span_kinds: Vec::new(),
+                    operation: Some(operation.clone()),
+                    by_operation: true,
                 };
-                let ids = store.operation_ids_named(service_id, &operation);
-                let rows = store.red_cells(
-                    &ids,
-                    Resolution::TenMinutes,
-                    hour_start_secs,
-                    hour_start_secs + 3600,
-                )?;
+                let rows =
+                    store.red_cells(&selection, 600, hour_start_secs, hour_start_secs + 3600)?;
                 let mut merged = RedCell::default();
                 for row in &rows {
                     merged.merge(&row.cell);
@@ -345,57 +345,6 @@ impl QueryService {
         })
         .await
     }
-}
-
-/// (service, operation) by operation id.
-type OperationNames = BTreeMap<u32, (String, String)>;
-
-/// Cells of the query's services, span kinds and operation, and the (service,
-/// operation) name of each operation id among them.
-fn named_rows(
-    store: &Store,
-    query: &MetricsQuery,
-    resolution: Resolution,
-    start_secs: u64,
-    end_secs: u64,
-) -> Result<(OperationNames, Vec<RedRow>), QueryError> {
-    let mut names = OperationNames::new();
-    for service in &query.services {
-        let Some(service_id) = store.service_id(service) else {
-            continue;
-        };
-        if !query.group_by_operation && query.operation.is_none() {
-            // One cell per span kind and bucket holds the whole service.
-            let kinds: &[SpanKind] = if query.span_kinds.is_empty() {
-                &SpanKind::ALL
-            } else {
-                &query.span_kinds
-            };
-            let cells: Option<Vec<u32>> = kinds
-                .iter()
-                .map(|kind| store.red_service_cell(service_id, *kind, start_secs))
-                .collect();
-            if let Some(cells) = cells {
-                for id in cells {
-                    names.insert(id, (service.clone(), String::new()));
-                }
-                continue;
-            }
-        }
-        for (id, kind, name) in store.operation_entries(service_id) {
-            let kind_wanted = query.span_kinds.is_empty() || query.span_kinds.contains(&kind);
-            let operation_wanted = query
-                .operation
-                .as_ref()
-                .is_none_or(|wanted| *wanted == name);
-            if kind_wanted && operation_wanted {
-                names.insert(id, (service.clone(), name));
-            }
-        }
-    }
-    let ids: Vec<u32> = names.keys().copied().collect();
-    let rows = store.red_cells(&ids, resolution, start_secs, end_secs)?;
-    Ok((names, rows))
 }
 
 #[cfg(test)]

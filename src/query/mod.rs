@@ -4,43 +4,33 @@
 //! newest first, whole traces returned) and nothing about HTTP or JSON. Store reads
 //! block, so each call runs them on the blocking pool.
 
-pub mod filter;
 pub mod metrics;
 pub(crate) mod n_plus_one;
 mod n_plus_one_counts;
-mod search;
 pub(crate) mod tree;
 pub(crate) mod views;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-pub use filter::{AttrFilter, FilterError};
+pub use crate::storage::{AttrFilter, Dependency, FilterError, Operation, TraceQuery};
 pub use n_plus_one_counts::NPlusOneCounts;
-pub use search::TraceQuery;
 
 use crate::config::{NPlusOneConfig, QueryConfig};
 use crate::model::{Span, SpanKind, TraceId};
-use crate::store::{Operation, Store, StoreError};
+use crate::storage::{Storage, StorageError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
     #[error("trace {0} not found")]
     TraceNotFound(TraceId),
-    #[error("store read failed")]
-    Store(#[from] StoreError),
+    #[error("storage read failed")]
+    Storage(#[from] StorageError),
     #[error("{0}")]
     BadMetricsQuery(#[from] metrics::GridError),
     #[error("query task failed")]
     Panicked,
-}
-
-/// A service-to-service call count, from parent/child spans.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Dependency {
-    pub parent: String,
-    pub child: String,
-    pub call_count: u64,
 }
 
 /// How many candidate traces an `n_plus_one=true` search examines at most before
@@ -49,12 +39,12 @@ const MAX_N_PLUS_ONE_CANDIDATES: usize = 20_000;
 
 #[derive(Debug, Clone)]
 pub struct QueryService {
-    store: Store,
+    store: Arc<dyn Storage>,
     n_plus_one: NPlusOneConfig,
 }
 
 impl QueryService {
-    pub fn new(store: Store, config: &QueryConfig) -> QueryService {
+    pub fn new(store: Arc<dyn Storage>, config: &QueryConfig) -> QueryService {
         QueryService {
             store,
             n_plus_one: config.n_plus_one,
@@ -96,10 +86,10 @@ impl QueryService {
         let store = self.store.clone();
         if query.n_plus_one {
             let config = self.n_plus_one;
-            return blocking(move || find_n_plus_one_traces(&store, &query, &config)).await;
+            return blocking(move || find_n_plus_one_traces(store.as_ref(), &query, &config)).await;
         }
         blocking(move || {
-            let trace_ids = search::matching_trace_ids(&store, &query)?;
+            let trace_ids = store.find_trace_ids(&query)?;
             let mut found = store.read_traces(&trace_ids)?;
             Ok(trace_ids
                 .iter()
@@ -122,7 +112,7 @@ impl QueryService {
         let (store, config) = (self.store.clone(), self.n_plus_one);
         blocking(move || {
             n_plus_one_counts::count(
-                &store,
+                store.as_ref(),
                 &service,
                 (start_unix_nanos, end_unix_nanos),
                 &config,
@@ -132,41 +122,30 @@ impl QueryService {
         .await
     }
 
-    pub fn services(&self) -> Vec<String> {
-        self.store.services()
+    pub async fn services(&self) -> Result<Vec<String>, QueryError> {
+        let store = self.store.clone();
+        blocking(move || Ok(store.services()?)).await
     }
 
-    pub fn operations(&self, service: &str, kind: Option<SpanKind>) -> Vec<Operation> {
-        self.store.operations(service, kind)
+    pub async fn operations(
+        &self,
+        service: &str,
+        kind: Option<SpanKind>,
+    ) -> Result<Vec<Operation>, QueryError> {
+        let (store, service) = (self.store.clone(), service.to_owned());
+        blocking(move || Ok(store.operations(&service, kind)?)).await
     }
 
     /// Calls between services (never within one) for spans that started within
     /// `lookback` before `end_unix_nanos`.
-    pub fn dependencies(&self, end_unix_nanos: u64, lookback: Duration) -> Vec<Dependency> {
-        let start =
-            end_unix_nanos.saturating_sub(lookback.as_nanos().min(u128::from(u64::MAX)) as u64);
-        let mut counts: HashMap<(u32, u32), u64> = HashMap::new();
-        for meta in self.store.blocks() {
-            if meta.max_start_unix_nanos < start || meta.min_start_unix_nanos > end_unix_nanos {
-                continue;
-            }
-            // Blocks written before edges within one service were skipped may hold them.
-            for (parent, child, calls) in meta.edges.iter().filter(|(p, c, _)| p != c) {
-                *counts.entry((*parent, *child)).or_default() += u64::from(*calls);
-            }
-        }
-        let mut dependencies: Vec<Dependency> = counts
-            .into_iter()
-            .filter_map(|((parent, child), call_count)| {
-                Some(Dependency {
-                    parent: self.store.service_name(parent)?,
-                    child: self.store.service_name(child)?,
-                    call_count,
-                })
-            })
-            .collect();
-        dependencies.sort_by(|a, b| (&a.parent, &a.child).cmp(&(&b.parent, &b.child)));
-        dependencies
+    pub async fn dependencies(
+        &self,
+        end_unix_nanos: u64,
+        lookback: Duration,
+    ) -> Result<Vec<Dependency>, QueryError> {
+        let (start, end) = crate::storage::window(end_unix_nanos, lookback);
+        let store = self.store.clone();
+        blocking(move || Ok(store.dependencies(start, end)?)).await
     }
 }
 
@@ -174,7 +153,7 @@ impl QueryService {
 /// traces are examined newest first, in rounds of growing size: the top `2k`
 /// matches begin with the top `k`, so each round reads only the new ones.
 fn find_n_plus_one_traces(
-    store: &Store,
+    store: &dyn Storage,
     query: &TraceQuery,
     config: &NPlusOneConfig,
 ) -> Result<Vec<Vec<Span>>, QueryError> {
@@ -188,7 +167,7 @@ fn find_n_plus_one_traces(
         ..query.clone()
     };
     loop {
-        let trace_ids = search::matching_trace_ids(store, &round)?;
+        let trace_ids = store.find_trace_ids(&round)?;
         let fresh = trace_ids.get(examined..).unwrap_or_default();
         // In chunks, so memory holds a few hundred candidate traces, not thousands.
         for chunk in fresh.chunks(256) {

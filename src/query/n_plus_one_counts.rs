@@ -17,9 +17,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{n_plus_one, normalize_trace, search, QueryError, TraceQuery};
+use super::{n_plus_one, normalize_trace, QueryError, TraceQuery};
 use crate::config::NPlusOneConfig;
-use crate::store::Store;
+use crate::storage::Storage;
 
 /// Traces one count examines at most: each is read whole.
 pub(crate) const MAX_SAMPLED_TRACES: usize = 500;
@@ -37,7 +37,7 @@ pub struct NPlusOneCounts {
 
 /// Counts over spans of `service` that started in `start..=end` (Unix ns).
 pub(super) fn count(
-    store: &Store,
+    store: &dyn Storage,
     service: &str,
     (start_unix_nanos, end_unix_nanos): (u64, u64),
     config: &NPlusOneConfig,
@@ -51,7 +51,7 @@ pub(super) fn count(
         limit: max_traces.saturating_add(1),
         ..TraceQuery::default()
     };
-    let mut trace_ids = search::matching_trace_ids(store, &query)?;
+    let mut trace_ids = store.find_trace_ids(&query)?;
     let complete = trace_ids.len() <= max_traces;
     trace_ids.truncate(max_traces);
     let mut by_operation: BTreeMap<String, u64> = BTreeMap::new();
@@ -92,6 +92,7 @@ mod tests {
     use crate::config::StoreConfig;
     use crate::model::Span;
     use crate::query::views::test_spans::TraceSpec;
+    use crate::store::Store;
 
     /// `api` serves `GET /orders`, with six 10 ms `SELECT item` calls under it
     /// when `n_plus_one`, one otherwise; `GET /health` rides along in trace 1.

@@ -23,7 +23,7 @@ use crate::protocol::jaeger::api_v2::{
     OperationSamplingStrategy, PerOperationSamplingStrategies, ProbabilisticSamplingStrategy,
     SamplingStrategyResponse, SamplingStrategyType,
 };
-use crate::store::{Store, StoreError};
+use crate::storage::{Storage, StorageError};
 
 pub const MIN_PROBABILITY: f64 = 1e-5;
 pub const MAX_PROBABILITY: f64 = 1.0;
@@ -41,7 +41,7 @@ type Key = (String, String);
 #[derive(Debug)]
 pub struct Adaptive {
     target_tps: f64,
-    store: Store,
+    store: Arc<dyn Storage>,
     state: Mutex<State>,
 }
 
@@ -62,7 +62,7 @@ struct Operation {
 
 impl Adaptive {
     /// Loads the persisted probabilities.
-    pub fn open(store: Store, target_tps: f64) -> Result<Adaptive, StoreError> {
+    pub fn open(store: Arc<dyn Storage>, target_tps: f64) -> Result<Adaptive, StorageError> {
         let mut state = State::default();
         for (service, operation, probability) in store.sampling_probabilities()? {
             state.operations.insert(
@@ -128,7 +128,7 @@ impl Adaptive {
 
     /// Closes a round of `seconds` and recomputes every probability; returns
     /// the ones that changed, after persisting them.
-    pub fn round(&self, seconds: f64) -> Result<Vec<(String, String, f64)>, StoreError> {
+    pub fn round(&self, seconds: f64) -> Result<Vec<(String, String, f64)>, StorageError> {
         let changed = {
             let mut state = self.state();
             let counts = std::mem::take(&mut state.counts);

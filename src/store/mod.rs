@@ -6,6 +6,7 @@
 //! at a time; reads may run concurrently from any thread. Every call here blocks,
 //! so async callers use `spawn_blocking`.
 
+mod backend;
 mod catalog;
 pub(crate) mod codec;
 mod compact;
@@ -13,6 +14,7 @@ mod edges;
 mod keys;
 mod red;
 mod sampling;
+mod search;
 mod segment;
 pub(crate) mod varint;
 
@@ -25,14 +27,13 @@ use foldhash::{HashMap, HashSet};
 
 use catalog::Catalog;
 pub(crate) use codec::{BlockMeta, Summary};
-pub use red::cell::{Exemplar, RedCell};
-pub use red::sketch::LatencySketch;
 pub use red::CHECKPOINT_INTERVAL as RED_CHECKPOINT_INTERVAL;
 pub(crate) use red::{RedRow, Resolution};
 use segment::Segments;
 
 use crate::config::StoreConfig;
 use crate::model::{Span, SpanKind, TraceId};
+use crate::storage::Operation;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -134,13 +135,6 @@ struct Inner {
     /// Serialises writers so catalog ids and sequence numbers are assigned in order.
     write_lock: Mutex<()>,
     config: StoreConfig,
-}
-
-/// An operation as the query API lists it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Operation {
-    pub name: String,
-    pub kind: SpanKind,
 }
 
 /// Counters the benchmark and logs report.
@@ -387,7 +381,7 @@ impl Store {
 
     /// RED cells of `operation_ids` whose buckets of `resolution` start in
     /// `[start_secs, end_secs)`, written or still in memory.
-    pub(crate) fn red_cells(
+    pub(crate) fn red_cells_by_id(
         &self,
         operation_ids: &[u32],
         resolution: Resolution,

@@ -66,7 +66,7 @@ impl V2 for QueryV2 {
         _request: Request<GetServicesRequest>,
     ) -> Result<Response<GetServicesResponse>, Status> {
         Ok(Response::new(GetServicesResponse {
-            services: self.query.services(),
+            services: self.query.services().await.map_err(status_from)?,
         }))
     }
 
@@ -79,6 +79,8 @@ impl V2 for QueryV2 {
         let operations: Vec<Operation> = self
             .query
             .operations(&request.service, kind)
+            .await
+            .map_err(status_from)?
             .into_iter()
             .map(|operation| Operation {
                 name: operation.name,
@@ -114,6 +116,8 @@ impl V2 for QueryV2 {
         let dependencies = self
             .query
             .dependencies(end, lookback)
+            .await
+            .map_err(status_from)?
             .into_iter()
             .map(|dependency| DependencyLink {
                 parent: dependency.parent,

@@ -67,7 +67,7 @@ impl V3 for QueryV3 {
         _request: Request<GetServicesRequest>,
     ) -> Result<Response<GetServicesResponse>, Status> {
         Ok(Response::new(GetServicesResponse {
-            services: self.query.services(),
+            services: self.query.services().await.map_err(status_from)?,
         }))
     }
 
@@ -80,6 +80,8 @@ impl V3 for QueryV3 {
         let operations = self
             .query
             .operations(&request.service, kind)
+            .await
+            .map_err(status_from)?
             .into_iter()
             .map(|operation| Operation {
                 name: operation.name,
@@ -114,6 +116,8 @@ impl V3 for QueryV3 {
         let dependencies = self
             .query
             .dependencies(end, Duration::from_nanos(end - start))
+            .await
+            .map_err(status_from)?
             .into_iter()
             .map(|dependency| Dependency {
                 parent: dependency.parent,

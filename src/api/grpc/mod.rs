@@ -27,6 +27,7 @@ use crate::protocol::jaeger::api_v2::query_service_server::QueryServiceServer as
 use crate::protocol::jaeger::api_v3::query_service_server::QueryServiceServer as V3Server;
 use crate::protocol::FILE_DESCRIPTOR_SET;
 use crate::query::{QueryError, QueryService};
+use crate::storage::StorageError;
 
 /// Largest reply message; a chunk holds at most 10 spans, but an api_v3 reply is a
 /// whole trace.
@@ -94,6 +95,12 @@ pub async fn serve(
 fn status_from(error: QueryError) -> Status {
     match error {
         QueryError::TraceNotFound(_) => Status::not_found("trace not found"),
+        QueryError::Storage(error @ StorageError::Unavailable(_)) => {
+            Status::unavailable(error.to_string())
+        }
+        QueryError::Storage(error @ StorageError::Unsupported(_)) => {
+            Status::unimplemented(error.to_string())
+        }
         other => {
             let chain = anyhow::Error::from(other);
             tracing::error!(error = format!("{chain:#}"), "gRPC query failed");

@@ -8,7 +8,7 @@ use crate::query::metrics::{
     self, ExemplarTrace, Heatmap, OperationDistribution, PointGrid, RedSeries,
 };
 use crate::query::NPlusOneCounts;
-use crate::store::RedCell;
+use crate::storage::red::RedCell;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -8,7 +8,7 @@
 //!
 //! ```text
 //!   red-<unix hour, 10 digits>:
-//!     resolution_secs[2] operation_id[4] bucket_start_secs[8] → cell::RedCell
+//!     resolution_secs[2] operation_id[4] bucket_start_secs[8] → storage::red::RedCell
 //! ```
 //!
 //! So a query reads at most one value per operation and bucket, and a 7-day query
@@ -26,19 +26,18 @@
 //! them, so they are kept for `FINE_HORIZON_SECS`: checkpoints delete them from
 //! hours that have passed it, and a query with a finer step that reaches further
 //! back reads 1 min cells instead. Rolled-up cells keep one slowest exemplar, not
-//! `cell::NUM_SLOWEST`: a window holds many of them anyway.
+//! `storage::red::NUM_SLOWEST`: a window holds many of them anyway.
 
-pub(crate) mod cell;
-pub(crate) mod sketch;
+mod cell_codec;
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, RwLock};
 
 use foldhash::{HashMap, HashSet};
 
-use self::cell::RedCell;
 use super::StoreError;
 use crate::model::{Span, SpanKind};
+use crate::storage::red::RedCell;
 
 /// How often the in-memory cells are merged into sled.
 pub const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
@@ -229,7 +228,7 @@ impl RedStore {
                 for entry in tree.range(from..to) {
                     let (key, value) = entry?;
                     let bucket = key_bucket(&key)?;
-                    let cell = RedCell::decode(&value)?;
+                    let cell = cell_codec::decode(&value)?;
                     merge_into(&mut found, (operation_id, bucket), cell);
                 }
             }
@@ -303,12 +302,15 @@ impl RedStore {
             let tree = self.tree(db, hour)?;
             let key = cell_key(resolution, operation_id, start);
             if let Some(existing) = tree.get(key)? {
-                cell.merge(&RedCell::decode(&existing)?);
+                cell.merge(&cell_codec::decode(&existing)?);
             }
             if resolution != Resolution::FINEST {
                 cell.keep_slowest(1);
             }
-            batches.entry(hour).or_default().insert(&key, cell.encode());
+            batches
+                .entry(hour)
+                .or_default()
+                .insert(&key, cell_codec::encode(&cell));
         }
         for (hour, batch) in batches {
             self.tree(db, hour)?.apply_batch(batch)?;

@@ -2,7 +2,9 @@ use std::sync::Arc;
 
 use super::*;
 use crate::config::StoreConfig;
+use crate::model::StatusCode;
 use crate::model::{AttrValue, Attribute, Event, Link, Resource, Scope, Span, SpanId, SpanKind};
+use crate::storage::query::tag_matches;
 
 fn span() -> Span {
     Span {

@@ -12,9 +12,9 @@ const GAMMA: f64 = (1.0 + RELATIVE_ACCURACY) / (1.0 - RELATIVE_ACCURACY);
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LatencySketch {
     /// Spans that took no time at all.
-    pub(super) num_zero: u64,
+    pub(crate) num_zero: u64,
     /// `(bucket index, count)`, sorted by index, no zero counts.
-    pub(super) buckets: Vec<(i32, u64)>,
+    pub(crate) buckets: Vec<(i32, u64)>,
 }
 
 impl LatencySketch {

@@ -1,14 +1,11 @@
 //! One histogram cell: the spans of one operation (service, kind and name are the
 //! catalog's operation id) that started in one time bucket.
 
-use super::sketch::LatencySketch;
+use super::LatencySketch;
 use crate::model::TraceId;
-use crate::store::varint::{self, Reader};
-use crate::store::CodecError;
 
 /// How many of the slowest traces a cell remembers.
-const NUM_SLOWEST: usize = 3;
-const CELL_VERSION: u8 = 1;
+pub(crate) const NUM_SLOWEST: usize = 3;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RedCell {
@@ -90,70 +87,6 @@ impl RedCell {
             .sort_by_key(|slow| std::cmp::Reverse(slow.duration_nanos));
         self.slowest.truncate(NUM_SLOWEST);
     }
-
-    pub(crate) fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(32 + self.latency.buckets.len() * 3);
-        out.push(CELL_VERSION);
-        varint::put_u64(&mut out, self.num_calls);
-        varint::put_u64(&mut out, self.num_errors);
-        varint::put_u64(&mut out, self.latency.num_zero);
-        varint::put_u64(&mut out, self.latency.buckets.len() as u64);
-        let mut previous = 0i64;
-        for &(index, count) in &self.latency.buckets {
-            varint::put_i64(&mut out, i64::from(index) - previous);
-            varint::put_u64(&mut out, count);
-            previous = i64::from(index);
-        }
-        varint::put_u64(&mut out, self.slowest.len() as u64);
-        for exemplar in self.slowest.iter().chain(&self.error) {
-            out.extend_from_slice(&exemplar.trace_id.0);
-            varint::put_u64(&mut out, exemplar.duration_nanos);
-        }
-        out
-    }
-
-    pub(crate) fn decode(bytes: &[u8]) -> Result<RedCell, CodecError> {
-        let mut reader = Reader::new(bytes);
-        match reader.u8()? {
-            CELL_VERSION => {}
-            other => return Err(CodecError::UnknownVersion(other)),
-        }
-        let num_calls = reader.u64()?;
-        let num_errors = reader.u64()?;
-        let num_zero = reader.u64()?;
-        let num_buckets = reader.count()?;
-        let mut buckets = Vec::with_capacity(num_buckets);
-        let mut index = 0i64;
-        for _ in 0..num_buckets {
-            index += reader.i64()?;
-            let index =
-                i32::try_from(index).map_err(|_| CodecError::Corrupt("sketch bucket index"))?;
-            buckets.push((index, reader.u64()?));
-        }
-        let num_slowest = reader.count()?;
-        let read_exemplar = |reader: &mut Reader<'_>| -> Result<Exemplar, CodecError> {
-            Ok(Exemplar {
-                trace_id: TraceId(reader.array()?),
-                duration_nanos: reader.u64()?,
-            })
-        };
-        let mut slowest = Vec::with_capacity(num_slowest.min(NUM_SLOWEST));
-        for _ in 0..num_slowest {
-            slowest.push(read_exemplar(&mut reader)?);
-        }
-        let error = if reader.position() < bytes.len() {
-            Some(read_exemplar(&mut reader)?)
-        } else {
-            None
-        };
-        Ok(RedCell {
-            num_calls,
-            num_errors,
-            latency: LatencySketch { num_zero, buckets },
-            slowest,
-            error,
-        })
-    }
 }
 
 #[cfg(test)]
@@ -161,7 +94,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cells_round_trip_and_keep_the_slowest_traces() {
+    fn cells_keep_the_slowest_traces() {
         let mut cell = RedCell::default();
         for (i, duration) in [5_000u64, 0, 90_000, 12, 90_000, 700_000_000]
             .iter()
@@ -173,9 +106,5 @@ mod tests {
         let slowest: Vec<u64> = cell.slowest.iter().map(|e| e.duration_nanos).collect();
         assert_eq!(slowest, [700_000_000, 90_000, 90_000]);
         assert_eq!(cell.error.map(|e| e.trace_id), Some(TraceId([5; 16])));
-        assert_eq!(RedCell::decode(&cell.encode()).expect("decodes"), cell);
-        let empty = RedCell::default();
-        assert_eq!(RedCell::decode(&empty.encode()).expect("decodes"), empty);
-        assert!(RedCell::decode(&cell.encode()[..10]).is_err());
     }
 }

@@ -1,0 +1,91 @@
+//! The bytes of one RED cell as sled holds it.
+
+use super::super::varint::{self, Reader};
+use super::super::CodecError;
+use crate::model::TraceId;
+use crate::storage::red::{Exemplar, LatencySketch, RedCell, NUM_SLOWEST};
+
+const CELL_VERSION: u8 = 1;
+
+pub(crate) fn encode(cell: &RedCell) -> Vec<u8> {
+    let mut out = Vec::with_capacity(32 + cell.latency.buckets.len() * 3);
+    out.push(CELL_VERSION);
+    varint::put_u64(&mut out, cell.num_calls);
+    varint::put_u64(&mut out, cell.num_errors);
+    varint::put_u64(&mut out, cell.latency.num_zero);
+    varint::put_u64(&mut out, cell.latency.buckets.len() as u64);
+    let mut previous = 0i64;
+    for &(index, count) in &cell.latency.buckets {
+        varint::put_i64(&mut out, i64::from(index) - previous);
+        varint::put_u64(&mut out, count);
+        previous = i64::from(index);
+    }
+    varint::put_u64(&mut out, cell.slowest.len() as u64);
+    for exemplar in cell.slowest.iter().chain(&cell.error) {
+        out.extend_from_slice(&exemplar.trace_id.0);
+        varint::put_u64(&mut out, exemplar.duration_nanos);
+    }
+    out
+}
+
+pub(crate) fn decode(bytes: &[u8]) -> Result<RedCell, CodecError> {
+    let mut reader = Reader::new(bytes);
+    match reader.u8()? {
+        CELL_VERSION => {}
+        other => return Err(CodecError::UnknownVersion(other)),
+    }
+    let num_calls = reader.u64()?;
+    let num_errors = reader.u64()?;
+    let num_zero = reader.u64()?;
+    let num_buckets = reader.count()?;
+    let mut buckets = Vec::with_capacity(num_buckets);
+    let mut index = 0i64;
+    for _ in 0..num_buckets {
+        index += reader.i64()?;
+        let index = i32::try_from(index).map_err(|_| CodecError::Corrupt("sketch bucket index"))?;
+        buckets.push((index, reader.u64()?));
+    }
+    let num_slowest = reader.count()?;
+    let read_exemplar = |reader: &mut Reader<'_>| -> Result<Exemplar, CodecError> {
+        Ok(Exemplar {
+            trace_id: TraceId(reader.array()?),
+            duration_nanos: reader.u64()?,
+        })
+    };
+    let mut slowest = Vec::with_capacity(num_slowest.min(NUM_SLOWEST));
+    for _ in 0..num_slowest {
+        slowest.push(read_exemplar(&mut reader)?);
+    }
+    let error = if reader.position() < bytes.len() {
+        Some(read_exemplar(&mut reader)?)
+    } else {
+        None
+    };
+    Ok(RedCell {
+        num_calls,
+        num_errors,
+        latency: LatencySketch { num_zero, buckets },
+        slowest,
+        error,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_round_trip() {
+        let mut cell = RedCell::default();
+        for (i, duration) in [5_000u64, 0, 90_000, 12, 90_000, 700_000_000]
+            .iter()
+            .enumerate()
+        {
+            cell.add(TraceId([i as u8; 16]), *duration, i % 2 == 1);
+        }
+        assert_eq!(decode(&encode(&cell)).expect("decodes"), cell);
+        let empty = RedCell::default();
+        assert_eq!(decode(&encode(&empty)).expect("decodes"), empty);
+        assert!(decode(&encode(&cell)[..10]).is_err());
+    }
+}
