@@ -2,7 +2,7 @@
 //! Shapes and status codes follow Jaeger; see jaeger-compat §1.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
@@ -10,6 +10,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use super::error::{ApiError, V1Error};
+use super::params::unix_micros_now;
 use super::params::{parse_filters, parse_flag, parse_go_duration, parse_trace_id, Params};
 use super::{dto, AppState};
 use crate::model::SpanKind;
@@ -315,10 +316,4 @@ async fn archive() -> V1Error {
     V1Error(ApiError::NotImplemented(
         "archive span storage was not configured".to_owned(),
     ))
-}
-
-pub(crate) fn unix_micros_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_micros() as u64)
 }

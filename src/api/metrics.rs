@@ -35,7 +35,7 @@ pub(crate) async fn metrics(
         return Ok(Json(dto::Envelope::ok(metrics::MIN_STEP_MILLIS)).into_response());
     }
     let params = Params::parse(raw.as_deref()).map_err(ApiError::BadRequest)?;
-    let (metric, query) = parse(&kind, &params, super::jaeger_v1::unix_micros_now() / 1000)?;
+    let (metric, query) = parse(&kind, &params, super::params::unix_micros_now() / 1000)?;
     let group_by_operation = query.group_by_operation;
     let (grid, series) = state.query.red_series(query).await?;
     Ok(Json(render(metric, group_by_operation, &grid, &series)).into_response())

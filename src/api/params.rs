@@ -214,3 +214,10 @@ mod tests {
         assert_eq!(params.get(&["service"]), Some("x"));
     }
 }
+
+/// Now, in microseconds since the Unix epoch: the default end of every time window.
+pub(crate) fn unix_micros_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_micros() as u64)
+}

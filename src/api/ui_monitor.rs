@@ -92,7 +92,7 @@ async fn n_plus_one(
 ) -> Result<Json<dto::NPlusOneCountsDto>, V3Error> {
     let params = Params::parse(raw.as_deref()).map_err(ApiError::BadRequest)?;
     let service = required(&params, "service")?;
-    let end = millis(&params, "end")?.unwrap_or_else(|| super::jaeger_v1::unix_micros_now() / 1000);
+    let end = millis(&params, "end")?.unwrap_or_else(|| super::params::unix_micros_now() / 1000);
     let start = millis(&params, "start")?.unwrap_or(end.saturating_sub(DEFAULT_LOOKBACK_MILLIS));
     if start >= end || end - start > MAX_LOOKBACK_MILLIS {
         return Err(ApiError::BadRequest(
@@ -140,15 +140,14 @@ async fn durations(
 
 /// `lookback` and `endTs` (ms), `spanKind` (a kind or `all`; default server).
 fn window_query(params: &Params) -> Result<MetricsQuery, ApiError> {
-    let end =
-        millis(params, "endTs")?.unwrap_or_else(|| super::jaeger_v1::unix_micros_now() / 1000);
+    let end = millis(params, "endTs")?.unwrap_or_else(|| super::params::unix_micros_now() / 1000);
     let lookback = millis(params, "lookback")?.unwrap_or(DEFAULT_LOOKBACK_MILLIS);
     window(params, end, lookback)
 }
 
 /// `service` and `operation` (both optional) over `start`..`end` (ms).
 async fn filtered_query(state: &AppState, params: &Params) -> Result<MetricsQuery, ApiError> {
-    let end = millis(params, "end")?.unwrap_or_else(|| super::jaeger_v1::unix_micros_now() / 1000);
+    let end = millis(params, "end")?.unwrap_or_else(|| super::params::unix_micros_now() / 1000);
     let start = millis(params, "start")?.unwrap_or(end.saturating_sub(DEFAULT_LOOKBACK_MILLIS));
     if start >= end {
         return Err(ApiError::BadRequest("start must be before end".to_owned()));

@@ -10,7 +10,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use super::error::{ApiError, V3Error};
-use super::jaeger_v1::unix_micros_now;
+use super::params::unix_micros_now;
 use super::params::{parse_trace_id, path_trace_id, Params};
 use super::{ui_views_dto as dto, AppState};
 use crate::model::Span;
