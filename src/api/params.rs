@@ -146,6 +146,13 @@ pub(crate) fn parse_trace_id(text: &str) -> Result<TraceId, String> {
         })
 }
 
+/// Now, in microseconds since the Unix epoch: the default end of every time window.
+pub(crate) fn unix_micros_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_micros() as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,11 +220,4 @@ mod tests {
         assert_eq!(params.all("traceID").collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(params.get(&["service"]), Some("x"));
     }
-}
-
-/// Now, in microseconds since the Unix epoch: the default end of every time window.
-pub(crate) fn unix_micros_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_micros() as u64)
 }
