@@ -22,6 +22,7 @@ mod sampling;
 pub(crate) mod sdk_languages;
 mod search_filters;
 mod shutdown;
+mod slow_clients;
 mod support;
 mod tag_search;
 mod ui;
