@@ -9,6 +9,7 @@ mod admin;
 mod base_path;
 mod crash;
 mod demo;
+mod full_disk;
 mod hostile;
 mod ingest_grpc;
 mod ingest_http;
