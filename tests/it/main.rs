@@ -17,6 +17,7 @@ mod jaeger_ingest;
 mod legacy_clients;
 mod metrics_api;
 mod monitor_n_plus_one;
+mod overload;
 mod query_api;
 mod query_grpc;
 mod sampling;
