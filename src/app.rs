@@ -204,7 +204,7 @@ pub async fn run(
     listeners: Listeners,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let access = net::Access::load(&config.access)?;
+    let access = net::Access::load(&config.access)?.with_limits(config.limits.clone());
     let metrics = Metrics::new();
     let health = Health::new();
     let admin_shutdown = CancellationToken::new();

@@ -48,6 +48,19 @@ pub const DEFAULT_N_PLUS_ONE_MIN_REPEATS: usize = 5;
 pub const DEFAULT_N_PLUS_ONE_MIN_TOTAL_MS: u64 = 50;
 /// …or at least this share of their parent's duration, in percent.
 pub const DEFAULT_N_PLUS_ONE_MIN_PARENT_PERCENT: u32 = 20;
+/// Connections each TCP listener serves at once; more wait to be accepted.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+/// A connection must finish its TLS handshake, and send the first 24 bytes of a
+/// request (the HTTP/2 preface; every HTTP/1.1 request is longer), within this.
+pub const DEFAULT_HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
+/// HTTP/1 request headers must arrive within this (also how long an idle
+/// keep-alive connection waits for its next request).
+pub const DEFAULT_HEADER_TIMEOUT_MS: u64 = 30_000;
+/// A request, body included, must be answered within this.
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 60_000;
+/// A connection that sends and receives nothing for this long is closed; HTTP/2
+/// peers are pinged at half of it, so a live gRPC client is never idle.
+pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 120_000;
 /// sled's background fsync interval for writes not already synced by a durable ack.
 pub const DEFAULT_SLED_FLUSH_EVERY_MS: u64 = 500;
 
@@ -208,6 +221,21 @@ pub struct RawConfig {
     /// File of bearer tokens (one per line) that the query API, gRPC query API and UI data require
     #[arg(long, env = "TRACERY_QUERY_TOKEN_FILE")]
     pub query_token_file: Option<PathBuf>,
+    /// Connections each TCP listener serves at once; further ones wait to be accepted [default: 4096]
+    #[arg(long, env = "TRACERY_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// A new connection must finish TLS and send its first 24 bytes within this, in ms [default: 10000]
+    #[arg(long, env = "TRACERY_HANDSHAKE_TIMEOUT_MS")]
+    pub handshake_timeout_ms: Option<u64>,
+    /// HTTP/1 request headers (and an idle keep-alive connection's next request) must arrive within this, in ms [default: 30000]
+    #[arg(long, env = "TRACERY_HEADER_TIMEOUT_MS")]
+    pub header_timeout_ms: Option<u64>,
+    /// Longest an HTTP or gRPC request may take, body included, before it is answered 408 / CANCELLED, in ms [default: 60000]
+    #[arg(long, env = "TRACERY_REQUEST_TIMEOUT_MS")]
+    pub request_timeout_ms: Option<u64>,
+    /// A connection with no bytes either way for this long is closed; HTTP/2 peers are pinged at half of it, in ms [default: 120000]
+    #[arg(long, env = "TRACERY_IDLE_TIMEOUT_MS")]
+    pub idle_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -231,6 +259,37 @@ pub struct Config {
     pub query_grpc_addr: Option<SocketAddr>,
     pub sampling: SamplingConfig,
     pub access: AccessConfig,
+    /// Per-connection limits of every TCP listener.
+    pub limits: ConnectionLimits,
+}
+
+/// What one TCP listener allows each connection: slow, idle and too many
+/// clients must not crowd out the others (see docs/reliability.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Connections served at once per listener; more wait in the accept queue.
+    pub max_connections: usize,
+    /// TLS handshake, then the first 24 bytes of a request.
+    pub handshake_timeout: Duration,
+    /// HTTP/1 request headers, and the wait for a keep-alive connection's next request.
+    pub header_timeout: Duration,
+    /// A whole request, body included (HTTP: 408; gRPC: `CANCELLED`, as tonic does).
+    pub request_timeout: Duration,
+    /// No bytes read or written for this long closes the connection; HTTP/2 pings
+    /// go out at half of it.
+    pub idle_timeout: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> ConnectionLimits {
+        ConnectionLimits {
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            handshake_timeout: Duration::from_millis(DEFAULT_HANDSHAKE_TIMEOUT_MS),
+            header_timeout: Duration::from_millis(DEFAULT_HEADER_TIMEOUT_MS),
+            request_timeout: Duration::from_millis(DEFAULT_REQUEST_TIMEOUT_MS),
+            idle_timeout: Duration::from_millis(DEFAULT_IDLE_TIMEOUT_MS),
+        }
+    }
 }
 
 /// TLS and bearer tokens; all off by default. Files are read when the server starts.
@@ -398,6 +457,11 @@ impl RawConfig {
             tls_key_file: self.tls_key_file.or(lower.tls_key_file),
             ingest_token_file: self.ingest_token_file.or(lower.ingest_token_file),
             query_token_file: self.query_token_file.or(lower.query_token_file),
+            max_connections: self.max_connections.or(lower.max_connections),
+            handshake_timeout_ms: self.handshake_timeout_ms.or(lower.handshake_timeout_ms),
+            header_timeout_ms: self.header_timeout_ms.or(lower.header_timeout_ms),
+            request_timeout_ms: self.request_timeout_ms.or(lower.request_timeout_ms),
+            idle_timeout_ms: self.idle_timeout_ms.or(lower.idle_timeout_ms),
         }
     }
 }
@@ -405,6 +469,7 @@ impl RawConfig {
 impl Config {
     pub fn from_raw(raw: RawConfig) -> Result<Config, ConfigError> {
         let n_plus_one = n_plus_one_from_raw(&raw)?;
+        let limits = limits_from_raw(&raw)?;
         let max_batch_spans = non_zero(
             "max_batch_spans",
             raw.max_batch_spans.unwrap_or(DEFAULT_MAX_BATCH_SPANS),
@@ -575,6 +640,7 @@ impl Config {
                     .unwrap_or(DEFAULT_QUERY_GRPC_ADDR),
             )?,
             sampling,
+            limits,
             access: access_from_raw(
                 raw.tls_cert_file,
                 raw.tls_key_file,
@@ -616,6 +682,41 @@ fn access_from_raw(
         tls,
         ingest_token_file: set(ingest_token_file),
         query_token_file: set(query_token_file),
+    })
+}
+
+fn limits_from_raw(raw: &RawConfig) -> Result<ConnectionLimits, ConfigError> {
+    let max_connections = raw.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
+    if !(1..=1_000_000).contains(&max_connections) {
+        return Err(invalid("max_connections", "must be between 1 and 1000000"));
+    }
+    let millis =
+        |field: &'static str, value: Option<u64>, default: u64| match value.unwrap_or(default) {
+            0 => Err(invalid(field, "must be greater than 0")),
+            ms => Ok(Duration::from_millis(ms)),
+        };
+    Ok(ConnectionLimits {
+        max_connections,
+        handshake_timeout: millis(
+            "handshake_timeout_ms",
+            raw.handshake_timeout_ms,
+            DEFAULT_HANDSHAKE_TIMEOUT_MS,
+        )?,
+        header_timeout: millis(
+            "header_timeout_ms",
+            raw.header_timeout_ms,
+            DEFAULT_HEADER_TIMEOUT_MS,
+        )?,
+        request_timeout: millis(
+            "request_timeout_ms",
+            raw.request_timeout_ms,
+            DEFAULT_REQUEST_TIMEOUT_MS,
+        )?,
+        idle_timeout: millis(
+            "idle_timeout_ms",
+            raw.idle_timeout_ms,
+            DEFAULT_IDLE_TIMEOUT_MS,
+        )?,
     })
 }
 
@@ -755,6 +856,11 @@ mod tests {
             format!("[default: {DEFAULT_N_PLUS_ONE_MIN_REPEATS}]"),
             format!("[default: {DEFAULT_N_PLUS_ONE_MIN_TOTAL_MS}]"),
             format!("[default: {DEFAULT_N_PLUS_ONE_MIN_PARENT_PERCENT}]"),
+            format!("[default: {DEFAULT_MAX_CONNECTIONS}]"),
+            format!("[default: {DEFAULT_HANDSHAKE_TIMEOUT_MS}]"),
+            format!("[default: {DEFAULT_HEADER_TIMEOUT_MS}]"),
+            format!("[default: {DEFAULT_REQUEST_TIMEOUT_MS}]"),
+            format!("[default: {DEFAULT_IDLE_TIMEOUT_MS}]"),
         ] {
             assert!(help.contains(&default), "--help lacks {default}");
         }
@@ -774,6 +880,41 @@ mod tests {
             })
             .unwrap_err();
             assert!(error.to_string().contains("max_disk_gib"), "{error}");
+        }
+    }
+
+    #[test]
+    fn connection_limits_come_from_flags_and_are_checked() {
+        let cli = Cli::parse_from([
+            "tracery",
+            "--max-connections",
+            "10",
+            "--idle-timeout-ms",
+            "1500",
+        ])
+        .raw;
+        let limits = Config::from_raw(cli).unwrap().limits;
+        assert_eq!(limits.max_connections, 10);
+        assert_eq!(limits.idle_timeout, Duration::from_millis(1500));
+        assert_eq!(
+            limits.header_timeout,
+            Duration::from_millis(DEFAULT_HEADER_TIMEOUT_MS)
+        );
+        for raw in [
+            RawConfig {
+                max_connections: Some(0),
+                ..Default::default()
+            },
+            RawConfig {
+                request_timeout_ms: Some(0),
+                ..Default::default()
+            },
+        ] {
+            let error = Config::from_raw(raw).unwrap_err().to_string();
+            assert!(
+                error.contains("max_connections") || error.contains("request_timeout_ms"),
+                "{error}"
+            );
         }
     }
 

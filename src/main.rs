@@ -98,6 +98,8 @@ fn demo(args: tracery::demo::DemoArgs) -> anyhow::Result<()> {
 
 fn run(cli: &Cli) -> anyhow::Result<()> {
     let config = config(cli)?;
+    let open_files = tracery::net::raise_open_files_limit();
+    tracing::debug!(?open_files, "open-files limit");
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let listeners = tracery::Listeners::bind(&config).await?;

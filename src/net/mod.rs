@@ -9,26 +9,119 @@ use tokio::net::{TcpListener, TcpStream};
 pub use self::listener::{Conn, Listener};
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use axum::http::StatusCode;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio_util::sync::CancellationToken;
+use tower::ServiceExt as _;
 
-use crate::config::AccessConfig;
+use crate::config::{AccessConfig, ConnectionLimits};
+
+/// How long an HTTP/2 peer has to answer a keep-alive ping before the connection
+/// is closed.
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Serves `router` on `listener` until `shutdown`, then finishes in-flight
 /// requests. With `tokens`, every request needs one of them.
+///
+/// Like `axum::serve`, plus the listener's limits: HTTP/1 headers must arrive
+/// within the header timeout (hyper enforces it only with a timer, which
+/// `axum::serve` doesn't set), a request must be answered within the request
+/// timeout (408; this bounds a body sent byte by byte), and HTTP/2 peers are pinged.
 pub(crate) async fn serve_http(
-    listener: Listener,
+    mut listener: Listener,
     router: axum::Router,
     tokens: Option<auth::Tokens>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    let limits = listener.limits().clone();
     let router = match tokens {
         Some(tokens) => router.layer(auth::http_layer(tokens)),
         None => router,
     };
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    let router = router.layer(tower_http::timeout::TimeoutLayer::with_status_code(
+        StatusCode::REQUEST_TIMEOUT,
+        limits.request_timeout,
+    ));
+    let builder = http_builder(&limits);
+    let graceful = GracefulShutdown::new();
+    loop {
+        let conn = tokio::select! {
+            () = shutdown.cancelled() => break,
+            (conn, _) = axum::serve::Listener::accept(&mut listener) => conn,
+        };
+        let service =
+            router
+                .clone()
+                .map_request(|request: axum::http::Request<hyper::body::Incoming>| {
+                    request.map(axum::body::Body::new)
+                });
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(conn), TowerToHyperService::new(service))
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::trace!(%error, "HTTP connection ended with an error");
+            }
+        });
+    }
+    // Stop accepting (the socket closes) before waiting for in-flight requests.
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+fn http_builder(limits: &ConnectionLimits) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(limits.idle_timeout / 2)
+        .keep_alive_timeout(KEEPALIVE_TIMEOUT);
+    builder
+}
+
+/// A tonic server with the listener's limits: each request answered within the
+/// request timeout (else `CANCELLED`, "Timeout expired", as tonic answers a
+/// client's own `grpc-timeout`), and peers pinged at half the idle timeout and
+/// dropped when a ping goes unanswered.
+pub(crate) fn grpc_server(listener: &Listener) -> tonic::transport::Server {
+    let limits = listener.limits();
+    tonic::transport::Server::builder()
+        .timeout(limits.request_timeout)
+        .http2_keepalive_interval(Some(limits.idle_timeout / 2))
+        .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
+}
+
+/// Raises the soft limit on open files to the hard one (as Go's runtime does at
+/// start), since every listener may hold `--max-connections`; returns the soft
+/// limit now in force. Failing leaves the limit as it was, with a warning.
+pub fn raise_open_files_limit() -> Option<u64> {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current == limit.maximum {
+        return limit.current;
+    }
+    let raised = rustix::process::Rlimit {
+        current: limit.maximum,
+        maximum: limit.maximum,
+    };
+    match setrlimit(Resource::Nofile, raised) {
+        Ok(()) => limit.maximum,
+        Err(error) => {
+            tracing::warn!(%error, soft = ?limit.current, "cannot raise the open-files limit");
+            limit.current
+        }
+    }
 }
 
 /// TLS and tokens as loaded when the server starts.
@@ -39,6 +132,8 @@ pub struct Access {
     pub ingest: Option<auth::Tokens>,
     /// Required by the query API's data routes and the gRPC query API.
     pub query: Option<auth::Tokens>,
+    /// Connections and timeouts of every TCP listener.
+    pub limits: ConnectionLimits,
 }
 
 impl Access {
@@ -60,12 +155,18 @@ impl Access {
                 .as_deref()
                 .map(auth::Tokens::from_file)
                 .transpose()?,
+            limits: ConnectionLimits::default(),
         })
+    }
+
+    /// The same, with these connection limits on every listener.
+    pub fn with_limits(self, limits: ConnectionLimits) -> Access {
+        Access { limits, ..self }
     }
 
     /// `listener` with this TLS, if any.
     pub fn listener(&self, listener: TcpListener) -> std::io::Result<Listener> {
-        Listener::new(listener, self.tls.clone())
+        Listener::new(listener, self.tls.clone(), self.limits.clone())
     }
 }
 
@@ -94,7 +195,7 @@ mod tests {
         for tonic_side in [false, true] {
             let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
             let addr = tcp.local_addr().expect("address");
-            let listener = Listener::new(tcp, None).expect("listener");
+            let listener = Listener::new(tcp, None, ConnectionLimits::default()).expect("listener");
             let _client = TcpStream::connect(addr).await.expect("connect");
             let conn = if tonic_side {
                 let mut incoming = Box::pin(listener.into_incoming());
@@ -107,10 +208,7 @@ mod tests {
                 let mut listener = listener;
                 listener.accept().await.0
             };
-            let Conn::Plain(stream) = conn else {
-                panic!("plain TCP expected")
-            };
-            assert!(stream.nodelay().expect("read TCP_NODELAY"));
+            assert!(conn.tcp().nodelay().expect("read TCP_NODELAY"));
         }
     }
 }

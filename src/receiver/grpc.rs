@@ -124,7 +124,7 @@ pub(crate) async fn serve(
     tokens: Option<Tokens>,
     shutdown: CancellationToken,
 ) -> Result<(), tonic::transport::Error> {
-    tonic::transport::Server::builder()
+    crate::net::grpc_server(&listener)
         .layer(tower::util::option_layer(tokens.map(auth::grpc_layer)))
         .add_service(otlp_service(ingest, config))
         .serve_with_incoming_shutdown(listener.into_incoming(), shutdown.cancelled_owned())

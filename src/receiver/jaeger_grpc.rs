@@ -74,7 +74,7 @@ pub(crate) async fn serve(
         .accept_compressed(CompressionEncoding::Gzip)
         .accept_compressed(CompressionEncoding::Zstd)
         .send_compressed(CompressionEncoding::Gzip);
-    tonic::transport::Server::builder()
+    crate::net::grpc_server(&listener)
         .layer(tower::util::option_layer(tokens.map(auth::grpc_layer)))
         .add_service(ClientFaults(collector))
         .add_service(otlp_service(ingest, config))

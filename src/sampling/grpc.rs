@@ -41,7 +41,7 @@ pub async fn serve(
     sampling: SamplingService,
     shutdown: CancellationToken,
 ) -> Result<(), tonic::transport::Error> {
-    tonic::transport::Server::builder()
+    crate::net::grpc_server(&listener)
         .add_service(service(sampling))
         .serve_with_incoming_shutdown(listener.into_incoming(), shutdown.cancelled_owned())
         .await

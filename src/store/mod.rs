@@ -49,7 +49,15 @@ pub enum StoreError {
     Corrupt(&'static str),
     #[error("the store writer panicked")]
     WriterPanicked,
+    #[error("the data dir's file system is nearly full ({available} bytes free); writes wait until space is freed")]
+    DiskFull { available: u64 },
 }
+
+/// Free bytes a write leaves on the data dir's file system. sled turns its first
+/// I/O error (ENOSPC included) into an error every later call returns until the
+/// process restarts, so writes stop short of a full disk instead: exporters get a
+/// retryable error, and ingest resumes by itself once space is freed.
+pub const MIN_FREE_BYTES: u64 = 16 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
@@ -265,6 +273,7 @@ impl Store {
     /// `write_spans` into the partition of `hour` (tests write into past hours).
     fn write_spans_in_hour(&self, spans: &[&Span], hour: u32) -> Result<usize, StoreError> {
         let inner = &self.inner;
+        self.check_free_space()?;
         let _writer = inner
             .write_lock
             .lock()
@@ -304,6 +313,19 @@ impl Store {
                 .push(meta);
         }
         Ok(num_blocks)
+    }
+
+    /// Refuses a write that would bring the data dir's file system below
+    /// `MIN_FREE_BYTES` (a file system that can't say is assumed to have room).
+    fn check_free_space(&self) -> Result<(), StoreError> {
+        let Ok(stats) = rustix::fs::statvfs(&self.inner.config.data_dir) else {
+            return Ok(());
+        };
+        let available = stats.f_bavail.saturating_mul(stats.f_frsize);
+        if available < MIN_FREE_BYTES {
+            return Err(StoreError::DiskFull { available });
+        }
+        Ok(())
     }
 
     /// Makes everything written so far durable: fsyncs the segment files, then records

@@ -71,7 +71,7 @@ pub async fn serve(
             .with_service_name(<V3Server<api_v3::QueryV3> as NamedService>::NAME)
             .with_service_name(<HealthServer<HealthService> as NamedService>::NAME)
     };
-    tonic::transport::Server::builder()
+    crate::net::grpc_server(&listener)
         // Outermost, so calls refused for want of a token count as UNAUTHENTICATED.
         .layer(metrics::MetricsLayer::new(metrics))
         .layer(tower::util::option_layer(tokens.map(auth::grpc_layer)))
