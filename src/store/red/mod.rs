@@ -17,7 +17,8 @@
 //! the spans themselves are still searchable.
 //!
 //! Each span also counts in its service's cell for its span kind (`service_cell_id`,
-//! ids with the top bit set), so a per-service query reads one cell per bucket
+//! ids with the top bit set; added up from the pending operation cells at checkpoint
+//! and query time, not per span), so a per-service query reads one cell per bucket
 //! instead of one per operation: 24 h at 1 min steps is 1,440 cells, not 1,440 per
 //! operation. Stores that predate them record when service cells began
 //! (`SERVICE_CELLS_SINCE_KEY`); windows reaching further back add up operations.
@@ -102,7 +103,16 @@ pub(crate) struct RedRow {
 }
 
 /// Cells by (operation id, bucket start in unix seconds) at the finest resolution.
-type RedMap = HashMap<(u32, u64), RedCell>;
+type RedMap = HashMap<(u32, u64), PendingCell>;
+
+/// An operation's cell not yet in sled, with the id of its service's cell for the
+/// span kind. Service cells are added up from these at checkpoint and query time,
+/// once per cell rather than once per span: that halves the write path's work.
+#[derive(Debug, Clone, Default)]
+struct PendingCell {
+    cell: RedCell,
+    service_cell: Option<u32>,
+}
 
 #[derive(Debug, Default)]
 pub(super) struct RedStore {
@@ -182,19 +192,14 @@ impl RedStore {
                 continue;
             }
             let bucket = start_secs - start_secs % finest;
-            let (duration, is_error) = (span.duration_nanos(), span.is_error());
-            pending.entry((operation_id, bucket)).or_default().add(
-                span.trace_id,
-                duration,
-                is_error,
-            );
-            if let Some(service_cell) = service_cell_id(service_id, span.kind) {
-                pending.entry((service_cell, bucket)).or_default().add(
-                    span.trace_id,
-                    duration,
-                    is_error,
-                );
-            }
+            pending
+                .entry((operation_id, bucket))
+                .or_insert_with(|| PendingCell {
+                    cell: RedCell::default(),
+                    service_cell: service_cell_id(service_id, span.kind),
+                })
+                .cell
+                .add(span.trace_id, span.duration_nanos(), span.is_error());
         }
     }
 
@@ -234,12 +239,16 @@ impl RedStore {
             }
         }
         let wanted: HashSet<u32> = operation_ids.iter().copied().collect();
-        for ((operation_id, bucket), cell) in lock(&self.pending).iter() {
-            if wanted.contains(operation_id) && (start_secs..end_secs).contains(bucket) {
+        for ((operation_id, bucket), pending) in lock(&self.pending).iter() {
+            if !(start_secs..end_secs).contains(bucket) {
+                continue;
+            }
+            let ids = std::iter::once(*operation_id).chain(pending.service_cell);
+            for id in ids.filter(|id| wanted.contains(id)) {
                 merge_into(
                     &mut found,
-                    (*operation_id, bucket - bucket % size),
-                    cell.clone(),
+                    (id, bucket - bucket % size),
+                    pending.cell.clone(),
                 );
             }
         }
@@ -269,7 +278,9 @@ impl RedStore {
         if written.is_err() {
             let mut now_pending = lock(&self.pending);
             for (key, cell) in pending {
-                now_pending.entry(key).or_default().merge(&cell);
+                let kept = now_pending.entry(key).or_default();
+                kept.cell.merge(&cell.cell);
+                kept.service_cell = cell.service_cell;
             }
         }
         written
@@ -282,17 +293,20 @@ impl RedStore {
         now_secs: u64,
     ) -> Result<usize, StoreError> {
         let mut rolled: BTreeMap<(Resolution, u32, u64), RedCell> = BTreeMap::new();
-        for ((operation_id, bucket), cell) in pending {
-            for resolution in Resolution::ALL {
-                if resolution == Resolution::TenSeconds && !fine_kept(*bucket, now_secs) {
-                    // A late span: its hour's 10 s cells are already gone.
-                    continue;
+        for ((operation_id, bucket), pending) in pending {
+            let ids = std::iter::once(*operation_id).chain(pending.service_cell);
+            for id in ids {
+                for resolution in Resolution::ALL {
+                    if resolution == Resolution::TenSeconds && !fine_kept(*bucket, now_secs) {
+                        // A late span: its hour's 10 s cells are already gone.
+                        continue;
+                    }
+                    let start = bucket - bucket % resolution.secs();
+                    rolled
+                        .entry((resolution, id, start))
+                        .or_default()
+                        .merge(&pending.cell);
                 }
-                let start = bucket - bucket % resolution.secs();
-                rolled
-                    .entry((resolution, *operation_id, start))
-                    .or_default()
-                    .merge(cell);
             }
         }
         let mut batches: BTreeMap<u32, sled::Batch> = BTreeMap::new();

@@ -41,6 +41,24 @@ fn cells_are_the_same_before_and_after_a_checkpoint_at_every_resolution() {
     );
     assert_eq!(before[2], [(0, base, 60), (1, base, 60)]);
 
+    // Service 3's cell adds up the pending operation cells before a checkpoint too.
+    let pending_service_cell = red
+        .service_cell_id(3, spans[0].kind, base)
+        .expect("a new store has them");
+    let service_calls = |red: &RedStore| -> Vec<u64> {
+        red.read(
+            &[pending_service_cell],
+            Resolution::Minute,
+            base,
+            base + 600,
+        )
+        .expect("read")
+        .iter()
+        .map(|row| row.cell.num_calls)
+        .collect()
+    };
+    assert_eq!(service_calls(&red), [60, 60]);
+
     // Operations 0 and 1, and service 3's cells: 12 + 2 + 1 more.
     assert_eq!(
         red.checkpoint(&db, base).expect("checkpoint"),
@@ -59,6 +77,7 @@ fn cells_are_the_same_before_and_after_a_checkpoint_at_every_resolution() {
     );
     let after: Vec<_> = Resolution::ALL.iter().map(|r| read(*r)).collect();
     assert_eq!(before, after);
+    assert_eq!(service_calls(&red), [60, 60]);
 
     // A second checkpoint merges with what is stored.
     red.add_block(&refs[..1], (&operation_ids[..1], &[3]), base);
