@@ -41,7 +41,9 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<RedCell, CodecError> {
     let mut buckets = Vec::with_capacity(num_buckets);
     let mut index = 0i64;
     for _ in 0..num_buckets {
-        index += reader.i64()?;
+        index = index
+            .checked_add(reader.i64()?)
+            .ok_or(CodecError::Corrupt("sketch bucket index"))?;
         let index = i32::try_from(index).map_err(|_| CodecError::Corrupt("sketch bucket index"))?;
         buckets.push((index, reader.u64()?));
     }
@@ -87,5 +89,12 @@ mod tests {
         let empty = RedCell::default();
         assert_eq!(decode(&encode(&empty)).expect("decodes"), empty);
         assert!(decode(&encode(&cell)[..10]).is_err());
+        // Two bucket deltas whose sum overflows i64 (found by fuzzing).
+        let mut bad = vec![1, 1, 0, 0, 2];
+        varint::put_i64(&mut bad, 1);
+        varint::put_u64(&mut bad, 1);
+        varint::put_i64(&mut bad, i64::MAX);
+        varint::put_u64(&mut bad, 1);
+        assert!(decode(&bad).is_err());
     }
 }
