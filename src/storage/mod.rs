@@ -1,10 +1,10 @@
 //! The storage seam: what the ingester writes through and the query service reads
 //! through, whichever backend holds the spans.
 //!
-//! `Storage` is implemented by the embedded store (`crate::store`, the default) and
-//! by ClickHouse (`crate::clickhouse`). Everything above this module (`ingest`,
-//! `query`, `sampling`, `api`) sees only the trait and the value types here; no type
-//! of either backend leaks above it. Only `app` (the wiring) knows which one runs.
+//! `Storage` is implemented by the embedded store (`crate::store`, the default); a
+//! ClickHouse backend is the next implementation. Everything above this module
+//! (`ingest`, `query`, `sampling`, `api`) sees only the trait and the value types
+//! here; no backend type leaks above it. Only `app` (the wiring) knows which one runs.
 //!
 //! The methods block: callers run them on tokio's blocking pool. A backend that
 //! talks to a server over async I/O drives it from there with a runtime handle.
