@@ -47,7 +47,7 @@ use crate::generate::{unix_nanos_now, Pool};
 use crate::load::{Exporter, Protocol, Sent, Source};
 use crate::measure::{ingest_phase, PhaseResult, PhaseSpec};
 use crate::query::{DataRange, QueryPlan};
-use crate::report::{Reopen, Report, StoreFigures};
+use crate::report::{DiskParts, Reopen, Report, StoreFigures};
 use crate::server::{dir_size, Server, ServerSpec, Storage};
 
 /// Runs Tracery under OTLP load and writes a Markdown report of throughput,
@@ -580,9 +580,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     )
     .await?;
     server.stop().await?;
+    let logged = |field| server::logged_store_figure(&sled_spec.log_path, field);
+    let disk_parts = match (
+        logged("block_bytes"),
+        logged("summary_bytes"),
+        logged("filter_bytes"),
+        logged("num_spans"),
+    ) {
+        (Some(blocks), Some(summaries), Some(filters), Some(spans)) => Some(DiskParts {
+            spans,
+            bodies: blocks.saturating_sub(summaries + filters),
+            summaries,
+            filters,
+            sled: dir_size(&sled_spec.data_dir.join("sled"))?.1,
+        }),
+        _ => None,
+    };
     report.reopen = Some(Reopen {
         time: reopen_time,
-        num_blocks: server::logged_num_blocks(&sled_spec.log_path),
+        num_blocks: logged("num_blocks"),
+        disk_parts,
         idle_rss,
         spot_check_traces: spot_check.traces_expected,
         spot_check_missing: spot_check.missing_traces,

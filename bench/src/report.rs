@@ -30,11 +30,25 @@ impl StoreFigures {
     }
 }
 
+/// The store's bytes by part: block bodies, summary frames (with each block's
+/// 5-byte prefix), term filters (all three as the reopened server logs them, in
+/// bytes written) and sled's directory (allocated).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DiskParts {
+    pub(crate) spans: u64,
+    pub(crate) bodies: u64,
+    pub(crate) summaries: u64,
+    pub(crate) filters: u64,
+    pub(crate) sled: u64,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Reopen {
     pub(crate) time: Duration,
     /// Blocks the reopened store reported in its log, if it did.
     pub(crate) num_blocks: Option<u64>,
+    /// Where the bytes are, from the same log line and `du` of sled's directory.
+    pub(crate) disk_parts: Option<DiskParts>,
     pub(crate) idle_rss: u64,
     pub(crate) spot_check_traces: u64,
     pub(crate) spot_check_missing: u64,
@@ -446,6 +460,17 @@ impl Report {
                     "| blocks in the store (from its log) | {} ({:.0} spans per block) |",
                     thousands(blocks as f64),
                     store.spans as f64 / blocks.max(1) as f64
+                )?;
+            }
+            if let Some(parts) = reopen.disk_parts {
+                let per_span = |bytes: u64| bytes as f64 / parts.spans.max(1) as f64;
+                writeln!(
+                    out,
+                    "| bytes per span by part (from its log; sled allocated) | bodies {:.1}, summaries {:.1}, term filters {:.1}, sled {:.1} |",
+                    per_span(parts.bodies),
+                    per_span(parts.summaries),
+                    per_span(parts.filters),
+                    per_span(parts.sled)
                 )?;
             }
             writeln!(

@@ -289,10 +289,10 @@ fn free_port() -> anyhow::Result<SocketAddr> {
     Ok(listener.local_addr()?)
 }
 
-/// The block count the server logged when it last opened its store (`store opened …
-/// num_blocks=N`), for spans-per-block in the report; `None` if the log doesn't say.
-/// Diagnostic only: nothing is judged on it.
-pub(crate) fn logged_num_blocks(log_path: &Path) -> Option<u64> {
+/// A number the server logged when it last opened its store (`store opened …
+/// FIELD=N`, e.g. `num_blocks`), for the report's diagnostics; `None` if the log
+/// doesn't say. Nothing is judged on it.
+pub(crate) fn logged_store_figure(log_path: &Path, field: &str) -> Option<u64> {
     let log = std::fs::read_to_string(log_path).ok()?;
     let line = log
         .lines()
@@ -313,7 +313,7 @@ pub(crate) fn logged_num_blocks(log_path: &Path) -> Option<u64> {
         }
     }
     let digits: String = plain
-        .split("num_blocks=")
+        .split(&format!(" {field}="))
         .nth(1)?
         .chars()
         .take_while(char::is_ascii_digit)

@@ -4,7 +4,8 @@
 //! two zstd frames (each with zstd's content checksum): the summary (see `summary`:
 //! the trace directory plus operation, start and duration of every span), then the
 //! body, then (uncompressed) the block's term filter (see `filter`), whose length
-//! `BlockMeta::filter_len` holds. The body:
+//! `BlockMeta::filter_len` holds. Version 3 bodies are column streams (see
+//! `columns`); readers join them back into version 2's layout, which is:
 //!
 //! ```text
 //! strings                  count, then (len, utf-8 bytes)…   every string in the block, once
@@ -33,8 +34,11 @@ use crate::model::{
 };
 
 /// Bumped whenever the block layout changes; readers reject versions they don't know.
-/// Version 2 split the block into a summary frame and a body frame.
-pub(crate) const BLOCK_VERSION: u8 = 2;
+/// Version 2 split the block into a summary frame and a body frame; version 3
+/// transposed the body's span rows into streams (`columns`).
+pub(crate) const BLOCK_VERSION: u8 = 3;
+/// Blocks of version 2 (span rows) are still read.
+const BLOCK_VERSION_ROWS: u8 = 2;
 /// The version byte and the summary frame's length.
 pub(crate) const BLOCK_PREFIX_LEN: usize = 5;
 /// Version 2 carries the trace index (`trace_prefixes`) that replaced per-trace keys;
@@ -67,6 +71,15 @@ pub(crate) fn encode_block(
     operation_ids: &[u32],
     zstd_level: i32,
 ) -> Result<EncodedBlock, CodecError> {
+    encode_block_as(BLOCK_VERSION, spans, operation_ids, zstd_level)
+}
+
+fn encode_block_as(
+    version: u8,
+    spans: &[&Span],
+    operation_ids: &[u32],
+    zstd_level: i32,
+) -> Result<EncodedBlock, CodecError> {
     let mut order: Vec<usize> = (0..spans.len()).collect();
     order.sort_by(|&a, &b| {
         (spans[a].trace_id, spans[a].start_unix_nanos)
@@ -77,7 +90,50 @@ pub(crate) fn encode_block(
         .map(|span| span.start_unix_nanos)
         .min()
         .unwrap_or(0);
+    let columns: Vec<(u32, u64, u64)> = order
+        .iter()
+        .map(|&position| {
+            let span = spans[position];
+            (
+                operation_ids.get(position).copied().unwrap_or(u32::MAX),
+                span.start_unix_nanos,
+                span.duration_nanos(),
+            )
+        })
+        .collect();
+    let (body, directory) = match version {
+        #[cfg(test)]
+        BLOCK_VERSION_ROWS => encode_rows(spans, &order),
+        _ => columns::encode(spans, &order),
+    };
+    let mut raw_summary = Vec::with_capacity(spans.len() * 8 + directory.len() * 24);
+    summary::encode(&mut raw_summary, base_start, &directory, &columns);
 
+    let mut bytes = Vec::with_capacity(body.len() / 6 + raw_summary.len() / 2 + 16);
+    bytes.push(version);
+    bytes.extend_from_slice(&[0; 4]);
+    let bytes = compress(bytes, &raw_summary, zstd_level)?;
+    let summary_len = u32::try_from(bytes.len() - BLOCK_PREFIX_LEN)
+        .map_err(|_| CodecError::Corrupt("block summary larger than 4 GiB"))?;
+    let mut bytes = compress(bytes, &body, zstd_level)?;
+    bytes[1..BLOCK_PREFIX_LEN].copy_from_slice(&summary_len.to_le_bytes());
+    let filter = filter::encode(spans);
+    bytes.extend_from_slice(&filter);
+    Ok(EncodedBlock {
+        bytes,
+        summary_len,
+        filter_len: filter.len() as u32,
+        trace_ids: directory
+            .into_iter()
+            .map(|(trace_id, _, _)| trace_id)
+            .collect(),
+    })
+}
+
+/// Version 2's body: the header, then one row per span, trace by trace. Only tests
+/// write it now (to check that old blocks still read).
+#[cfg(test)]
+fn encode_rows(spans: &[&Span], order: &[usize]) -> (Vec<u8>, columns::Directory) {
     let mut interner = Interner::default();
     let mut resources: Vec<&Arc<Resource>> = Vec::new();
     let mut resource_index: HashMap<*const Resource, u64> = HashMap::default();
@@ -87,14 +143,8 @@ pub(crate) fn encode_block(
     // Spans first (into a scratch buffer) so the string table is complete afterwards.
     let mut sections = Vec::with_capacity(spans.len() * 96);
     let mut directory: Vec<(TraceId, u64, u64)> = Vec::new();
-    let mut columns: Vec<(u32, u64, u64)> = Vec::with_capacity(spans.len());
-    for &position in &order {
+    for &position in order {
         let span = spans[position];
-        columns.push((
-            operation_ids.get(position).copied().unwrap_or(u32::MAX),
-            span.start_unix_nanos,
-            span.duration_nanos(),
-        ));
         let section_start = sections.len();
         let resource = *resource_index
             .entry(Arc::as_ptr(&span.resource))
@@ -142,28 +192,7 @@ pub(crate) fn encode_block(
     put_u64(&mut header, scopes.len() as u64);
     header.extend_from_slice(&scope_bytes);
     header.extend_from_slice(&sections);
-    let mut raw_summary = Vec::with_capacity(spans.len() * 8 + directory.len() * 24);
-    summary::encode(&mut raw_summary, base_start, &directory, &columns);
-
-    let mut bytes = Vec::with_capacity(header.len() / 6 + raw_summary.len() / 2 + 16);
-    bytes.push(BLOCK_VERSION);
-    bytes.extend_from_slice(&[0; 4]);
-    let bytes = compress(bytes, &raw_summary, zstd_level)?;
-    let summary_len = u32::try_from(bytes.len() - BLOCK_PREFIX_LEN)
-        .map_err(|_| CodecError::Corrupt("block summary larger than 4 GiB"))?;
-    let mut bytes = compress(bytes, &header, zstd_level)?;
-    bytes[1..BLOCK_PREFIX_LEN].copy_from_slice(&summary_len.to_le_bytes());
-    let filter = filter::encode(spans);
-    bytes.extend_from_slice(&filter);
-    Ok(EncodedBlock {
-        bytes,
-        summary_len,
-        filter_len: filter.len() as u32,
-        trace_ids: directory
-            .into_iter()
-            .map(|(trace_id, _, _)| trace_id)
-            .collect(),
-    })
+    (header, directory)
 }
 
 /// Decodes the spans of the traces that `wanted` selects; the others are skipped
@@ -172,7 +201,7 @@ pub(crate) fn decode_block(
     bytes: &[u8],
     wanted: impl Fn(&TraceId) -> bool,
 ) -> Result<Vec<Span>, CodecError> {
-    let (summary, body) = split(bytes)?;
+    let (version, summary, body) = split(bytes)?;
     let summary = Summary::parse(&decompress(summary)?)?;
     if !summary
         .directory
@@ -181,11 +210,15 @@ pub(crate) fn decode_block(
     {
         return Ok(Vec::new());
     }
-    let raw = decompress(body)?;
+    let (raw, sections) = rows(version, body, &summary)?;
     let (header, mut reader) = Header::parse(&raw)?;
     let context = header.context();
+    let sections = match sections {
+        Some(sections) => sections,
+        None => summary.sections(header.sections_start)?,
+    };
     let mut spans = Vec::new();
-    for (trace_id, first_span, count, section_start) in summary.sections(header.sections_start)? {
+    for (trace_id, first_span, count, section_start) in sections {
         if wanted(&trace_id) {
             reader.seek(section_start)?;
             for columns in span_columns(&summary, first_span, count)? {
@@ -199,14 +232,15 @@ pub(crate) fn decode_block(
 /// The summary of a block, from a prefix of the block's bytes that holds at least
 /// `BLOCK_PREFIX_LEN` plus the summary frame.
 pub(crate) fn read_summary(bytes: &[u8]) -> Result<Summary, CodecError> {
-    let (summary, _) = split(bytes)?;
+    let (_, summary, _) = split(bytes)?;
     Summary::parse(&decompress(summary)?)
 }
 
-/// (summary frame, body frame); the body may be cut short when only the summary was read.
-fn split(bytes: &[u8]) -> Result<(&[u8], &[u8]), CodecError> {
+/// (version, summary frame, body frame); the body may be cut short when only the
+/// summary was read.
+fn split(bytes: &[u8]) -> Result<(u8, &[u8], &[u8]), CodecError> {
     let (&version, rest) = bytes.split_first().ok_or(CodecError::Truncated)?;
-    if version != BLOCK_VERSION {
+    if version != BLOCK_VERSION && version != BLOCK_VERSION_ROWS {
         return Err(CodecError::UnknownVersion(version));
     }
     let (len, rest) = rest.split_first_chunk::<4>().ok_or(CodecError::Truncated)?;
@@ -214,7 +248,23 @@ fn split(bytes: &[u8]) -> Result<(&[u8], &[u8]), CodecError> {
     if len > rest.len() {
         return Err(CodecError::Truncated);
     }
-    Ok(rest.split_at(len))
+    let (summary, body) = rest.split_at(len);
+    Ok((version, summary, body))
+}
+
+/// The body in version 2's layout (header, then span rows), and for version 3
+/// bodies where each trace's rows start (version 2 takes them from the summary).
+fn rows(
+    version: u8,
+    body: &[u8],
+    summary: &Summary,
+) -> Result<(Vec<u8>, Option<columns::Sections>), CodecError> {
+    let raw = decompress(body)?;
+    if version == BLOCK_VERSION_ROWS {
+        return Ok((raw, None));
+    }
+    let (joined, sections) = columns::join(&raw, summary)?;
+    Ok((joined, Some(sections)))
 }
 
 fn span_columns(
@@ -473,6 +523,7 @@ impl<'a> Interner<'a> {
     }
 }
 
+#[cfg(test)]
 fn encode_span<'a>(
     out: &mut Vec<u8>,
     interner: &mut Interner<'a>,
@@ -724,6 +775,7 @@ fn decode_value(
     })
 }
 
+mod columns;
 pub(crate) mod filter;
 mod scan;
 mod summary;

@@ -37,6 +37,11 @@ impl<'a> Reader<'a> {
         self.position >= self.bytes.len()
     }
 
+    /// The bytes not read yet.
+    pub(in crate::store) fn rest(&self) -> &'a [u8] {
+        &self.bytes[self.position.min(self.bytes.len())..]
+    }
+
     pub(in crate::store) fn position(&self) -> usize {
         self.position
     }

@@ -3,8 +3,8 @@
 //! so a span costs a few varint reads instead of dozens of allocations.
 
 use super::{
-    decode_value, decompress, span_columns, split, Header, SpanContext, SpanSummary, StringTable,
-    Summary,
+    decode_value, decompress, rows, span_columns, split, Header, SpanContext, SpanSummary,
+    StringTable, Summary,
 };
 use crate::model::{
     AttrValue, Resource, Scope, SpanFields, SpanKind, StatusCode, TraceId, ValueRef,
@@ -64,15 +64,19 @@ pub(crate) fn scan_block(
     bytes: &[u8],
     mut visit: impl FnMut(&SpanView<'_>),
 ) -> Result<(), CodecError> {
-    let (summary, body) = split(bytes)?;
+    let (version, summary, body) = split(bytes)?;
     let summary = Summary::parse(&decompress(summary)?)?;
-    let raw = decompress(body)?;
+    let (raw, sections) = rows(version, body, &summary)?;
     let (header, mut reader) = Header::parse(&raw)?;
     let context = header.context();
+    let sections = match sections {
+        Some(sections) => sections,
+        None => summary.sections(header.sections_start)?,
+    };
     let mut attributes = Vec::new();
     let mut event_attributes = Vec::new();
     let mut link_attributes = Vec::new();
-    for (trace_id, first_span, count, section_start) in summary.sections(header.sections_start)? {
+    for (trace_id, first_span, count, section_start) in sections {
         reader.seek(section_start)?;
         for columns in span_columns(&summary, first_span, count)? {
             attributes.clear();
