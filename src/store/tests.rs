@@ -204,7 +204,7 @@ fn damaged_blocks_are_reported_not_decoded() {
 fn compaction_merges_small_synced_blocks_without_losing_or_duplicating_spans() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = config(dir.path());
-    config.max_block_spans = NonZeroUsize::new(8).unwrap(); // small = fewer than 2 spans
+    config.max_block_spans = NonZeroUsize::new(8).unwrap(); // small = fewer than 4 spans
     let store = Store::open(&config).unwrap();
     for id in 1..=5u8 {
         store
@@ -213,9 +213,10 @@ fn compaction_merges_small_synced_blocks_without_losing_or_duplicating_spans() {
         store.sync().unwrap();
     }
     store.write_spans(&[&span(9, 9, "front", None)]).unwrap(); // not synced: left alone
+    let not_small: Vec<Span> = (10..14).map(|id| span(7, id, "front", None)).collect();
     store
-        .write_spans(&[&span(7, 10, "front", None), &span(7, 11, "front", None)])
-        .unwrap(); // not small
+        .write_spans(&not_small.iter().collect::<Vec<_>>())
+        .unwrap();
     store.sync().unwrap();
     store.write_spans(&[&span(9, 12, "front", None)]).unwrap();
     assert_eq!(store.blocks().len(), 8);

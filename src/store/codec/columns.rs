@@ -23,7 +23,8 @@
 //! misc             events and links, as version 2 writes them
 //! column k         the values of key k, in span order, as version 2 writes values, plus
 //!                  tag 9: a string used by this value only, stored in place (len, bytes),
-//!                  and tag 10: the same with its lowercase UUIDs packed into 16 bytes
+//!                  tag 10: the same with its lowercase UUIDs packed into 16 bytes, and
+//!                  tag 11: an IPv4 address as its 4 bytes
 //! ```
 //!
 //! Readers turn a version 3 body back into version 2's rows (`join`) and parse
@@ -49,6 +50,8 @@ const TAG_INLINE: u8 = 9;
 /// The same, with its lowercase UUIDs (as in `/carts/0c6f…-…/items`) packed into 16
 /// bytes each: `count, (text before: len bytes, uuid[16])…, rest: len bytes`.
 const TAG_INLINE_UUIDS: u8 = 10;
+/// The same for an IPv4 address in dotted-quad form: its 4 bytes.
+const TAG_INLINE_IPV4: u8 = 11;
 /// Length of a UUID's text, `8-4-4-4-12` hex digits.
 const UUID_LEN: usize = 36;
 /// Streams before the columns: ids, parents, raw, head, misc.
@@ -237,6 +240,11 @@ impl<'a> Writer<'a> {
 /// An inline string; UUIDs in it are packed (their hex text is most of many unique
 /// values, and zstd's entropy coding of hex digits costs about 19 bytes a UUID).
 fn put_inline(out: &mut Vec<u8>, text: &[u8]) {
+    if let Some(address) = ipv4(text) {
+        out.push(TAG_INLINE_IPV4);
+        out.extend_from_slice(&address.octets());
+        return;
+    }
     let mut uuids = Vec::new();
     let mut at = 0;
     while at + UUID_LEN <= text.len() {
@@ -269,6 +277,16 @@ fn put_inline(out: &mut Vec<u8>, text: &[u8]) {
         rest = start + UUID_LEN;
     }
     put_bytes(out, &text[rest..]);
+}
+
+/// An IPv4 address whose text is exactly what `Display` writes back (so no leading
+/// zeros): addresses in attributes (`client.address`) are mostly unique values.
+fn ipv4(text: &[u8]) -> Option<std::net::Ipv4Addr> {
+    if text.len() > 15 {
+        return None;
+    }
+    let address: std::net::Ipv4Addr = std::str::from_utf8(text).ok()?.parse().ok()?;
+    (address.to_string().as_bytes() == text).then_some(address)
 }
 
 /// Lowercase `8-4-4-4-12` hex (uppercase ones stay text, so every string round-trips).
@@ -474,7 +492,7 @@ fn copy_value<'r>(
         return Err(CodecError::Corrupt("attribute value nested too deeply"));
     }
     let tag = reader.u8()?;
-    if tag == TAG_INLINE || tag == TAG_INLINE_UUIDS {
+    if matches!(tag, TAG_INLINE | TAG_INLINE_UUIDS | TAG_INLINE_IPV4) {
         let inline = inline
             .as_mut()
             .ok_or(CodecError::Corrupt("inline string outside a column"))?;
@@ -482,6 +500,9 @@ fn copy_value<'r>(
         put_u64(out, inline.base + inline.strings.len() as u64);
         let text = if tag == TAG_INLINE {
             Cow::Borrowed(reader.bytes()?)
+        } else if tag == TAG_INLINE_IPV4 {
+            let octets: [u8; 4] = reader.array()?;
+            Cow::Owned(std::net::Ipv4Addr::from(octets).to_string().into_bytes())
         } else {
             let count = reader.u64()?;
             let mut text = Vec::new();

@@ -392,7 +392,7 @@ fn damaged_bodies_are_errors_not_panics() {
 }
 
 #[test]
-fn unique_strings_with_uuids_round_trip() {
+fn unique_strings_with_uuids_and_addresses_round_trip() {
     let cart = resource("cart");
     let uuid = "0c6f1e2a-9b3d-4f5e-8a7b-6c5d4e3f2a1b";
     let values = [
@@ -405,6 +405,12 @@ fn unique_strings_with_uuids_round_trip() {
         format!("{}", &uuid[..35]), // one digit short
         format!("/a/{uuid}{uuid}"), // back to back
         "ünïcode-0c6f1e2a-9b3d-4f5e-8a7b-6c5d4e3f2a1b-é".to_owned(),
+        "10.0.255.1".to_owned(),
+        "10.0.255.01".to_owned(), // stays text: a leading zero
+        "0.0.0.0".to_owned(),
+        "1.2.3".to_owned(),
+        "256.1.1.1".to_owned(),
+        " 1.2.3.4".to_owned(),
     ];
     let spans: Vec<Span> = values
         .iter()
@@ -416,7 +422,7 @@ fn unique_strings_with_uuids_round_trip() {
         })
         .collect();
     let refs: Vec<&Span> = spans.iter().collect();
-    let encoded = encode_block(&refs, &[0; 9], 3).unwrap();
+    let encoded = encode_block(&refs, &[0; 15], 3).unwrap();
     let decoded = decode_block(encoded.frames(), |_| true).unwrap();
     assert_eq!(sorted(decoded), sorted(spans.clone()));
     for value in &values {
