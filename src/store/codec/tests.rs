@@ -363,7 +363,7 @@ fn damaged_bodies_are_errors_not_panics() {
     // body and compresses it again: the parser must refuse it or read something,
     // never panic or run away.
     let (cart, shop) = (resource("cart"), resource("shop"));
-    let mut spans = vec![span(2, 1, &cart), span(1, 1, &shop), span(1, 3, &cart)];
+    let mut spans = [span(2, 1, &cart), span(1, 1, &shop), span(1, 3, &cart)];
     spans[2].parent_span_id = Some(SpanId([5; 8]));
     spans[1]
         .attributes
@@ -402,7 +402,7 @@ fn unique_strings_with_uuids_and_addresses_round_trip() {
         uuid.to_owned(),
         uuid.to_uppercase(),        // stays text
         uuid.replace('-', "_"),     // not a UUID
-        format!("{}", &uuid[..35]), // one digit short
+        uuid[..35].to_owned(),      // one digit short
         format!("/a/{uuid}{uuid}"), // back to back
         "ünïcode-0c6f1e2a-9b3d-4f5e-8a7b-6c5d4e3f2a1b-é".to_owned(),
         "10.0.255.1".to_owned(),
