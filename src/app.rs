@@ -7,7 +7,7 @@
 //! error is returned once everything has drained.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures_util::FutureExt as _;
 
@@ -29,7 +29,6 @@ const RETENTION_INTERVAL: Duration = Duration::from_secs(300);
 /// How often the data dir's size is checked against `--max-disk-gib`: often enough
 /// that a burst can't overshoot the cap by much, and the check only sums file sizes.
 const DISK_CAP_INTERVAL: Duration = Duration::from_secs(5);
-const COMPACTION_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Sockets bound by the caller, so tests can pass port-0 listeners.
 #[derive(Debug)]
@@ -218,6 +217,7 @@ pub async fn run(
         sampling_http,
         sampling_grpc,
     } = listeners;
+    tracing::info!(admin = %admin.local_addr()?, "admin listening");
     let admin = tokio::spawn(api::admin::serve(
         access.listener(admin)?,
         metrics.clone(),
@@ -263,7 +263,10 @@ async fn serve(
     health: Health,
 ) -> anyhow::Result<()> {
     let store_config = config.store.clone();
-    let store = tokio::task::spawn_blocking(move || Store::open(&store_config)).await??;
+    let hooks = config.test_hooks;
+    let store = tokio::task::spawn_blocking(move || Store::open(&store_config))
+        .await??
+        .with_test_hooks(hooks);
     metrics.watch_store(store.downgrade());
     let storage: Arc<dyn Storage> = Arc::new(store.clone());
     let scheme = if access.tls.is_some() {
@@ -387,6 +390,7 @@ async fn serve(
     if config.ingest.storage == StorageMode::Sled {
         tasks.spawn(run_compaction(
             store.clone(),
+            config.compaction_interval,
             metrics.clone(),
             shutdown.clone(),
         ));
@@ -493,10 +497,11 @@ async fn start_sampling(
 /// Merges small blocks now and then; see `store::compact`.
 async fn run_compaction(
     store: Store,
+    interval: Duration,
     metrics: Metrics,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let mut tick = tokio::time::interval(COMPACTION_INTERVAL);
+    let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -574,9 +579,7 @@ async fn run_retention(
             _ = shutdown.cancelled() => return Ok(()),
             _ = tick.tick() => {}
         }
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_secs());
+        let now = store.clock_secs();
         let cutoff = now.saturating_sub(retention.as_secs());
         let store = store.clone();
         let expired = tokio::task::spawn_blocking(move || store.expire_before(cutoff)).await?;

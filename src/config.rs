@@ -63,6 +63,8 @@ pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 60_000;
 pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 120_000;
 /// sled's background fsync interval for writes not already synced by a durable ack.
 pub const DEFAULT_SLED_FLUSH_EVERY_MS: u64 = 500;
+/// How often small blocks are merged (`store::compact`).
+pub const DEFAULT_COMPACTION_INTERVAL_MS: u64 = 10_000;
 
 /// When an export is acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -236,6 +238,26 @@ pub struct RawConfig {
     /// A connection with no bytes either way for this long is closed; HTTP/2 peers are pinged at half of it, in ms [default: 120000]
     #[arg(long, env = "TRACERY_IDLE_TIMEOUT_MS")]
     pub idle_timeout_ms: Option<u64>,
+    /// How often small blocks are merged, in ms (advanced; the crash trials run it often) [default: 10000]
+    #[arg(long, env = "TRACERY_COMPACTION_INTERVAL_MS", hide = true)]
+    pub compaction_interval_ms: Option<u64>,
+    /// Test hook (docs/reliability.md): seconds added to the clock that files spans by hour, retention and the disk cap use
+    #[arg(
+        long,
+        env = "TRACERY_TEST_CLOCK_OFFSET_SECS",
+        hide = true,
+        allow_hyphen_values = true
+    )]
+    #[serde(skip)]
+    pub test_clock_offset_secs: Option<i64>,
+    /// Test hook: that clock runs this many times faster than the wall clock from the start on [default: 1]
+    #[arg(long, env = "TRACERY_TEST_CLOCK_SPEED", hide = true)]
+    #[serde(skip)]
+    pub test_clock_speed: Option<u32>,
+    /// Test hook: sleep this long between the steps of compaction and of dropping an hour, in ms
+    #[arg(long, env = "TRACERY_TEST_PAUSE_MS", hide = true)]
+    #[serde(skip)]
+    pub test_pause_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -261,6 +283,35 @@ pub struct Config {
     pub access: AccessConfig,
     /// Per-connection limits of every TCP listener.
     pub limits: ConnectionLimits,
+    /// How often small blocks are merged.
+    pub compaction_interval: Duration,
+    /// Off unless a crash trial or soak sets them.
+    pub test_hooks: TestHooks,
+}
+
+/// Hooks for the crash trials and soaks (`TRACERY_TEST_*`, hidden flags): they let a
+/// test put hour boundaries, retention and the disk cap where it wants them, and
+/// widen the windows between the steps a kill should land in. All off by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TestHooks {
+    /// Added to the wall clock the store files spans by hour with (and that
+    /// retention and the disk cap measure against).
+    pub clock_offset_secs: i64,
+    /// That clock runs this many times faster than the wall clock, from when the
+    /// store opens (1: real time).
+    pub clock_speed: u32,
+    /// Sleep between the steps of compaction and of dropping an hour.
+    pub pause: Option<Duration>,
+}
+
+impl Default for TestHooks {
+    fn default() -> TestHooks {
+        TestHooks {
+            clock_offset_secs: 0,
+            clock_speed: 1,
+            pause: None,
+        }
+    }
 }
 
 /// What one TCP listener allows each connection: slow, idle and too many
@@ -462,6 +513,10 @@ impl RawConfig {
             header_timeout_ms: self.header_timeout_ms.or(lower.header_timeout_ms),
             request_timeout_ms: self.request_timeout_ms.or(lower.request_timeout_ms),
             idle_timeout_ms: self.idle_timeout_ms.or(lower.idle_timeout_ms),
+            compaction_interval_ms: self.compaction_interval_ms.or(lower.compaction_interval_ms),
+            test_clock_offset_secs: self.test_clock_offset_secs.or(lower.test_clock_offset_secs),
+            test_clock_speed: self.test_clock_speed.or(lower.test_clock_speed),
+            test_pause_ms: self.test_pause_ms.or(lower.test_pause_ms),
         }
     }
 }
@@ -469,6 +524,21 @@ impl RawConfig {
 impl Config {
     pub fn from_raw(raw: RawConfig) -> Result<Config, ConfigError> {
         let n_plus_one = n_plus_one_from_raw(&raw)?;
+        let compaction_interval = Duration::from_millis(
+            raw.compaction_interval_ms
+                .unwrap_or(DEFAULT_COMPACTION_INTERVAL_MS),
+        );
+        if compaction_interval.is_zero() {
+            return Err(invalid("compaction_interval_ms", "must be greater than 0"));
+        }
+        let test_hooks = TestHooks {
+            clock_offset_secs: raw.test_clock_offset_secs.unwrap_or(0),
+            clock_speed: match raw.test_clock_speed.unwrap_or(1) {
+                0 => return Err(invalid("test_clock_speed", "must be greater than 0")),
+                speed => speed,
+            },
+            pause: raw.test_pause_ms.map(Duration::from_millis),
+        };
         let limits = limits_from_raw(&raw)?;
         let max_batch_spans = non_zero(
             "max_batch_spans",
@@ -641,6 +711,8 @@ impl Config {
             )?,
             sampling,
             limits,
+            compaction_interval,
+            test_hooks,
             access: access_from_raw(
                 raw.tls_cert_file,
                 raw.tls_key_file,

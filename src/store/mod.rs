@@ -31,7 +31,7 @@ pub use red::CHECKPOINT_INTERVAL as RED_CHECKPOINT_INTERVAL;
 pub(crate) use red::{RedRow, Resolution};
 use segment::Segments;
 
-use crate::config::StoreConfig;
+use crate::config::{StoreConfig, TestHooks};
 use crate::model::{Span, SpanKind, TraceId};
 use crate::storage::Operation;
 
@@ -143,6 +143,10 @@ struct Inner {
     /// Serialises writers so catalog ids and sequence numbers are assigned in order.
     write_lock: Mutex<()>,
     config: StoreConfig,
+    /// Off outside crash trials and soaks (`config::TestHooks`).
+    hooks: TestHooks,
+    /// Unix seconds when the hooks were set: a sped-up clock runs from here.
+    clock_origin_secs: f64,
 }
 
 /// Counters the benchmark and logs report.
@@ -176,6 +180,7 @@ impl WeakStore {
 
 impl Store {
     pub fn open(config: &StoreConfig) -> Result<Store, StoreError> {
+        let started = std::time::Instant::now();
         let path = config.data_dir.join("sled");
         let db = open_sled(config, &path).map_err(|source| StoreError::Open {
             path: path.display().to_string(),
@@ -243,7 +248,8 @@ impl Store {
             }
         }
         let red = red::RedStore::open(&db, unix_secs_now())?;
-        tracing::info!(path = %path.display(), num_blocks = blocks.len(), num_partitions = partitions.len(), "store opened");
+        let open_ms = started.elapsed().as_millis() as u64;
+        tracing::info!(path = %path.display(), num_blocks = blocks.len(), num_partitions = partitions.len(), open_ms, "store opened");
         Ok(Store {
             inner: Arc::new(Inner {
                 db,
@@ -259,15 +265,58 @@ impl Store {
                 next_seq: AtomicU64::new(next_seq),
                 write_lock: Mutex::new(()),
                 config: config.clone(),
+                hooks: TestHooks::default(),
+                clock_origin_secs: 0.0,
             }),
         })
+    }
+
+    /// Turns on the crash trials' hooks; call right after `open`, before the store
+    /// is shared.
+    pub fn with_test_hooks(mut self, hooks: TestHooks) -> Store {
+        if hooks == TestHooks::default() {
+            return self;
+        }
+        tracing::warn!(?hooks, "test hooks are on");
+        let inner =
+            Arc::get_mut(&mut self.inner).expect("test hooks are set before the store is shared");
+        inner.hooks = hooks;
+        inner.clock_origin_secs = unix_secs_f64_now();
+        self
+    }
+
+    /// Unix seconds by the clock that files spans by hour and that retention and the
+    /// disk cap measure against: the wall clock unless a test hook shifts or speeds it.
+    pub fn clock_secs(&self) -> u64 {
+        let TestHooks {
+            clock_offset_secs,
+            clock_speed,
+            ..
+        } = self.inner.hooks;
+        if clock_speed == 1 {
+            return unix_secs_now().saturating_add_signed(clock_offset_secs);
+        }
+        let origin = self.inner.clock_origin_secs;
+        let elapsed = (unix_secs_f64_now() - origin) * f64::from(clock_speed);
+        ((origin + elapsed) as u64).saturating_add_signed(clock_offset_secs)
+    }
+
+    fn hour_now(&self) -> u32 {
+        (self.clock_secs() / 3600) as u32
+    }
+
+    /// The pause hook: widens the window between two steps a crash trial kills in.
+    fn test_pause(&self) {
+        if let Some(pause) = self.inner.hooks.pause {
+            std::thread::sleep(pause);
+        }
     }
 
     /// Writes spans as one or more blocks, queryable at once, and returns how many
     /// blocks. Call `sync` to make them durable; until then a crash may lose them, but
     /// never half of a block.
     pub fn write_spans(&self, spans: &[&Span]) -> Result<usize, StoreError> {
-        self.write_spans_in_hour(spans, unix_hour_now())
+        self.write_spans_in_hour(spans, self.hour_now())
     }
 
     /// `write_spans` into the partition of `hour` (tests write into past hours).
@@ -569,7 +618,7 @@ impl Store {
     /// append and its sync), so a cap smaller than one hour of data is only met once
     /// the hour turns; that is logged.
     pub fn enforce_disk_cap(&self, max_bytes: u64) -> Result<Vec<u32>, StoreError> {
-        self.enforce_disk_cap_at(max_bytes, unix_hour_now())
+        self.enforce_disk_cap_at(max_bytes, self.hour_now())
     }
 
     fn enforce_disk_cap_at(
@@ -610,6 +659,7 @@ impl Store {
     /// Forgets an hour's blocks and deletes its metadata tree and block file. The
     /// caller holds the write lock.
     fn drop_hour(&self, hour: u32) -> Result<(), StoreError> {
+        tracing::debug!(hour, "dropping an hour of spans");
         // Forget the blocks first so searches stop planning reads of them.
         self.inner
             .blocks
@@ -625,6 +675,7 @@ impl Store {
         // Metadata first: a crash in between leaves a file without metadata, which
         // the next open deletes.
         self.inner.db.drop_tree(keys::partition_tree_name(hour))?;
+        self.test_pause();
         self.inner.segments.remove(hour)?;
         Ok(())
     }
@@ -821,8 +872,10 @@ fn unix_secs_now() -> u64 {
         .map_or(0, |elapsed| elapsed.as_secs())
 }
 
-fn unix_hour_now() -> u32 {
-    (unix_secs_now() / 3600) as u32
+fn unix_secs_f64_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |elapsed| elapsed.as_secs_f64())
 }
 
 #[cfg(test)]

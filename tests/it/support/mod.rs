@@ -1,5 +1,6 @@
 //! `TestServer`: the real server in-process on ephemeral ports.
 
+pub(crate) mod binary;
 pub(crate) mod fixtures;
 
 use std::net::SocketAddr;
