@@ -9,6 +9,7 @@ mod admin;
 mod base_path;
 mod crash;
 mod demo;
+mod disk_cap;
 mod full_disk;
 mod hostile;
 mod ingest_grpc;
