@@ -149,26 +149,39 @@ async fn stored_spans(http: &reqwest::Client, query: &str, trace_id: &str) -> Op
     }
 }
 
+/// What `check` found.
+#[derive(Default)]
+struct Checked {
+    failures: Vec<String>,
+    whole: usize,
+    absent: usize,
+}
+
 /// Checks traces, 16 at a time: `true` means it must be whole, `false` that it may
-/// also be absent. Returns the failures.
-async fn check(query: &str, traces: Vec<(String, bool)>) -> Vec<String> {
+/// also be absent.
+async fn check(query: &str, traces: Vec<(String, bool)>) -> Checked {
     let http = reqwest::Client::new();
     futures_util::stream::iter(traces)
         .map(|(trace_id, required)| {
             let http = http.clone();
             async move {
                 let stored = stored_spans(&http, query, &trace_id).await;
-                let ok = match stored {
-                    Some(SPANS_PER_TRACE) => true,
-                    None => !required,
-                    Some(_) => false,
-                };
-                (!ok).then(|| format!("{trace_id}: {stored:?} spans, required {required}"))
+                match stored {
+                    Some(SPANS_PER_TRACE) => Ok(true),
+                    None if !required => Ok(false),
+                    _ => Err(format!("{trace_id}: {stored:?} spans, required {required}")),
+                }
             }
         })
         .buffer_unordered(16)
-        .filter_map(|failure| async move { failure })
-        .collect()
+        .fold(Checked::default(), |mut checked, outcome| async move {
+            match outcome {
+                Ok(true) => checked.whole += 1,
+                Ok(false) => checked.absent += 1,
+                Err(failure) => checked.failures.push(failure),
+            }
+            checked
+        })
         .await
 }
 
@@ -177,6 +190,9 @@ struct Figures {
     trials_by_mode: BTreeMap<String, usize>,
     acked_traces: usize,
     open_ms: Vec<u64>,
+    /// Traces read back whole and traces found absent (allowed) after restarts.
+    whole: usize,
+    absent: usize,
     listened_in: Vec<Duration>,
 }
 
@@ -321,7 +337,13 @@ async fn acknowledged_spans_survive_kill_9() {
             restarted.open_ms
         );
         let num_checked = to_check.len();
-        let failures = check(&restarted.query, to_check).await;
+        let Checked {
+            failures,
+            whole,
+            absent,
+        } = check(&restarted.query, to_check).await;
+        figures.whole += whole;
+        figures.absent += absent;
         assert!(
             failures.is_empty(),
             "trial {trial} ({mode:?}, killed {delay} ms into {phase}): {} of {num_checked} traces missing, not whole or half visible: {:?}; log: {:?}",
@@ -350,7 +372,11 @@ async fn acknowledged_spans_survive_kill_9() {
         .map(|(id, sent)| (id.clone(), sent.first_hour >= droppable_below))
         .collect();
     let num_required = all.iter().filter(|(_, required)| *required).count();
-    let failures = check(&last.query, all).await;
+    let Checked {
+        failures,
+        whole,
+        absent,
+    } = check(&last.query, all).await;
     assert!(
         failures.is_empty(),
         "after {trials} trials: {} acknowledged traces missing or not whole: {:?}",
@@ -362,10 +388,12 @@ async fn acknowledged_spans_survive_kill_9() {
     let mut listened = figures.listened_in.clone();
     listened.sort();
     println!(
-        "crash trials: {trials} of {trials} passed {:?}, {} acknowledged spans, {} of them in hours retention or the cap may drop, 0 lost; store open max {open_max} ms; restart listened median {:?} max {:?}",
+        "crash trials: {trials} of {trials} passed {:?}, {} acknowledged spans, 0 lost or not whole; after each restart {} traces read back whole and {} absent from dropped hours; at the end {whole} acknowledged traces whole, {absent} dropped ({} in hours retention or the cap may have dropped); store open max {open_max} ms; restart listened median {:?} max {:?}",
         figures.trials_by_mode,
         figures.acked_traces * SPANS_PER_TRACE,
-        (figures.acked_traces - num_required) * SPANS_PER_TRACE,
+        figures.whole,
+        figures.absent,
+        figures.acked_traces - num_required,
         listened[listened.len() / 2],
         listened.last().unwrap(),
     );

@@ -132,6 +132,11 @@ async fn the_disk_cap_keeps_the_data_dir_flat_under_constant_load() {
         dropped.iter().map(|(hour, _)| *hour).collect::<Vec<_>>(),
         samples.len(),
     );
+    let series: Vec<String> = samples
+        .iter()
+        .map(|kib| format!("{:.0}", mib(*kib)))
+        .collect();
+    println!("disk-cap du samples (MiB): {}", series.join(" "));
     assert!(
         dropped.len() >= 2,
         "the log names fewer than two dropped hours: {dropped:?}"

@@ -19,4 +19,4 @@ shift 3 || shift $#
 TRACERY_DISK_CAP_SECS="$secs" TRACERY_DISK_CAP_GIB="$gib" TRACERY_DISK_CAP_SPEED="$speed" \
 TRACERY_DISK_CAP_SAMPLE_SECS=10 CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}" \
     cargo test "$@" --test it disk_cap::the_disk_cap_keeps_the_data_dir_flat_under_constant_load -- --nocapture \
-    2>&1 | grep -E '^disk-cap|test result|panicked'
+    2>&1 | grep -E 'disk-cap figures|disk-cap du|test result|panicked'
