@@ -22,6 +22,8 @@ pub mod api;
 mod app;
 pub mod config;
 pub mod demo;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod healthcheck;
 pub mod ingest;
 pub mod metrics;

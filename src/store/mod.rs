@@ -7,13 +7,13 @@
 //! so async callers use `spawn_blocking`.
 
 mod backend;
-mod catalog;
+pub(crate) mod catalog;
 pub(crate) mod codec;
 mod compact;
 mod edges;
 mod keys;
-mod red;
-mod sampling;
+pub(crate) mod red;
+pub(crate) mod sampling;
 mod search;
 mod segment;
 pub(crate) mod varint;
@@ -77,7 +77,7 @@ pub enum CodecError {
 const CHECKED_TAIL_BYTES: u64 = 8 << 20;
 
 /// A block meta read back from sled, checked against its key and tree.
-fn decode_meta(hour: u32, key: &[u8], value: &[u8]) -> Result<BlockMeta, String> {
+pub(crate) fn decode_meta(hour: u32, key: &[u8], value: &[u8]) -> Result<BlockMeta, String> {
     let meta = BlockMeta::decode(value).map_err(|error| error.to_string())?;
     if key != keys::block_key(keys::META, meta.seq) || meta.partition != hour {
         return Err(format!(

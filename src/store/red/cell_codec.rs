@@ -6,6 +6,14 @@ use crate::model::TraceId;
 use crate::storage::red::{Exemplar, LatencySketch, RedCell, NUM_SLOWEST};
 
 const CELL_VERSION: u8 = 1;
+/// More calls than one cell can count (a million spans a second for eight years):
+/// larger counts are damage, and the bound keeps a query's sum over up to 65,536
+/// cells within a `u64`.
+const MAX_CALLS: u64 = 1 << 48;
+/// The sketch bucket of the longest duration, `u64::MAX` nanoseconds (`ln(2^64) /
+/// ln(γ)`, rounded up); shorter ones have smaller indexes, down to 0 for 1 ns. A
+/// heatmap has a row per bucket between the smallest and the largest index.
+const MAX_BUCKET_INDEX: i32 = 2219;
 
 pub(crate) fn encode(cell: &RedCell) -> Vec<u8> {
     let mut out = Vec::with_capacity(32 + cell.latency.buckets.len() * 3);
@@ -37,15 +45,38 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<RedCell, CodecError> {
     let num_calls = reader.u64()?;
     let num_errors = reader.u64()?;
     let num_zero = reader.u64()?;
+    if num_calls > MAX_CALLS || num_errors > num_calls {
+        return Err(CodecError::Corrupt("cell call counts"));
+    }
     let num_buckets = reader.count()?;
-    let mut buckets = Vec::with_capacity(num_buckets);
+    let mut buckets: Vec<(i32, u64)> = Vec::with_capacity(num_buckets);
     let mut index = 0i64;
+    // The sketch's counts add up to the calls (every call lands in one bucket), and
+    // its buckets are sorted: merging and quantiles rely on both.
+    let mut num_counted = num_zero;
     for _ in 0..num_buckets {
         index = index
             .checked_add(reader.i64()?)
             .ok_or(CodecError::Corrupt("sketch bucket index"))?;
         let index = i32::try_from(index).map_err(|_| CodecError::Corrupt("sketch bucket index"))?;
-        buckets.push((index, reader.u64()?));
+        if !(0..=MAX_BUCKET_INDEX).contains(&index) {
+            return Err(CodecError::Corrupt("sketch bucket index"));
+        }
+        if buckets
+            .last()
+            .is_some_and(|(previous, _)| *previous >= index)
+        {
+            return Err(CodecError::Corrupt("sketch buckets out of order"));
+        }
+        let count = reader.u64()?;
+        num_counted = num_counted
+            .checked_add(count)
+            .filter(|counted| *counted <= num_calls)
+            .ok_or(CodecError::Corrupt("sketch counts exceed the calls"))?;
+        buckets.push((index, count));
+    }
+    if num_counted != num_calls {
+        return Err(CodecError::Corrupt("sketch counts differ from the calls"));
     }
     let num_slowest = reader.count()?;
     let read_exemplar = |reader: &mut Reader<'_>| -> Result<Exemplar, CodecError> {
@@ -86,6 +117,10 @@ mod tests {
             cell.add(TraceId([i as u8; 16]), *duration, i % 2 == 1);
         }
         assert_eq!(decode(&encode(&cell)).expect("decodes"), cell);
+        let mut extremes = RedCell::default();
+        extremes.add(TraceId([1; 16]), 1, false);
+        extremes.add(TraceId([2; 16]), u64::MAX, true);
+        assert_eq!(decode(&encode(&extremes)).expect("decodes"), extremes);
         let empty = RedCell::default();
         assert_eq!(decode(&encode(&empty)).expect("decodes"), empty);
         assert!(decode(&encode(&cell)[..10]).is_err());

@@ -29,7 +29,7 @@
 //! back reads 1 min cells instead. Rolled-up cells keep one slowest exemplar, not
 //! `storage::red::NUM_SLOWEST`: a window holds many of them anyway.
 
-mod cell_codec;
+pub(crate) mod cell_codec;
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, RwLock};
