@@ -340,7 +340,10 @@ impl ClickHouse {
 impl Storage for ClickHouse {
     fn write_spans(&self, spans: &[&Span]) -> Result<usize, StorageError> {
         let now_secs = rows::date_time(unix_nanos_now());
-        let search: Vec<SpanRow> = spans.iter().map(|span| SpanRow::from_span(span)).collect();
+        let search: Vec<SpanRow> = spans
+            .iter()
+            .map(|span| SpanRow::from_span(span, now_secs))
+            .collect();
         let encoded: Vec<TraceSpanRow> = spans
             .iter()
             .map(|span| TraceSpanRow {
@@ -348,6 +351,7 @@ impl Storage for ClickHouse {
                 start_unix_nanos: span.start_unix_nanos,
                 start_time: rows::date_time(span.start_unix_nanos),
                 span: codec::encode(span),
+                ingest_time: now_secs,
             })
             .collect();
         // Spans first: a trace is only found once it can be read.
