@@ -70,6 +70,17 @@ impl ClickHouseServer {
         }
     }
 
+    /// Sends `signal` (`STOP`, `CONT`) to the process: a server that hangs.
+    pub(crate) fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("running").id();
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal} {pid}");
+    }
+
     /// Starts the process again on the same directory and ports.
     pub(crate) fn restart(&mut self) {
         self.kill();
@@ -513,4 +524,41 @@ fn search_suites_pass_on_clickhouse() {
             .collect::<Vec<_>>()
             .join("\n")
     );
+}
+
+/// A server that hangs (SIGSTOP: connections open, no answers) must not hold
+/// exporters until their own timeouts or reset their connections: the backend's
+/// deadline turns it into UNAVAILABLE, and the node recovers once it answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hung_server_gives_unavailable_within_the_deadline() {
+    let Some(clickhouse) =
+        ClickHouseServer::start("hung_server_gives_unavailable_within_the_deadline")
+    else {
+        return;
+    };
+    let server = TestServer::start_with(|config| use_clickhouse(config, &clickhouse, "hung")).await;
+    let before = TraceBuilder::new("hung").span("before", 0..5).build();
+    server.export(before.to_export_request()).await;
+    clickhouse.signal("STOP");
+    let during = TraceBuilder::new("hung").span("during", 0..5).build();
+    let started = Instant::now();
+    let status = server
+        .grpc_client()
+        .await
+        .export(during.to_export_request())
+        .await
+        .expect_err("ClickHouse hangs");
+    clickhouse.signal("CONT");
+    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(10) && waited < Duration::from_secs(40),
+        "the 15 s deadline answered, not another timeout: {waited:?}"
+    );
+    server.export(during.to_export_request()).await;
+    let body = server
+        .get_ok(&format!("/api/traces/{}", during.id_hex()))
+        .await;
+    assert_eq!(body["data"][0]["spans"].as_array().unwrap().len(), 1);
+    server.stop().await;
 }
