@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use serde_json::Value;
 use tempfile::TempDir;
-use tracery::config::{ClickHouseConfig, Config, StorageMode};
+use tracery::config::Config;
 
 use crate::support::fixtures::{kv, merged, now_nanos, Trace, TraceBuilder};
-use crate::support::TestServer;
+use crate::support::{use_clickhouse_url, TestServer};
 
 /// Where Debian's package puts the server, then what PATH finds.
 const SERVER_BINARIES: [&str; 3] = [
@@ -209,20 +209,6 @@ fn free_addr() -> SocketAddr {
 /// Tracery settings for `--storage clickhouse` on `server`.
 pub(crate) fn use_clickhouse(config: &mut Config, server: &ClickHouseServer, database: &str) {
     use_clickhouse_url(config, &server.url(), database);
-}
-
-/// Tracery settings for `--storage clickhouse` on `url`, creating the schema.
-pub(crate) fn use_clickhouse_url(config: &mut Config, url: &str, database: &str) {
-    config.ingest.storage = StorageMode::Clickhouse;
-    config.clickhouse = ClickHouseConfig {
-        url: url.to_owned(),
-        database: database.to_owned(),
-        user: "default".to_owned(),
-        password: None,
-        password_file: None,
-        cluster: None,
-        create_schema: true,
-    };
 }
 
 /// A few traces over three services, with attributes of every kind, events, an

@@ -39,6 +39,20 @@ pub(crate) struct TestServer {
     pub(crate) http: reqwest::Client,
 }
 
+/// Tracery settings for `--storage clickhouse` on `url`, creating the schema.
+pub(crate) fn use_clickhouse_url(config: &mut Config, url: &str, database: &str) {
+    config.ingest.storage = tracery::config::StorageMode::Clickhouse;
+    config.clickhouse = tracery::config::ClickHouseConfig {
+        url: url.to_owned(),
+        database: database.to_owned(),
+        user: "default".to_owned(),
+        password: None,
+        password_file: None,
+        cluster: None,
+        create_schema: true,
+    };
+}
+
 /// Set (by `clickhouse::search_suites_pass_on_clickhouse`) to run whole test
 /// suites with every `TestServer` on this ClickHouse URL, one database per server.
 pub(crate) const CLICKHOUSE_URL_ENV: &str = "TRACERY_TEST_CLICKHOUSE_URL";
@@ -72,7 +86,7 @@ impl TestServer {
     ) -> TestServer {
         let mut config = Config::for_data_dir(data_dir.path());
         if let Some((url, database)) = &clickhouse {
-            crate::clickhouse::use_clickhouse_url(&mut config, url, database);
+            use_clickhouse_url(&mut config, url, database);
         }
         adjust(&mut config);
         let bind = || async { TcpListener::bind("127.0.0.1:0").await.unwrap() };
