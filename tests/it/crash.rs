@@ -33,7 +33,7 @@ use futures_util::StreamExt as _;
 use prost::Message as _;
 
 use crate::support::binary::{log_field, Tracery};
-use crate::support::fixtures::{Trace, TraceBuilder};
+use crate::support::fixtures::{kv, Trace, TraceBuilder};
 
 const SPANS_PER_TRACE: usize = 4;
 /// `TRACERY_TEST_PAUSE_MS` in the compaction, retention and disk-cap trials.
@@ -83,11 +83,18 @@ fn store_hour(offset_secs: i64) -> u32 {
     ((real_secs() + offset_secs as f64) / 3600.0) as u32
 }
 
+/// Operation names are few, as in real services (a name per trace would grow the
+/// catalog, which the store loads when it opens, by four names a trace); the trace's
+/// place in the run is an attribute.
 fn trace(trial: usize, exporter: usize, index: usize) -> Trace {
+    let label = format!("t{trial}-e{exporter}-{index}");
     let mut builder = TraceBuilder::new(&format!("crash-{exporter}"))
-        .span(&format!("t{trial}-e{exporter}-{index}-0"), 0..10);
+        .span("op-0", 0..10)
+        .attr(kv("crash.trace", label.as_str()));
     for span in 1..SPANS_PER_TRACE {
-        builder = builder.child(&format!("t{trial}-e{exporter}-{index}-{span}"), 1..9);
+        builder = builder
+            .child(&format!("op-{span}"), 1..9)
+            .attr(kv("crash.trace", label.as_str()));
     }
     builder.build()
 }
