@@ -422,3 +422,42 @@ fn the_disk_cap_drops_the_oldest_hours_first_but_never_the_current_one() {
     let store = Store::open(&config(dir.path())).unwrap();
     check_readable(&store, &[103], &[100, 101, 102]);
 }
+
+#[test]
+fn the_test_clock_files_spans_under_its_own_hour() {
+    let dir = tempfile::tempdir().unwrap();
+    let real_hour = unix_secs_now() / 3600;
+    let store = Store::open(&config(dir.path()))
+        .unwrap()
+        .with_test_hooks(TestHooks {
+            clock_offset_secs: 2 * 3600,
+            ..TestHooks::default()
+        });
+    assert!((store.clock_secs() / 3600).abs_diff(real_hour + 2) <= 1);
+    store.write_spans(&[&span(1, 1, "svc", None)]).unwrap();
+    store.sync().unwrap();
+    let hours: Vec<u32> = store
+        .inner
+        .segments
+        .len_by_hour()
+        .iter()
+        .map(|(hour, _)| *hour)
+        .collect();
+    assert_eq!(hours, [store.hour_now()], "filed under the shifted hour");
+    assert!(u64::from(hours[0]) > real_hour);
+    // Sped up 3600 times, an hour passes in a second.
+    let fast_dir = tempfile::tempdir().unwrap();
+    let fast = Store::open(&config(fast_dir.path()))
+        .unwrap()
+        .with_test_hooks(TestHooks {
+            clock_speed: 3600,
+            ..TestHooks::default()
+        });
+    let before = fast.clock_secs();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert!(
+        fast.clock_secs() - before >= 300,
+        "{}",
+        fast.clock_secs() - before
+    );
+}
