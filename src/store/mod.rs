@@ -88,6 +88,10 @@ pub(crate) fn decode_meta(hour: u32, key: &[u8], value: &[u8]) -> Result<BlockMe
     if meta.num_bytes < meta.filter_len.saturating_add(meta.summary_len) {
         return Err("block lengths are inconsistent".to_owned());
     }
+    // `Store::open` computes the block's end and the next sequence number from it.
+    if meta.offset.checked_add(u64::from(meta.num_bytes)).is_none() || meta.seq == u64::MAX {
+        return Err("block offset or sequence number out of range".to_owned());
+    }
     Ok(meta)
 }
 

@@ -20,6 +20,9 @@ if [ $# -eq 0 ]; then
   set -- $(cargo fuzz list)
 fi
 cargo fuzz build --sanitizer none 2>&1 | tail -n 1
+# The built binaries are run directly, so editing the sources during a soak does
+# not make `cargo fuzz run` rebuild in the middle of it.
+bin_dir="target/$(rustc -vV | sed -n 's/^host: //p')/release"
 
 printf '%-14s %8s %14s %8s %8s %6s %10s\n' target seconds executions crashes timeouts ooms corpus
 total_crashes=0
@@ -29,9 +32,10 @@ for target in "$@"; do
   started=$SECONDS
   # fork=1: one child at a time (two cores shared); a crash, timeout or OOM ends
   # the child, is counted and written out, and the next child goes on.
-  cargo fuzz run --sanitizer none "$target" "corpus-run/$target" "corpus/$target" -- \
+  "$bin_dir/$target" -artifact_prefix="artifacts/$target/" \
     -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
-    -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 >"$log" 2>&1 || true
+    -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+    "corpus-run/$target" "corpus/$target" >"$log" 2>&1 || true
   # Fork mode's status lines: "#EXECS: cov: … oom/timeout/crash: O/T/C time: …".
   last=$(grep -E '^#[0-9]+: cov:' "$log" | tail -n 1)
   execs=$(sed -E 's/^#([0-9]+):.*/\1/' <<<"$last")
