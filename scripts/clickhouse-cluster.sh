@@ -218,13 +218,13 @@ XML
 write_users_config() {
   cat >"$dir/users.xml" <<'XML'
 <?xml version="1.0"?>
-<!-- Written by scripts/clickhouse-cluster.sh: one user, `default`, no password, from 127.0.0.1 only. -->
+<!-- Written by scripts/clickhouse-cluster.sh: one user, `default`, no password, from 127.0.0.1 only.
+     Settings keep ClickHouse's defaults (load_balancing = random among replicas), as in production. -->
 <yandex>
     <profiles>
         <default>
             <max_memory_usage>4000000000</max_memory_usage>
             <use_uncompressed_cache>0</use_uncompressed_cache>
-            <load_balancing>in_order</load_balancing>
         </default>
     </profiles>
     <users>
