@@ -63,6 +63,10 @@ pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 60_000;
 pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 120_000;
 /// sled's background fsync interval for writes not already synced by a durable ack.
 pub const DEFAULT_SLED_FLUSH_EVERY_MS: u64 = 500;
+/// `--storage clickhouse`: the server's HTTP interface.
+pub const DEFAULT_CLICKHOUSE_URL: &str = "http://127.0.0.1:8123";
+pub const DEFAULT_CLICKHOUSE_DATABASE: &str = "tracery";
+pub const DEFAULT_CLICKHOUSE_USER: &str = "default";
 
 /// When an export is acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -82,6 +86,8 @@ pub enum StorageMode {
     Sled,
     /// Decode, convert and drop every span: the benchmark's null sink.
     Discard,
+    /// Store spans in ClickHouse (--clickhouse-*); no data dir is used.
+    Clickhouse,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -197,9 +203,27 @@ pub struct RawConfig {
     /// Keep RED metrics (rate, errors, duration histograms) while spans are written, for /monitor and /api/metrics [default: true]
     #[arg(long, env = "TRACERY_RED_METRICS")]
     pub red_metrics: Option<bool>,
-    /// sled storage, or discard (decode and drop; for benchmarks) [default: sled]
+    /// sled storage, clickhouse (--clickhouse-url), or discard (decode and drop; for benchmarks) [default: sled]
     #[arg(long, env = "TRACERY_STORAGE", value_enum)]
     pub storage: Option<StorageMode>,
+    /// ClickHouse HTTP URL, with --storage clickhouse [default: http://127.0.0.1:8123]
+    #[arg(long, env = "TRACERY_CLICKHOUSE_URL")]
+    pub clickhouse_url: Option<String>,
+    /// ClickHouse database that holds Tracery's tables [default: tracery]
+    #[arg(long, env = "TRACERY_CLICKHOUSE_DATABASE")]
+    pub clickhouse_database: Option<String>,
+    /// ClickHouse user [default: default]
+    #[arg(long, env = "TRACERY_CLICKHOUSE_USER")]
+    pub clickhouse_user: Option<String>,
+    /// File holding the ClickHouse password (TRACERY_CLICKHOUSE_PASSWORD wins over it); none by default
+    #[arg(long, env = "TRACERY_CLICKHOUSE_PASSWORD_FILE")]
+    pub clickhouse_password_file: Option<PathBuf>,
+    /// ClickHouse cluster name: Replicated tables behind Distributed ones, created ON CLUSTER; empty for a single server [default: none]
+    #[arg(long, env = "TRACERY_CLICKHOUSE_CLUSTER")]
+    pub clickhouse_cluster: Option<String>,
+    /// Create the ClickHouse database and tables that are missing, then start [default: false]
+    #[arg(long, env = "TRACERY_CLICKHOUSE_CREATE_SCHEMA", num_args = 0..=1, default_missing_value = "true")]
+    pub clickhouse_create_schema: Option<bool>,
     /// N+1 detection: fewest repeated sibling spans (same query, route or name) that count [default: 5]
     #[arg(long, env = "TRACERY_N_PLUS_ONE_MIN_REPEATS")]
     pub n_plus_one_min_repeats: Option<usize>,
@@ -243,6 +267,8 @@ pub struct Config {
     pub receiver: ReceiverConfig,
     pub ingest: IngestConfig,
     pub store: StoreConfig,
+    /// Used with `--storage clickhouse`.
+    pub clickhouse: ClickHouseConfig,
     pub query: QueryConfig,
     pub ui: UiConfig,
     pub otlp_grpc_addr: SocketAddr,
@@ -352,6 +378,32 @@ pub struct StoreConfig {
     pub red_metrics: bool,
 }
 
+/// Where the ClickHouse backend (`crate::clickhouse`) keeps spans.
+#[derive(Debug, Clone)]
+pub struct ClickHouseConfig {
+    /// `http://host:port` of the server's HTTP interface.
+    pub url: String,
+    pub database: String,
+    pub user: String,
+    /// From `TRACERY_CLICKHOUSE_PASSWORD`; wins over `password_file`.
+    pub password: Option<Secret>,
+    /// Read when the server starts.
+    pub password_file: Option<PathBuf>,
+    /// `None`: a single server.
+    pub cluster: Option<String>,
+    pub create_schema: bool,
+}
+
+/// A credential: `Debug` doesn't show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("Secret(..)")
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct QueryConfig {
     pub n_plus_one: NPlusOneConfig,
@@ -446,6 +498,16 @@ impl RawConfig {
             zstd_level: self.zstd_level.or(lower.zstd_level),
             red_metrics: self.red_metrics.or(lower.red_metrics),
             storage: self.storage.or(lower.storage),
+            clickhouse_url: self.clickhouse_url.or(lower.clickhouse_url),
+            clickhouse_database: self.clickhouse_database.or(lower.clickhouse_database),
+            clickhouse_user: self.clickhouse_user.or(lower.clickhouse_user),
+            clickhouse_password_file: self
+                .clickhouse_password_file
+                .or(lower.clickhouse_password_file),
+            clickhouse_cluster: self.clickhouse_cluster.or(lower.clickhouse_cluster),
+            clickhouse_create_schema: self
+                .clickhouse_create_schema
+                .or(lower.clickhouse_create_schema),
             n_plus_one_min_repeats: self.n_plus_one_min_repeats.or(lower.n_plus_one_min_repeats),
             n_plus_one_min_total_ms: self
                 .n_plus_one_min_total_ms
@@ -468,6 +530,7 @@ impl RawConfig {
 
 impl Config {
     pub fn from_raw(raw: RawConfig) -> Result<Config, ConfigError> {
+        let clickhouse = clickhouse_from_raw(&raw)?;
         let n_plus_one = n_plus_one_from_raw(&raw)?;
         let limits = limits_from_raw(&raw)?;
         let max_batch_spans = non_zero(
@@ -543,6 +606,7 @@ impl Config {
             interval: Duration::from_millis(interval_ms),
         };
         Ok(Config {
+            clickhouse,
             receiver: ReceiverConfig {
                 max_message_bytes: max_message_mib * 1024 * 1024,
                 cors_origins,
@@ -660,6 +724,58 @@ impl Config {
         };
         Config::from_raw(raw).expect("the defaults are valid")
     }
+}
+
+fn clickhouse_from_raw(raw: &RawConfig) -> Result<ClickHouseConfig, ConfigError> {
+    let url = raw
+        .clickhouse_url
+        .clone()
+        .unwrap_or_else(|| DEFAULT_CLICKHOUSE_URL.to_owned());
+    if !url.starts_with("http://") {
+        return Err(invalid(
+            "clickhouse_url",
+            "must be an http:// URL of the server's HTTP interface",
+        ));
+    }
+    let identifier = |field: &'static str, name: &str| {
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if valid {
+            Ok(name.to_owned())
+        } else {
+            Err(invalid(field, "must be letters, digits, `_` or `-`"))
+        }
+    };
+    let database = identifier(
+        "clickhouse_database",
+        raw.clickhouse_database
+            .as_deref()
+            .unwrap_or(DEFAULT_CLICKHOUSE_DATABASE),
+    )?;
+    let cluster = match raw.clickhouse_cluster.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(name) => Some(identifier("clickhouse_cluster", name)?),
+    };
+    Ok(ClickHouseConfig {
+        url,
+        database,
+        user: raw
+            .clickhouse_user
+            .clone()
+            .unwrap_or_else(|| DEFAULT_CLICKHOUSE_USER.to_owned()),
+        password: std::env::var("TRACERY_CLICKHOUSE_PASSWORD")
+            .ok()
+            .filter(|password| !password.is_empty())
+            .map(Secret),
+        password_file: raw
+            .clickhouse_password_file
+            .clone()
+            .filter(|path| !path.as_os_str().is_empty()),
+        cluster,
+        create_schema: raw.clickhouse_create_schema.unwrap_or(false),
+    })
 }
 
 fn access_from_raw(
@@ -861,6 +977,9 @@ mod tests {
             format!("[default: {DEFAULT_HEADER_TIMEOUT_MS}]"),
             format!("[default: {DEFAULT_REQUEST_TIMEOUT_MS}]"),
             format!("[default: {DEFAULT_IDLE_TIMEOUT_MS}]"),
+            format!("[default: {DEFAULT_CLICKHOUSE_URL}]"),
+            format!("[default: {DEFAULT_CLICKHOUSE_DATABASE}]"),
+            format!("[default: {DEFAULT_CLICKHOUSE_USER}]"),
         ] {
             assert!(help.contains(&default), "--help lacks {default}");
         }
