@@ -21,10 +21,17 @@ pub struct Check {
     pub expect_rows: Option<usize>,
 }
 
-const START: u64 = 1_750_000_000_000_000_000;
+/// A recent time (to the second), so TTL retention keeps the sample rows.
+fn sample_start() -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs());
+    now.saturating_sub(3_600) * 1_000_000_000
+}
 
 /// DDL, sample inserts and every query, in the order they must run.
 pub fn checks(layout: &Layout) -> Vec<Check> {
+    let start = sample_start();
     let statement = |sql: String| Check {
         sql,
         expect_rows: None,
@@ -33,7 +40,7 @@ pub fn checks(layout: &Layout) -> Vec<Check> {
         sql,
         expect_rows: Some(rows),
     };
-    let spans = sample_spans();
+    let spans = sample_spans(start);
     let trace_id = spans[0].trace_id;
     let mut checks: Vec<Check> = layout
         .create_statements()
@@ -59,16 +66,16 @@ pub fn checks(layout: &Layout) -> Vec<Check> {
     checks.push(statement(format!(
         "INSERT INTO {} (service, operation, kind, last_seen) VALUES ('frontend', 'GET /cart', 2, {}), ('checkout', 'charge', 3, {})",
         layout.table("operations"),
-        date_time(START),
-        date_time(START),
+        date_time(start),
+        date_time(start),
     )));
     checks.push(statement(format!(
         "INSERT INTO {} (service, operation, probability, updated_unix_nanos) VALUES ('frontend', 'GET /cart', 0.5, 1), ('frontend', 'GET /cart', 0.25, 2)",
         layout.table("sampling"),
     )));
     let window = TraceQuery {
-        start_min_unix_nanos: START - 60_000_000_000,
-        start_max_unix_nanos: START + 60_000_000_000,
+        start_min_unix_nanos: start - 60_000_000_000,
+        start_max_unix_nanos: start + 60_000_000_000,
         limit: 20,
         ..TraceQuery::default()
     };
@@ -112,7 +119,7 @@ pub fn checks(layout: &Layout) -> Vec<Check> {
             0,
         ),
         query(
-            sql::dependencies(layout, START - 60_000_000_000, START + 60_000_000_000),
+            sql::dependencies(layout, start - 60_000_000_000, start + 60_000_000_000),
             1,
         ),
         query(sql::sampling_probabilities(layout), 1),
@@ -121,7 +128,7 @@ pub fn checks(layout: &Layout) -> Vec<Check> {
     ]);
     checks.extend(
         layout
-            .retention_statements(date_time(START) as u64 - 86_400)
+            .retention_statements(date_time(start) as u64 - 86_400)
             .into_iter()
             .map(statement),
     );
@@ -129,10 +136,10 @@ pub fn checks(layout: &Layout) -> Vec<Check> {
 }
 
 fn insert_span(layout: &Layout, span: &Span) -> String {
-    let row = super::rows::SpanRow::from_span(span);
+    let row = super::rows::SpanRow::from_span(span, date_time(span.start_unix_nanos));
     let terms: Vec<String> = span_terms(span).iter().map(|t| sql::literal(t)).collect();
     format!(
-        "INSERT INTO {} (trace_id, span_id, parent_span_id, service, operation, kind, start_unix_nanos, start_time, duration_nanos, terms) VALUES (unhex('{}'), unhex('{}'), unhex('{}'), {}, {}, {}, {}, {}, {}, [{}])",
+        "INSERT INTO {} (trace_id, span_id, parent_span_id, service, operation, kind, start_unix_nanos, start_time, duration_nanos, terms, ingest_time) VALUES (unhex('{}'), unhex('{}'), unhex('{}'), {}, {}, {}, {}, {}, {}, [{}], {})",
         layout.table("spans"),
         hex::encode(row.trace_id),
         hex::encode(row.span_id),
@@ -144,22 +151,24 @@ fn insert_span(layout: &Layout, span: &Span) -> String {
         row.start_time,
         row.duration_nanos,
         terms.join(", "),
+        row.ingest_time,
     )
 }
 
 fn insert_trace_span(layout: &Layout, span: &Span) -> String {
     format!(
-        "INSERT INTO {} (trace_id, start_unix_nanos, start_time, span) VALUES (unhex('{}'), {}, {}, unhex('{}'))",
+        "INSERT INTO {} (trace_id, start_unix_nanos, start_time, span, ingest_time) VALUES (unhex('{}'), {}, {}, unhex('{}'), {})",
         layout.table("trace_spans"),
         span.trace_id.to_hex(),
         span.start_unix_nanos,
         date_time(span.start_unix_nanos),
         hex::encode(codec::encode(span)),
+        date_time(span.start_unix_nanos),
     )
 }
 
 /// A trace of two spans: `frontend` calls `checkout`.
-fn sample_spans() -> Vec<Span> {
+fn sample_spans(start: u64) -> Vec<Span> {
     let attribute = |key: &str, value: AttrValue| Attribute {
         key: key.to_owned(),
         value,
@@ -181,8 +190,8 @@ fn sample_spans() -> Vec<Span> {
         flags: 1,
         name: "GET /cart".to_owned(),
         kind: SpanKind::Server,
-        start_unix_nanos: START,
-        end_unix_nanos: START + 40_000_000,
+        start_unix_nanos: start,
+        end_unix_nanos: start + 40_000_000,
         attributes: vec![attribute("http.status_code", AttrValue::Int(200))],
         events: vec![],
         links: vec![],
@@ -196,8 +205,8 @@ fn sample_spans() -> Vec<Span> {
         parent_span_id: Some(SpanId([1; 8])),
         name: "charge".to_owned(),
         kind: SpanKind::Client,
-        start_unix_nanos: START + 5_000_000,
-        end_unix_nanos: START + 25_000_000,
+        start_unix_nanos: start + 5_000_000,
+        end_unix_nanos: start + 25_000_000,
         status_code: StatusCode::Error,
         status_message: "card declined".to_owned(),
         resource: resource("checkout"),

@@ -237,7 +237,8 @@ impl ClickHouse {
         self.block_on(query.fetch_all::<T>())
     }
 
-    fn insert<T>(&self, table: &str, rows: &[T]) -> Result<(), StorageError>
+    /// One INSERT of `rows`; the caller runs it under the deadline (`block_on`).
+    async fn insert<T>(&self, table: &str, rows: &[T]) -> clickhouse::error::Result<()>
     where
         T: clickhouse::RowOwned + clickhouse::RowWrite,
     {
@@ -254,13 +255,11 @@ impl ClickHouse {
                 .with_setting("insert_distributed_sync", "1"),
             None => self.client.clone(),
         };
-        self.block_on(async move {
-            let mut insert = client.insert_unescaped::<T>(&table).await?;
-            for row in rows {
-                insert.write(row).await?;
-            }
-            insert.end().await
-        })
+        let mut insert = client.insert_unescaped::<T>(&table).await?;
+        for row in rows {
+            insert.write(row).await?;
+        }
+        insert.end().await
     }
 
     /// Operation rows that this process has not written within the refresh period.
@@ -340,7 +339,10 @@ impl ClickHouse {
 impl Storage for ClickHouse {
     fn write_spans(&self, spans: &[&Span]) -> Result<usize, StorageError> {
         let now_secs = rows::date_time(unix_nanos_now());
-        let search: Vec<SpanRow> = spans.iter().map(|span| SpanRow::from_span(span)).collect();
+        let search: Vec<SpanRow> = spans
+            .iter()
+            .map(|span| SpanRow::from_span(span, now_secs))
+            .collect();
         let encoded: Vec<TraceSpanRow> = spans
             .iter()
             .map(|span| TraceSpanRow {
@@ -348,17 +350,22 @@ impl Storage for ClickHouse {
                 start_unix_nanos: span.start_unix_nanos,
                 start_time: rows::date_time(span.start_unix_nanos),
                 span: codec::encode(span),
+                ingest_time: now_secs,
             })
             .collect();
-        // Spans first: a trace is only found once it can be read.
-        self.insert("trace_spans", &encoded)?;
-        self.insert("spans", &search)?;
         let operations = self.new_operations(spans, now_secs);
-        if let Err(error) = self.insert("operations", &operations) {
+        // One deadline for the whole write, so a durable export waits at most about
+        // one deadline per batch ahead of it (well within the receivers' request
+        // timeout). Encoded spans first: a trace is only found once it can be read.
+        let written = self.block_on(async {
+            self.insert("trace_spans", &encoded).await?;
+            self.insert("spans", &search).await?;
+            self.insert("operations", &operations).await
+        });
+        if written.is_err() {
             self.forget_operations(&operations);
-            return Err(error);
         }
-        Ok(spans.len())
+        written.map(|()| spans.len())
     }
 
     fn sync(&self) -> Result<(), StorageError> {
@@ -469,7 +476,7 @@ impl Storage for ClickHouse {
                 updated_unix_nanos,
             })
             .collect();
-        self.insert("sampling", &rows)
+        self.block_on(self.insert("sampling", &rows))
     }
 }
 

@@ -33,6 +33,8 @@ pub(super) struct SpanRow {
     pub(super) start_time: u32,
     pub(super) duration_nanos: u64,
     pub(super) terms: Vec<String>,
+    /// When the span was written: what retention goes by.
+    pub(super) ingest_time: u32,
 }
 
 /// A row of `trace_spans` (get-trace): the encoded span.
@@ -42,6 +44,7 @@ pub(super) struct TraceSpanRow {
     pub(super) start_unix_nanos: u64,
     pub(super) start_time: u32,
     pub(super) span: Vec<u8>,
+    pub(super) ingest_time: u32,
 }
 
 /// A row of `operations`.
@@ -105,7 +108,7 @@ pub(super) fn date_time(unix_nanos: u64) -> u32 {
 }
 
 impl SpanRow {
-    pub(super) fn from_span(span: &Span) -> SpanRow {
+    pub(super) fn from_span(span: &Span, ingest_time: u32) -> SpanRow {
         SpanRow {
             trace_id: *span.trace_id.as_bytes(),
             span_id: span.span_id.0,
@@ -117,6 +120,7 @@ impl SpanRow {
             start_time: date_time(span.start_unix_nanos),
             duration_nanos: span.duration_nanos(),
             terms: span_terms(span),
+            ingest_time,
         }
     }
 }

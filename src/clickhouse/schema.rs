@@ -11,6 +11,8 @@
 //! - `spans`: one row per span for search, ordered (service, operation, start):
 //!   trace and span ids, parent id (dependencies), kind, start, duration, and
 //!   `terms`, the span's searchable `key\x1fvalue` strings (see `rows::terms`).
+//!   Retention (TTL or deletes) goes by `ingest_time`, when the span was written, as
+//!   the embedded store drops whole ingest hours: old timestamps are kept as long.
 //! - `trace_spans`: the encoded span (`codec`), ordered by trace id: get-trace.
 //! - `operations`: (service, operation, kind), deduplicated by ReplacingMergeTree.
 //! - `sampling`: adaptive sampling's probabilities, newest row per operation wins.
@@ -156,33 +158,35 @@ impl Layout {
             Table {
                 name: "spans",
                 columns: format!(
-                    "    trace_id FixedString(16),\n    span_id FixedString(8),\n    parent_span_id FixedString(8),\n    service {name},\n    operation {name},\n    kind UInt8,\n    start_unix_nanos UInt64{},\n    start_time DateTime{},\n    duration_nanos UInt64{},\n    terms Array(String){}{}",
+                    "    trace_id FixedString(16),\n    span_id FixedString(8),\n    parent_span_id FixedString(8),\n    service {name},\n    operation {name},\n    kind UInt8,\n    start_unix_nanos UInt64{},\n    start_time DateTime{},\n    duration_nanos UInt64{},\n    terms Array(String){},\n    ingest_time DateTime{}{}",
                     profile.codec("Delta, ZSTD(1)"),
                     profile.codec("Delta, ZSTD(1)"),
                     profile.codec("ZSTD(1)"),
                     profile.codec("ZSTD(3)"),
+                    profile.codec("Delta, ZSTD(1)"),
                     profile.skip_indexes(&[("trace_id_idx", "trace_id"), ("terms_idx", "terms")]),
                 ),
                 engine: "MergeTree",
                 engine_args: "",
                 partition_by: Some("toDate(start_time)"),
                 order_by: "(service, operation, start_unix_nanos)",
-                ttl_column: Some("start_time"),
+                ttl_column: Some("ingest_time"),
                 shard_key: "cityHash64(trace_id)",
             },
             Table {
                 name: "trace_spans",
                 columns: format!(
-                    "    trace_id FixedString(16),\n    start_unix_nanos UInt64{},\n    start_time DateTime{},\n    span String{}",
+                    "    trace_id FixedString(16),\n    start_unix_nanos UInt64{},\n    start_time DateTime{},\n    span String{},\n    ingest_time DateTime{}",
                     profile.codec("Delta, ZSTD(1)"),
                     profile.codec("Delta, ZSTD(1)"),
                     profile.codec("ZSTD(3)"),
+                    profile.codec("Delta, ZSTD(1)"),
                 ),
                 engine: "MergeTree",
                 engine_args: "",
                 partition_by: Some("toDate(start_time)"),
                 order_by: "(trace_id, start_unix_nanos)",
-                ttl_column: Some("start_time"),
+                ttl_column: Some("ingest_time"),
                 shard_key: "cityHash64(trace_id)",
             },
             Table {
@@ -249,7 +253,7 @@ mod tests {
         assert!(spans_local.contains(
             "ReplicatedMergeTree('/clickhouse/tables/{shard}/tracery/spans_local', '{replica}')"
         ));
-        assert!(spans_local.contains("TTL start_time + INTERVAL 3600 SECOND"));
+        assert!(spans_local.contains("TTL ingest_time + INTERVAL 3600 SECOND"));
         assert!(spans_local.contains("bloom_filter"));
         assert!(statements.iter().any(|s| s.contains(
             "Distributed(`two_by_two`, `tracery`, `spans_local`, cityHash64(trace_id))"
@@ -267,7 +271,7 @@ mod tests {
         let deletes = layout(Some("c"), Profile::Compat).retention_statements(100);
         assert_eq!(deletes.len(), 3);
         assert!(deletes[0].starts_with(
-            "ALTER TABLE `tracery`.`spans_local` ON CLUSTER `c` DELETE WHERE start_time < toDateTime(100)"
+            "ALTER TABLE `tracery`.`spans_local` ON CLUSTER `c` DELETE WHERE ingest_time < toDateTime(100)"
         ));
     }
 }

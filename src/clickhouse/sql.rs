@@ -115,14 +115,16 @@ pub fn dependencies(layout: &Layout, start_unix_nanos: u64, end_unix_nanos: u64)
     let spans = layout.table("spans");
     let parent_start = start_unix_nanos.saturating_sub(PARENT_LOOKBACK_NANOS);
     format!(
-        "SELECT parent, child, count() AS calls FROM (SELECT trace_id, parent_span_id AS span_id, service AS child FROM {spans} WHERE start_unix_nanos >= {start_unix_nanos} AND start_unix_nanos <= {end_unix_nanos} AND parent_span_id != toFixedString('', 8)) ALL INNER JOIN (SELECT trace_id, span_id, service AS parent FROM {spans} WHERE start_unix_nanos >= {parent_start} AND start_unix_nanos <= {end_unix_nanos}) USING (trace_id, span_id) WHERE parent != child GROUP BY parent, child ORDER BY parent, child"
+        "SELECT parent, child, count() AS calls FROM (SELECT trace_id, parent_span_id AS span_id, service AS child FROM {spans} WHERE start_unix_nanos >= {start_unix_nanos} AND start_unix_nanos <= {end_unix_nanos} AND parent_span_id != toFixedString('', 8)) AS children ALL INNER JOIN (SELECT trace_id, span_id, service AS parent FROM {spans} WHERE start_unix_nanos >= {parent_start} AND start_unix_nanos <= {end_unix_nanos}) AS parents USING (trace_id, span_id) WHERE parent != child GROUP BY parent, child ORDER BY parent, child"
     )
 }
 
-/// `SamplingRow`s: the newest probability per operation.
+/// `SamplingRow`s (read by position): the newest probability per operation. The
+/// aliases differ from the column names: a current server would otherwise read
+/// `probability` inside `argMax` as the alias.
 pub fn sampling_probabilities(layout: &Layout) -> String {
     format!(
-        "SELECT service, operation, argMax(probability, updated_unix_nanos) AS probability, max(updated_unix_nanos) AS updated_unix_nanos FROM {} GROUP BY service, operation ORDER BY service, operation",
+        "SELECT service, operation, argMax(probability, updated_unix_nanos) AS newest_probability, max(updated_unix_nanos) AS newest_update FROM {} GROUP BY service, operation ORDER BY service, operation",
         layout.table("sampling")
     )
 }
