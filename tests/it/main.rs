@@ -8,6 +8,7 @@ pub(crate) mod access;
 mod admin;
 mod base_path;
 mod clickhouse;
+mod clickhouse_cluster;
 mod crash;
 mod demo;
 mod disk_cap;
