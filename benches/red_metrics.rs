@@ -122,6 +122,19 @@ fn write_seconds(blocks: &[Vec<Span>], rounds: usize) -> (f64, f64) {
     (best[0], best[1])
 }
 
+/// CPU time of every thread of this process so far (Linux `schedstat`, in ns):
+/// a query's CPU time stays meaningful when other builds load the machine and
+/// stretch its wall time.
+fn process_cpu_nanos() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
 fn percentile(sorted: &[Duration], quantile: f64) -> Duration {
     sorted[((quantile * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
@@ -157,14 +170,21 @@ fn main() {
         })
         .collect();
     let num_spans = (blocks.len() * BLOCK_SPANS) as f64;
-    let (off, on) = write_seconds(&blocks, if full { 7 } else { 1 });
-    println!(
+    // RED_BENCH_WRITE_ROUNDS=0 skips this part.
+    let rounds: usize = std::env::var("RED_BENCH_WRITE_ROUNDS")
+        .ok()
+        .and_then(|rounds| rounds.parse().ok())
+        .unwrap_or(if full { 7 } else { 1 });
+    let (off, on) = write_seconds(&blocks, rounds);
+    if rounds > 0 {
+        println!(
         "write_spans: {:.0} spans/s without RED metrics, {:.0} spans/s with; RED adds {:.1}% to the store's write path ({:.0} ns per span)",
         num_spans / off,
         num_spans / on,
         100.0 * (on - off) / off,
         (on - off) * 1e9 / num_spans
     );
+    }
 
     // `hours` of cells (24 h in a real run): 50 services × 20 operations, a span every 10 s each.
     let dir = tempfile::tempdir().expect("temp dir");
@@ -224,7 +244,7 @@ fn main() {
         &tracery::config::QueryConfig::default(),
     );
     for group_by_operation in [false, true] {
-        let mut latencies = Vec::new();
+        let (mut latencies, mut cpu_times) = (Vec::new(), Vec::new());
         for sample in 0..num_samples {
             let metrics_query = MetricsQuery {
                 services: vec![format!("service-{:02}", sample % NUM_SERVICES)],
@@ -235,11 +255,13 @@ fn main() {
                 lookback_millis: hours * 3_600_000,
                 step_millis: 60_000,
             };
+            let cpu_before = process_cpu_nanos();
             let started = Instant::now();
             let (_, series) = runtime
                 .block_on(query.red_series(metrics_query))
                 .expect("query");
             latencies.push(started.elapsed());
+            cpu_times.push(Duration::from_nanos(process_cpu_nanos() - cpu_before));
             let expected = if group_by_operation {
                 OPERATIONS_PER_SERVICE
             } else {
@@ -248,12 +270,15 @@ fn main() {
             assert_eq!(series.len() as u64, expected);
         }
         latencies.sort();
+        cpu_times.sort();
         println!(
-            "latencies over {hours} h, step 60 s, {}: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({num_samples} queries)",
+            "latencies over {hours} h, step 60 s, {}: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; CPU time p50 {:.1} ms, p99 {:.1} ms ({num_samples} queries)",
             if group_by_operation { "grouped by operation" } else { "per service" },
             percentile(&latencies, 0.5).as_secs_f64() * 1e3,
             percentile(&latencies, 0.99).as_secs_f64() * 1e3,
             latencies[latencies.len() - 1].as_secs_f64() * 1e3,
+            percentile(&cpu_times, 0.5).as_secs_f64() * 1e3,
+            percentile(&cpu_times, 0.99).as_secs_f64() * 1e3,
         );
     }
 }
