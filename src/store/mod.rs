@@ -27,6 +27,7 @@ use foldhash::{HashMap, HashSet};
 
 use catalog::Catalog;
 pub(crate) use codec::{BlockMeta, Summary};
+pub use red::RedSize;
 pub use red::CHECKPOINT_INTERVAL as RED_CHECKPOINT_INTERVAL;
 pub(crate) use red::{RedRow, Resolution};
 use segment::Segments;
@@ -448,9 +449,8 @@ impl Store {
         self.inner.red.checkpoint(&self.inner.db, unix_secs_now())
     }
 
-    /// `(cells, bytes of keys and values)` of the RED metrics in sled, for the
-    /// benchmark. Reads every cell.
-    pub fn red_size(&self) -> Result<(u64, u64), StoreError> {
+    /// What the RED metrics take in sled, for the benchmark. Reads every item.
+    pub fn red_size(&self) -> Result<RedSize, StoreError> {
         self.inner.red.size()
     }
 
@@ -640,6 +640,8 @@ impl Store {
                 break;
             }
             self.drop_hour(hour)?;
+            // The RED metrics of that hour and before go too (sealed or not).
+            self.inner.red.expire_before(&self.inner.db, hour + 1)?;
             used = used.saturating_sub(bytes);
             tracing::warn!(
                 hour,
