@@ -2,7 +2,8 @@
 //!
 //! - write cost: `Store::write_spans` of the same 8192-span blocks with RED metrics
 //!   on and off (`StoreConfig::red_metrics`), best of several rounds;
-//! - storage: cells and bytes per cell in sled after a checkpoint;
+//! - storage: cells and bytes per cell in sled after a checkpoint, once the hours
+//!   that are over have been sealed (one value per resolution, cell id and hour);
 //! - query: `QueryService::red_series` as `/api/metrics/latencies` asks it (one
 //!   service, server spans, 24 h lookback, 60 s step), per service and grouped by
 //!   operation, over 24 h of cells of 50 services × 20 operations. Without HTTP.
@@ -102,10 +103,12 @@ fn now_nanos() -> u64 {
         .as_nanos() as u64
 }
 
-/// Seconds to write `blocks` with RED metrics on or off, best of `rounds`.
-fn write_seconds(blocks: &[Vec<Span>], red_metrics: bool, rounds: usize) -> f64 {
-    (0..rounds)
-        .map(|_| {
+/// Seconds to write `blocks` without and with RED metrics, best of `rounds` each;
+/// the two alternate so that load from elsewhere hits both alike.
+fn write_seconds(blocks: &[Vec<Span>], rounds: usize) -> (f64, f64) {
+    let mut best = [f64::INFINITY; 2];
+    for _ in 0..rounds {
+        for (red_metrics, best) in [false, true].into_iter().zip(best.iter_mut()) {
             let dir = tempfile::tempdir().expect("temp dir");
             let store = store(&dir, red_metrics);
             let started = Instant::now();
@@ -113,9 +116,23 @@ fn write_seconds(blocks: &[Vec<Span>], red_metrics: bool, rounds: usize) -> f64 
                 let refs: Vec<&Span> = block.iter().collect();
                 store.write_spans(&refs).expect("write");
             }
-            started.elapsed().as_secs_f64()
-        })
-        .fold(f64::INFINITY, f64::min)
+            *best = best.min(started.elapsed().as_secs_f64());
+        }
+    }
+    (best[0], best[1])
+}
+
+/// CPU time of every thread of this process so far (Linux `schedstat`, in ns):
+/// a query's CPU time stays meaningful when other builds load the machine and
+/// stretch its wall time.
+fn process_cpu_nanos() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
 }
 
 fn percentile(sorted: &[Duration], quantile: f64) -> Duration {
@@ -153,15 +170,21 @@ fn main() {
         })
         .collect();
     let num_spans = (blocks.len() * BLOCK_SPANS) as f64;
-    let off = write_seconds(&blocks, false, 5);
-    let on = write_seconds(&blocks, true, 5);
-    println!(
+    // RED_BENCH_WRITE_ROUNDS=0 skips this part.
+    let rounds: usize = std::env::var("RED_BENCH_WRITE_ROUNDS")
+        .ok()
+        .and_then(|rounds| rounds.parse().ok())
+        .unwrap_or(if full { 7 } else { 1 });
+    let (off, on) = write_seconds(&blocks, rounds);
+    if rounds > 0 {
+        println!(
         "write_spans: {:.0} spans/s without RED metrics, {:.0} spans/s with; RED adds {:.1}% to the store's write path ({:.0} ns per span)",
         num_spans / off,
         num_spans / on,
         100.0 * (on - off) / off,
         (on - off) * 1e9 / num_spans
     );
+    }
 
     // `hours` of cells (24 h in a real run): 50 services × 20 operations, a span every 10 s each.
     let dir = tempfile::tempdir().expect("temp dir");
@@ -191,14 +214,24 @@ fn main() {
         }
     }
     store.sync().expect("sync");
-    store.checkpoint_red().expect("checkpoint");
-    let (cells, bytes) = store.red_size().expect("size");
+    let fill_secs = started.elapsed().as_secs_f64();
+    // A checkpoint seals at most a few hours; the last ones of the fill are still open.
+    let started = Instant::now();
+    for _ in 0..hours.div_ceil(4) + 1 {
+        store.checkpoint_red().expect("checkpoint");
+    }
+    let seal_secs = started.elapsed().as_secs_f64();
+    let size = store.red_size().expect("size");
     println!(
-        "filled {hours} h ({num_filled} spans, {} operations) in {:.0} s; {cells} cells in sled (10 s, 1 min and 10 min), {:.0} bytes per cell with its key, {:.1} MiB",
+        "filled {hours} h ({num_filled} spans, {} operations) in {fill_secs:.0} s, last checkpoints and sealing {seal_secs:.1} s; \
+         {} cells (10 s, 1 min and 10 min) in {} sled items ({} sealed values), {:.0} bytes per cell with keys, {:.1} MiB ({:.1} MiB sealed)",
         NUM_SERVICES * OPERATIONS_PER_SERVICE,
-        started.elapsed().as_secs_f64(),
-        bytes as f64 / cells as f64,
-        bytes as f64 / (1024.0 * 1024.0)
+        size.num_cells,
+        size.num_items,
+        size.num_sealed_values,
+        size.num_bytes as f64 / size.num_cells as f64,
+        size.num_bytes as f64 / (1024.0 * 1024.0),
+        size.num_sealed_bytes as f64 / (1024.0 * 1024.0),
     );
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -211,7 +244,7 @@ fn main() {
         &tracery::config::QueryConfig::default(),
     );
     for group_by_operation in [false, true] {
-        let mut latencies = Vec::new();
+        let (mut latencies, mut cpu_times) = (Vec::new(), Vec::new());
         for sample in 0..num_samples {
             let metrics_query = MetricsQuery {
                 services: vec![format!("service-{:02}", sample % NUM_SERVICES)],
@@ -222,11 +255,13 @@ fn main() {
                 lookback_millis: hours * 3_600_000,
                 step_millis: 60_000,
             };
+            let cpu_before = process_cpu_nanos();
             let started = Instant::now();
             let (_, series) = runtime
                 .block_on(query.red_series(metrics_query))
                 .expect("query");
             latencies.push(started.elapsed());
+            cpu_times.push(Duration::from_nanos(process_cpu_nanos() - cpu_before));
             let expected = if group_by_operation {
                 OPERATIONS_PER_SERVICE
             } else {
@@ -235,12 +270,15 @@ fn main() {
             assert_eq!(series.len() as u64, expected);
         }
         latencies.sort();
+        cpu_times.sort();
         println!(
-            "latencies over {hours} h, step 60 s, {}: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({num_samples} queries)",
+            "latencies over {hours} h, step 60 s, {}: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; CPU time p50 {:.1} ms, p99 {:.1} ms ({num_samples} queries)",
             if group_by_operation { "grouped by operation" } else { "per service" },
             percentile(&latencies, 0.5).as_secs_f64() * 1e3,
             percentile(&latencies, 0.99).as_secs_f64() * 1e3,
             latencies[latencies.len() - 1].as_secs_f64() * 1e3,
+            percentile(&cpu_times, 0.5).as_secs_f64() * 1e3,
+            percentile(&cpu_times, 0.99).as_secs_f64() * 1e3,
         );
     }
 }

@@ -17,6 +17,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState, Health, UiEndpoints};
+use crate::clickhouse::ClickHouse;
 use crate::config::{Config, SamplingConfig, StorageMode};
 use crate::metrics::Metrics;
 use crate::query::QueryService;
@@ -26,10 +27,12 @@ use crate::{ingest, net, receiver, sampling};
 
 /// How often expired partitions are looked for.
 const RETENTION_INTERVAL: Duration = Duration::from_secs(300);
+/// How often expired rows are deleted from ClickHouse where its profile has no TTL
+/// (each round is a background mutation that rewrites the parts it touches).
+const CLICKHOUSE_RETENTION_INTERVAL: Duration = Duration::from_secs(600);
 /// How often the data dir's size is checked against `--max-disk-gib`: often enough
 /// that a burst can't overshoot the cap by much, and the check only sums file sizes.
 const DISK_CAP_INTERVAL: Duration = Duration::from_secs(5);
-const COMPACTION_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Sockets bound by the caller, so tests can pass port-0 listeners.
 #[derive(Debug)]
@@ -218,6 +221,7 @@ pub async fn run(
         sampling_http,
         sampling_grpc,
     } = listeners;
+    tracing::info!(admin = %admin.local_addr()?, "admin listening");
     let admin = tokio::spawn(api::admin::serve(
         access.listener(admin)?,
         metrics.clone(),
@@ -262,10 +266,27 @@ async fn serve(
     metrics: Metrics,
     health: Health,
 ) -> anyhow::Result<()> {
-    let store_config = config.store.clone();
-    let store = tokio::task::spawn_blocking(move || Store::open(&store_config)).await??;
-    metrics.watch_store(store.downgrade());
-    let storage: Arc<dyn Storage> = Arc::new(store.clone());
+    // `--storage clickhouse` opens no sled store and needs no data dir.
+    let (storage, store, clickhouse): (Arc<dyn Storage>, Option<Store>, Option<Arc<ClickHouse>>) =
+        if config.ingest.storage == StorageMode::Clickhouse {
+            let (clickhouse_config, retention) =
+                (config.clickhouse.clone(), config.store.retention);
+            let runtime = tokio::runtime::Handle::current();
+            let backend = tokio::task::spawn_blocking(move || {
+                ClickHouse::open(&clickhouse_config, retention, runtime)
+            })
+            .await??;
+            let backend = Arc::new(backend);
+            (backend.clone(), None, Some(backend))
+        } else {
+            let store_config = config.store.clone();
+            let hooks = config.test_hooks;
+            let store = tokio::task::spawn_blocking(move || Store::open(&store_config))
+                .await??
+                .with_test_hooks(hooks);
+            metrics.watch_store(store.downgrade());
+            (Arc::new(store.clone()), Some(store), None)
+        };
     let scheme = if access.tls.is_some() {
         "https"
     } else {
@@ -371,26 +392,36 @@ async fn serve(
             .await
             .context("query API failed")
     });
-    if let Some(retention) = config.store.retention {
-        tasks.spawn(run_retention(
-            store.clone(),
+    if let (Some(retention), Some(clickhouse)) = (config.store.retention, &clickhouse) {
+        tasks.spawn(run_clickhouse_retention(
+            clickhouse.clone(),
             retention,
-            metrics.clone(),
             shutdown.clone(),
         ));
     }
-    if let (Some(max_bytes), StorageMode::Sled) =
-        (config.store.max_disk_bytes, config.ingest.storage)
-    {
-        tasks.spawn(run_disk_cap(store.clone(), max_bytes, shutdown.clone()));
-    }
-    if config.ingest.storage == StorageMode::Sled {
-        tasks.spawn(run_compaction(
-            store.clone(),
-            metrics.clone(),
-            shutdown.clone(),
-        ));
-        tasks.spawn(run_red_checkpoints(store.clone(), shutdown.clone()));
+    if let Some(store) = &store {
+        if let Some(retention) = config.store.retention {
+            tasks.spawn(run_retention(
+                store.clone(),
+                retention,
+                metrics.clone(),
+                shutdown.clone(),
+            ));
+        }
+        if let (Some(max_bytes), StorageMode::Sled) =
+            (config.store.max_disk_bytes, config.ingest.storage)
+        {
+            tasks.spawn(run_disk_cap(store.clone(), max_bytes, shutdown.clone()));
+        }
+        if config.ingest.storage == StorageMode::Sled {
+            tasks.spawn(run_compaction(
+                store.clone(),
+                config.compaction_interval,
+                metrics.clone(),
+                shutdown.clone(),
+            ));
+            tasks.spawn(run_red_checkpoints(store.clone(), shutdown.clone()));
+        }
     }
     // Every listener is serving and the store is open.
     health.set_ready();
@@ -415,6 +446,10 @@ async fn serve(
     }
     health.set_shutting_down();
     not_ready_on_shutdown.abort();
+    let Some(store) = store else {
+        tracing::info!("tracery stopped");
+        return first_error.map_or(Ok(()), Err);
+    };
     let stats = tokio::task::spawn_blocking(move || {
         store.sync()?;
         store.checkpoint_red()?;
@@ -493,10 +528,11 @@ async fn start_sampling(
 /// Merges small blocks now and then; see `store::compact`.
 async fn run_compaction(
     store: Store,
+    interval: Duration,
     metrics: Metrics,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let mut tick = tokio::time::interval(COMPACTION_INTERVAL);
+    let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -562,6 +598,35 @@ async fn run_disk_cap(
     }
 }
 
+/// Deletes expired rows where the ClickHouse profile has no TTL (every round is
+/// cheap where it has: no statements).
+async fn run_clickhouse_retention(
+    clickhouse: Arc<ClickHouse>,
+    retention: Duration,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(CLICKHOUSE_RETENTION_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            _ = tick.tick() => {}
+        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_secs());
+        let cutoff = now.saturating_sub(retention.as_secs());
+        let clickhouse = clickhouse.clone();
+        let expired = tokio::task::spawn_blocking(move || clickhouse.expire_before(cutoff)).await?;
+        if let Err(error) = expired {
+            // Not fatal: the next round retries, and ingest and queries go on.
+            tracing::error!(
+                error = format!("{:#}", anyhow::Error::from(error)),
+                "ClickHouse retention failed"
+            );
+        }
+    }
+}
+
 async fn run_retention(
     store: Store,
     retention: Duration,
@@ -574,9 +639,7 @@ async fn run_retention(
             _ = shutdown.cancelled() => return Ok(()),
             _ = tick.tick() => {}
         }
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_secs());
+        let now = store.clock_secs();
         let cutoff = now.saturating_sub(retention.as_secs());
         let store = store.clone();
         let expired = tokio::task::spawn_blocking(move || store.expire_before(cutoff)).await?;

@@ -63,6 +63,12 @@ pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 60_000;
 pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 120_000;
 /// sled's background fsync interval for writes not already synced by a durable ack.
 pub const DEFAULT_SLED_FLUSH_EVERY_MS: u64 = 500;
+/// How often small blocks are merged (`store::compact`).
+pub const DEFAULT_COMPACTION_INTERVAL_MS: u64 = 10_000;
+/// `--storage clickhouse`: the server's HTTP interface.
+pub const DEFAULT_CLICKHOUSE_URL: &str = "http://127.0.0.1:8123";
+pub const DEFAULT_CLICKHOUSE_DATABASE: &str = "tracery";
+pub const DEFAULT_CLICKHOUSE_USER: &str = "default";
 
 /// When an export is acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -82,6 +88,8 @@ pub enum StorageMode {
     Sled,
     /// Decode, convert and drop every span: the benchmark's null sink.
     Discard,
+    /// Store spans in ClickHouse (--clickhouse-*); no data dir is used.
+    Clickhouse,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -197,9 +205,27 @@ pub struct RawConfig {
     /// Keep RED metrics (rate, errors, duration histograms) while spans are written, for /monitor and /api/metrics [default: true]
     #[arg(long, env = "TRACERY_RED_METRICS")]
     pub red_metrics: Option<bool>,
-    /// sled storage, or discard (decode and drop; for benchmarks) [default: sled]
+    /// sled storage, clickhouse (--clickhouse-url), or discard (decode and drop; for benchmarks) [default: sled]
     #[arg(long, env = "TRACERY_STORAGE", value_enum)]
     pub storage: Option<StorageMode>,
+    /// ClickHouse HTTP URL, with --storage clickhouse [default: http://127.0.0.1:8123]
+    #[arg(long, env = "TRACERY_CLICKHOUSE_URL")]
+    pub clickhouse_url: Option<String>,
+    /// ClickHouse database that holds Tracery's tables [default: tracery]
+    #[arg(long, env = "TRACERY_CLICKHOUSE_DATABASE")]
+    pub clickhouse_database: Option<String>,
+    /// ClickHouse user [default: default]
+    #[arg(long, env = "TRACERY_CLICKHOUSE_USER")]
+    pub clickhouse_user: Option<String>,
+    /// File holding the ClickHouse password (TRACERY_CLICKHOUSE_PASSWORD wins over it); none by default
+    #[arg(long, env = "TRACERY_CLICKHOUSE_PASSWORD_FILE")]
+    pub clickhouse_password_file: Option<PathBuf>,
+    /// ClickHouse cluster name: Replicated tables behind Distributed ones, created ON CLUSTER; empty for a single server [default: none]
+    #[arg(long, env = "TRACERY_CLICKHOUSE_CLUSTER")]
+    pub clickhouse_cluster: Option<String>,
+    /// Create the ClickHouse database and tables that are missing, then start [default: false]
+    #[arg(long, env = "TRACERY_CLICKHOUSE_CREATE_SCHEMA", num_args = 0..=1, default_missing_value = "true")]
+    pub clickhouse_create_schema: Option<bool>,
     /// N+1 detection: fewest repeated sibling spans (same query, route or name) that count [default: 5]
     #[arg(long, env = "TRACERY_N_PLUS_ONE_MIN_REPEATS")]
     pub n_plus_one_min_repeats: Option<usize>,
@@ -236,6 +262,26 @@ pub struct RawConfig {
     /// A connection with no bytes either way for this long is closed; HTTP/2 peers are pinged at half of it, in ms [default: 120000]
     #[arg(long, env = "TRACERY_IDLE_TIMEOUT_MS")]
     pub idle_timeout_ms: Option<u64>,
+    /// How often small blocks are merged, in ms (advanced; the crash trials run it often) [default: 10000]
+    #[arg(long, env = "TRACERY_COMPACTION_INTERVAL_MS", hide = true)]
+    pub compaction_interval_ms: Option<u64>,
+    /// Test hook (docs/reliability.md): seconds added to the clock that files spans by hour, retention and the disk cap use
+    #[arg(
+        long,
+        env = "TRACERY_TEST_CLOCK_OFFSET_SECS",
+        hide = true,
+        allow_hyphen_values = true
+    )]
+    #[serde(skip)]
+    pub test_clock_offset_secs: Option<i64>,
+    /// Test hook: that clock runs this many times faster than the wall clock from the start on [default: 1]
+    #[arg(long, env = "TRACERY_TEST_CLOCK_SPEED", hide = true)]
+    #[serde(skip)]
+    pub test_clock_speed: Option<u32>,
+    /// Test hook: sleep this long between the steps of compaction and of dropping an hour, in ms
+    #[arg(long, env = "TRACERY_TEST_PAUSE_MS", hide = true)]
+    #[serde(skip)]
+    pub test_pause_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -243,6 +289,8 @@ pub struct Config {
     pub receiver: ReceiverConfig,
     pub ingest: IngestConfig,
     pub store: StoreConfig,
+    /// Used with `--storage clickhouse`.
+    pub clickhouse: ClickHouseConfig,
     pub query: QueryConfig,
     pub ui: UiConfig,
     pub otlp_grpc_addr: SocketAddr,
@@ -261,6 +309,35 @@ pub struct Config {
     pub access: AccessConfig,
     /// Per-connection limits of every TCP listener.
     pub limits: ConnectionLimits,
+    /// How often small blocks are merged.
+    pub compaction_interval: Duration,
+    /// Off unless a crash trial or soak sets them.
+    pub test_hooks: TestHooks,
+}
+
+/// Hooks for the crash trials and soaks (`TRACERY_TEST_*`, hidden flags): they let a
+/// test put hour boundaries, retention and the disk cap where it wants them, and
+/// widen the windows between the steps a kill should land in. All off by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TestHooks {
+    /// Added to the wall clock the store files spans by hour with (and that
+    /// retention and the disk cap measure against).
+    pub clock_offset_secs: i64,
+    /// That clock runs this many times faster than the wall clock, from when the
+    /// store opens (1: real time).
+    pub clock_speed: u32,
+    /// Sleep between the steps of compaction and of dropping an hour.
+    pub pause: Option<Duration>,
+}
+
+impl Default for TestHooks {
+    fn default() -> TestHooks {
+        TestHooks {
+            clock_offset_secs: 0,
+            clock_speed: 1,
+            pause: None,
+        }
+    }
 }
 
 /// What one TCP listener allows each connection: slow, idle and too many
@@ -350,6 +427,32 @@ pub struct StoreConfig {
     pub max_disk_bytes: Option<u64>,
     /// Count RED metrics while writing (`store::red`).
     pub red_metrics: bool,
+}
+
+/// Where the ClickHouse backend (`crate::clickhouse`) keeps spans.
+#[derive(Debug, Clone)]
+pub struct ClickHouseConfig {
+    /// `http://host:port` of the server's HTTP interface.
+    pub url: String,
+    pub database: String,
+    pub user: String,
+    /// From `TRACERY_CLICKHOUSE_PASSWORD`; wins over `password_file`.
+    pub password: Option<Secret>,
+    /// Read when the server starts.
+    pub password_file: Option<PathBuf>,
+    /// `None`: a single server.
+    pub cluster: Option<String>,
+    pub create_schema: bool,
+}
+
+/// A credential: `Debug` doesn't show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("Secret(..)")
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -446,6 +549,16 @@ impl RawConfig {
             zstd_level: self.zstd_level.or(lower.zstd_level),
             red_metrics: self.red_metrics.or(lower.red_metrics),
             storage: self.storage.or(lower.storage),
+            clickhouse_url: self.clickhouse_url.or(lower.clickhouse_url),
+            clickhouse_database: self.clickhouse_database.or(lower.clickhouse_database),
+            clickhouse_user: self.clickhouse_user.or(lower.clickhouse_user),
+            clickhouse_password_file: self
+                .clickhouse_password_file
+                .or(lower.clickhouse_password_file),
+            clickhouse_cluster: self.clickhouse_cluster.or(lower.clickhouse_cluster),
+            clickhouse_create_schema: self
+                .clickhouse_create_schema
+                .or(lower.clickhouse_create_schema),
             n_plus_one_min_repeats: self.n_plus_one_min_repeats.or(lower.n_plus_one_min_repeats),
             n_plus_one_min_total_ms: self
                 .n_plus_one_min_total_ms
@@ -462,13 +575,33 @@ impl RawConfig {
             header_timeout_ms: self.header_timeout_ms.or(lower.header_timeout_ms),
             request_timeout_ms: self.request_timeout_ms.or(lower.request_timeout_ms),
             idle_timeout_ms: self.idle_timeout_ms.or(lower.idle_timeout_ms),
+            compaction_interval_ms: self.compaction_interval_ms.or(lower.compaction_interval_ms),
+            test_clock_offset_secs: self.test_clock_offset_secs.or(lower.test_clock_offset_secs),
+            test_clock_speed: self.test_clock_speed.or(lower.test_clock_speed),
+            test_pause_ms: self.test_pause_ms.or(lower.test_pause_ms),
         }
     }
 }
 
 impl Config {
     pub fn from_raw(raw: RawConfig) -> Result<Config, ConfigError> {
+        let clickhouse = clickhouse_from_raw(&raw)?;
         let n_plus_one = n_plus_one_from_raw(&raw)?;
+        let compaction_interval = Duration::from_millis(
+            raw.compaction_interval_ms
+                .unwrap_or(DEFAULT_COMPACTION_INTERVAL_MS),
+        );
+        if compaction_interval.is_zero() {
+            return Err(invalid("compaction_interval_ms", "must be greater than 0"));
+        }
+        let test_hooks = TestHooks {
+            clock_offset_secs: raw.test_clock_offset_secs.unwrap_or(0),
+            clock_speed: match raw.test_clock_speed.unwrap_or(1) {
+                0 => return Err(invalid("test_clock_speed", "must be greater than 0")),
+                speed => speed,
+            },
+            pause: raw.test_pause_ms.map(Duration::from_millis),
+        };
         let limits = limits_from_raw(&raw)?;
         let max_batch_spans = non_zero(
             "max_batch_spans",
@@ -543,6 +676,7 @@ impl Config {
             interval: Duration::from_millis(interval_ms),
         };
         Ok(Config {
+            clickhouse,
             receiver: ReceiverConfig {
                 max_message_bytes: max_message_mib * 1024 * 1024,
                 cors_origins,
@@ -641,6 +775,8 @@ impl Config {
             )?,
             sampling,
             limits,
+            compaction_interval,
+            test_hooks,
             access: access_from_raw(
                 raw.tls_cert_file,
                 raw.tls_key_file,
@@ -660,6 +796,58 @@ impl Config {
         };
         Config::from_raw(raw).expect("the defaults are valid")
     }
+}
+
+fn clickhouse_from_raw(raw: &RawConfig) -> Result<ClickHouseConfig, ConfigError> {
+    let url = raw
+        .clickhouse_url
+        .clone()
+        .unwrap_or_else(|| DEFAULT_CLICKHOUSE_URL.to_owned());
+    if !url.starts_with("http://") {
+        return Err(invalid(
+            "clickhouse_url",
+            "must be an http:// URL of the server's HTTP interface",
+        ));
+    }
+    let identifier = |field: &'static str, name: &str| {
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if valid {
+            Ok(name.to_owned())
+        } else {
+            Err(invalid(field, "must be letters, digits, `_` or `-`"))
+        }
+    };
+    let database = identifier(
+        "clickhouse_database",
+        raw.clickhouse_database
+            .as_deref()
+            .unwrap_or(DEFAULT_CLICKHOUSE_DATABASE),
+    )?;
+    let cluster = match raw.clickhouse_cluster.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(name) => Some(identifier("clickhouse_cluster", name)?),
+    };
+    Ok(ClickHouseConfig {
+        url,
+        database,
+        user: raw
+            .clickhouse_user
+            .clone()
+            .unwrap_or_else(|| DEFAULT_CLICKHOUSE_USER.to_owned()),
+        password: std::env::var("TRACERY_CLICKHOUSE_PASSWORD")
+            .ok()
+            .filter(|password| !password.is_empty())
+            .map(Secret),
+        password_file: raw
+            .clickhouse_password_file
+            .clone()
+            .filter(|path| !path.as_os_str().is_empty()),
+        cluster,
+        create_schema: raw.clickhouse_create_schema.unwrap_or(false),
+    })
 }
 
 fn access_from_raw(
@@ -861,6 +1049,9 @@ mod tests {
             format!("[default: {DEFAULT_HEADER_TIMEOUT_MS}]"),
             format!("[default: {DEFAULT_REQUEST_TIMEOUT_MS}]"),
             format!("[default: {DEFAULT_IDLE_TIMEOUT_MS}]"),
+            format!("[default: {DEFAULT_CLICKHOUSE_URL}]"),
+            format!("[default: {DEFAULT_CLICKHOUSE_DATABASE}]"),
+            format!("[default: {DEFAULT_CLICKHOUSE_USER}]"),
         ] {
             assert!(help.contains(&default), "--help lacks {default}");
         }

@@ -7,6 +7,7 @@
 //! - `ingest`: the bounded, batching queue between receivers and the store.
 //! - `storage`: the seam under ingest and query: the `Storage` trait and its value types.
 //! - `store`: the embedded backend: compressed span blocks in sled, with trace and search indexes.
+//! - `clickhouse`: the scale-out backend: stateless nodes over a ClickHouse server or cluster.
 //! - `query`: search and trace assembly over any `Storage`.
 //! - `api`: the axum query API (Jaeger v1, api_v3, the UI's own endpoints).
 //! - `ui`: the web UI's files from `ui/`, embedded at compile time.
@@ -15,13 +16,16 @@
 //! - `healthcheck`: the `tracery healthcheck` probe.
 //! - `app`: wiring, shutdown order; `config`: flags, environment and file.
 //!
-//! Data flows `receiver → ingest → storage ← query ← api` (`store` implements `storage`); `receiver` and `api` decode
+//! Data flows `receiver → ingest → storage ← query ← api` (`store` and `clickhouse` implement `storage`); `receiver` and `api` decode
 //! through `protocol`; `model` depends on nothing of ours.
 
 pub mod api;
 mod app;
+pub mod clickhouse;
 pub mod config;
 pub mod demo;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod healthcheck;
 pub mod ingest;
 pub mod metrics;

@@ -172,7 +172,7 @@ async fn traces_by_id(state: &AppState, raw_ids: &[&str]) -> Result<Response, V1
 /// Builds a search from v1 parameters (jaeger-compat §1.4). Unlike Jaeger, which
 /// answers 400, a search without `service` covers every service; `filter=` and
 /// `n_plus_one=true` are Tracery's own.
-fn search_query(params: &Params) -> Result<TraceQuery, ApiError> {
+pub(crate) fn search_query(params: &Params) -> Result<TraceQuery, ApiError> {
     let bad = ApiError::BadRequest;
     let now_micros = unix_micros_now();
     let micros = |name: &str, default: u64| -> Result<u64, ApiError> {

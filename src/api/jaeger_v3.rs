@@ -114,7 +114,7 @@ async fn trace_summaries(
 /// Builds a search from api_v3 parameters: camelCase names with their snake_case
 /// aliases (jaeger-compat §2.1). Unlike Jaeger, the service may be left out to
 /// search every service; `filter=` and `n_plus_one=true` are Tracery's own.
-fn search_query(params: &Params) -> Result<TraceQuery, ApiError> {
+pub(crate) fn search_query(params: &Params) -> Result<TraceQuery, ApiError> {
     let malformed = |name: &str, reason: String| {
         ApiError::BadRequest(format!("malformed parameter {name}: {reason}"))
     };

@@ -20,7 +20,7 @@ const DEFAULT_RATE_PER_MILLIS: u64 = 600_000;
 
 /// What a metrics request asks for.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Metric {
+pub(crate) enum Metric {
     Latencies { quantile: f64 },
     Calls,
     Errors,
@@ -41,7 +41,11 @@ pub(crate) async fn metrics(
     Ok(Json(render(metric, group_by_operation, &grid, &series)).into_response())
 }
 
-fn parse(kind: &str, params: &Params, now_millis: u64) -> Result<(Metric, MetricsQuery), ApiError> {
+pub(crate) fn parse(
+    kind: &str,
+    params: &Params,
+    now_millis: u64,
+) -> Result<(Metric, MetricsQuery), ApiError> {
     let bad = ApiError::BadRequest;
     let quantile = match params.get(&["quantile"]) {
         Some(text) => Some(

@@ -149,7 +149,7 @@ impl Batcher {
         let (written, batch) = tokio::task::spawn_blocking(move || {
             let written = match storage {
                 StorageMode::Discard => Ok(0),
-                StorageMode::Sled => write(store.as_ref(), &batch),
+                StorageMode::Sled | StorageMode::Clickhouse => write(store.as_ref(), &batch),
             };
             (written, batch)
         })
@@ -177,6 +177,7 @@ impl Batcher {
             }
             return;
         }
+        // ClickHouse: `write` returned after the server confirmed the INSERT; nothing to sync.
         if durable && storage == StorageMode::Sled {
             // Pipelining: this batch's fsync runs while the next batch is encoded and
             // written. At most one sync is outstanding; sled's flush covers everything

@@ -8,12 +8,13 @@
 //! calls has no value (Jaeger's `"NaN"`). Everything here but `QueryService`'s
 //! glue is pure.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use super::{blocking, QueryError, QueryService};
 use crate::model::{SpanKind, TraceId};
 use crate::storage::red::RedCell;
-use crate::storage::RedSelection;
+use crate::storage::{NamedRedCell, RedSelection};
 
 /// The finest step cells allow; smaller steps are answered at this one.
 pub const MIN_STEP_MILLIS: u64 = 10_000;
@@ -96,32 +97,49 @@ impl PointGrid {
 }
 
 /// Groups cells into series on `grid`: per service, or per (service, operation).
-/// `cells` are `(service, operation, bucket start, cell)`. Series without any call
-/// are left out; the rest are sorted by service, then operation.
+/// `cells` are `(service, operation, bucket start, cell)`; owned cells move into
+/// empty points instead of being copied. Series without any call are left out; the
+/// rest are sorted by service, then operation.
 pub fn build_series<'a>(
     grid: &PointGrid,
     group_by_operation: bool,
-    cells: impl IntoIterator<Item = (&'a str, &'a str, u64, &'a RedCell)>,
+    cells: impl IntoIterator<Item = (&'a str, &'a str, u64, Cow<'a, RedCell>)>,
 ) -> Vec<RedSeries> {
-    let mut groups: BTreeMap<(&str, Option<&str>), RedSeries> = BTreeMap::new();
+    let mut groups: BTreeMap<(&str, Option<&str>), usize> = BTreeMap::new();
+    let mut series: Vec<RedSeries> = Vec::new();
+    // Cells come grouped by cell id, so the group is mostly the previous one's.
+    let mut previous: Option<((&str, Option<&str>), usize)> = None;
     for (service, operation, bucket_start_secs, cell) in cells {
         let Some(point) = grid.point_of(bucket_start_secs) else {
             continue;
         };
-        let operation = group_by_operation.then_some(operation);
-        let series = groups
-            .entry((service, operation))
-            .or_insert_with(|| RedSeries {
-                service: service.to_owned(),
-                operation: operation.map(str::to_owned),
-                points: vec![RedCell::default(); grid.num_points],
-                total: RedCell::default(),
-            });
-        series.points[point].merge(cell);
-        series.total.merge(cell);
+        let key = (service, group_by_operation.then_some(operation));
+        let index = match previous {
+            Some((previous_key, index)) if previous_key == key => index,
+            _ => *groups.entry(key).or_insert_with(|| {
+                series.push(RedSeries {
+                    service: service.to_owned(),
+                    operation: key.1.map(str::to_owned),
+                    points: vec![RedCell::default(); grid.num_points],
+                    total: RedCell::default(),
+                });
+                series.len() - 1
+            }),
+        };
+        previous = Some((key, index));
+        let series = &mut series[index];
+        series.total.merge(&cell);
+        let target = &mut series.points[point];
+        if target.num_calls == 0 && *target == RedCell::default() {
+            *target = cell.into_owned();
+        } else {
+            target.merge(&cell);
+        }
     }
+    let mut series: Vec<Option<RedSeries>> = series.into_iter().map(Some).collect();
     groups
         .into_values()
+        .filter_map(|index| series[index].take())
         .filter(|series| series.total.num_calls > 0)
         .collect()
 }
@@ -258,14 +276,21 @@ impl QueryService {
                 operation: query.operation.clone(),
                 by_operation: query.group_by_operation,
             };
-            let named =
+            let mut named =
                 store.red_cells(&selection, grid.step_secs, grid.first_secs, grid.end_secs())?;
-            let cells = named.iter().map(|named| {
+            let cells = named.iter_mut().map(|named| {
+                let NamedRedCell {
+                    service,
+                    operation,
+                    bucket_start_secs,
+                    cell,
+                } = named;
+                let cell = std::mem::take(cell);
                 (
-                    named.service.as_str(),
-                    named.operation.as_str(),
-                    named.bucket_start_secs,
-                    &named.cell,
+                    &**service,
+                    &**operation,
+                    *bucket_start_secs,
+                    Cow::Owned(cell),
                 )
             });
             Ok((grid, build_series(&grid, query.group_by_operation, cells)))

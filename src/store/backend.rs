@@ -3,6 +3,7 @@
 //! translated into the seam's names.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use super::{search, Resolution, Store, StoreError};
 use crate::model::{Span, SpanKind, TraceId};
@@ -136,12 +137,13 @@ impl Store {
         &self,
         selection: &RedSelection,
         start_secs: u64,
-    ) -> BTreeMap<u32, (String, String)> {
+    ) -> BTreeMap<u32, (Arc<str>, Arc<str>)> {
         let mut names = BTreeMap::new();
-        for service in &selection.services {
-            let Some(service_id) = self.service_id(service) else {
+        for service_name in &selection.services {
+            let Some(service_id) = self.service_id(service_name) else {
                 continue;
             };
+            let service: Arc<str> = Arc::from(service_name.as_str());
             if !selection.by_operation && selection.operation.is_none() {
                 // One cell per span kind and bucket holds the whole service.
                 let kinds: &[SpanKind] = if selection.span_kinds.is_empty() {
@@ -155,7 +157,7 @@ impl Store {
                     .collect();
                 if let Some(cells) = cells {
                     for id in cells {
-                        names.insert(id, (service.clone(), String::new()));
+                        names.insert(id, (service.clone(), Arc::from("")));
                     }
                     continue;
                 }
@@ -168,7 +170,7 @@ impl Store {
                     .as_ref()
                     .is_none_or(|wanted| *wanted == name);
                 if kind_wanted && operation_wanted {
-                    names.insert(id, (service.clone(), name));
+                    names.insert(id, (service.clone(), Arc::from(name)));
                 }
             }
         }

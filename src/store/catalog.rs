@@ -10,7 +10,7 @@ use super::StoreError;
 use crate::model::SpanKind;
 
 #[derive(Debug, Default)]
-pub(super) struct Catalog {
+pub(crate) struct Catalog {
     services: Vec<String>,
     service_ids: HashMap<String, u32>,
     /// (service id, kind, name) by operation id.
@@ -20,14 +20,22 @@ pub(super) struct Catalog {
 
 impl Catalog {
     pub(super) fn load(tree: &sled::Tree) -> Result<Catalog, StoreError> {
+        Catalog::from_entries(tree.iter().map(|entry| entry.map_err(StoreError::from)))
+    }
+
+    /// The catalog from its stored `(key, value)` pairs, checked: names are UTF-8,
+    /// ids are dense, every operation's service exists.
+    pub(crate) fn from_entries<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        entries: impl IntoIterator<Item = Result<(K, V), StoreError>>,
+    ) -> Result<Catalog, StoreError> {
         let mut catalog = Catalog::default();
         let mut services: Vec<(u32, String)> = Vec::new();
         let mut operations: Vec<(u32, u32, SpanKind, String)> = Vec::new();
-        for entry in tree.iter() {
+        for entry in entries {
             let (key, value) = entry?;
+            let (key, value) = (key.as_ref(), value.as_ref());
             let id = u32::from_be_bytes(
                 value
-                    .as_ref()
                     .try_into()
                     .map_err(|_| StoreError::Corrupt("catalog id"))?,
             );

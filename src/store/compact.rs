@@ -36,12 +36,16 @@ impl Store {
         self.free_replaced()?;
         let max_spans = self.inner.config.max_block_spans.get();
         let mut replaced = 0;
-        for group in small_block_groups(
+        let groups = small_block_groups(
             &self.blocks(),
             &self.unsynced_seqs(),
             (max_spans / SMALL_FRACTION) as u32,
             max_spans as u32,
-        ) {
+        );
+        if !groups.is_empty() {
+            tracing::debug!(num_groups = groups.len(), "merging small blocks");
+        }
+        for group in groups {
             if self.merge(&group)? {
                 replaced += group.len();
             }
@@ -58,8 +62,10 @@ impl Store {
         if ranges.is_empty() {
             return Ok(());
         }
+        tracing::debug!(num_ranges = ranges.len(), "freeing replaced blocks");
         // The metas' removal must be on disk before the bytes go.
         self.inner.db.flush()?;
+        self.test_pause();
         ranges.sort_unstable();
         let mut merged: Vec<DeadRange> = Vec::with_capacity(ranges.len());
         for range in ranges {
@@ -111,7 +117,9 @@ impl Store {
             let offset = segment.append(&encoded.bytes)?;
             (segment, offset)
         };
+        self.test_pause();
         segment.sync()?;
+        self.test_pause();
         // Retention may have dropped the hour while the lock was free.
         let _writer = lock(&inner.write_lock);
         if inner.segments.get(hour).is_none() {
@@ -137,6 +145,7 @@ impl Store {
             batch.remove(&keys::block_key(keys::META, meta.seq));
         }
         self.partition(hour)?.apply_batch(batch)?;
+        self.test_pause();
         let old: HashSet<u64> = group.iter().map(|meta| meta.seq).collect();
         let mut blocks = inner
             .blocks

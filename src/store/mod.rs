@@ -7,13 +7,13 @@
 //! so async callers use `spawn_blocking`.
 
 mod backend;
-mod catalog;
+pub(crate) mod catalog;
 pub(crate) mod codec;
 mod compact;
 mod edges;
 mod keys;
-mod red;
-mod sampling;
+pub(crate) mod red;
+pub(crate) mod sampling;
 mod search;
 mod segment;
 pub(crate) mod varint;
@@ -27,11 +27,12 @@ use foldhash::{HashMap, HashSet};
 
 use catalog::Catalog;
 pub(crate) use codec::{BlockMeta, Summary};
+pub use red::RedSize;
 pub use red::CHECKPOINT_INTERVAL as RED_CHECKPOINT_INTERVAL;
 pub(crate) use red::{RedRow, Resolution};
 use segment::Segments;
 
-use crate::config::StoreConfig;
+use crate::config::{StoreConfig, TestHooks};
 use crate::model::{Span, SpanKind, TraceId};
 use crate::storage::Operation;
 
@@ -77,7 +78,7 @@ pub enum CodecError {
 const CHECKED_TAIL_BYTES: u64 = 8 << 20;
 
 /// A block meta read back from sled, checked against its key and tree.
-fn decode_meta(hour: u32, key: &[u8], value: &[u8]) -> Result<BlockMeta, String> {
+pub(crate) fn decode_meta(hour: u32, key: &[u8], value: &[u8]) -> Result<BlockMeta, String> {
     let meta = BlockMeta::decode(value).map_err(|error| error.to_string())?;
     if key != keys::block_key(keys::META, meta.seq) || meta.partition != hour {
         return Err(format!(
@@ -87,6 +88,10 @@ fn decode_meta(hour: u32, key: &[u8], value: &[u8]) -> Result<BlockMeta, String>
     }
     if meta.num_bytes < meta.filter_len.saturating_add(meta.summary_len) {
         return Err("block lengths are inconsistent".to_owned());
+    }
+    // `Store::open` computes the block's end and the next sequence number from it.
+    if meta.offset.checked_add(u64::from(meta.num_bytes)).is_none() || meta.seq == u64::MAX {
+        return Err("block offset or sequence number out of range".to_owned());
     }
     Ok(meta)
 }
@@ -143,6 +148,10 @@ struct Inner {
     /// Serialises writers so catalog ids and sequence numbers are assigned in order.
     write_lock: Mutex<()>,
     config: StoreConfig,
+    /// Off outside crash trials and soaks (`config::TestHooks`).
+    hooks: TestHooks,
+    /// Unix seconds when the hooks were set: a sped-up clock runs from here.
+    clock_origin_secs: f64,
 }
 
 /// Counters the benchmark and logs report.
@@ -180,6 +189,7 @@ impl WeakStore {
 
 impl Store {
     pub fn open(config: &StoreConfig) -> Result<Store, StoreError> {
+        let started = std::time::Instant::now();
         let path = config.data_dir.join("sled");
         let db = open_sled(config, &path).map_err(|source| StoreError::Open {
             path: path.display().to_string(),
@@ -254,7 +264,8 @@ impl Store {
             sum(|meta| codec::BLOCK_PREFIX_LEN as u64 + u64::from(meta.summary_len));
         let filter_bytes = sum(|meta| u64::from(meta.filter_len));
         // The benchmark reads these fields from the log for its disk breakdown.
-        tracing::info!(path = %path.display(), num_blocks = blocks.len(), num_partitions = partitions.len(), num_spans, block_bytes, summary_bytes, filter_bytes, "store opened");
+        let open_ms = started.elapsed().as_millis() as u64;
+        tracing::info!(path = %path.display(), num_blocks = blocks.len(), num_partitions = partitions.len(), open_ms, num_spans, block_bytes, summary_bytes, filter_bytes, "store opened");
         Ok(Store {
             inner: Arc::new(Inner {
                 db,
@@ -270,15 +281,58 @@ impl Store {
                 next_seq: AtomicU64::new(next_seq),
                 write_lock: Mutex::new(()),
                 config: config.clone(),
+                hooks: TestHooks::default(),
+                clock_origin_secs: 0.0,
             }),
         })
+    }
+
+    /// Turns on the crash trials' hooks; call right after `open`, before the store
+    /// is shared.
+    pub fn with_test_hooks(mut self, hooks: TestHooks) -> Store {
+        if hooks == TestHooks::default() {
+            return self;
+        }
+        tracing::warn!(?hooks, "test hooks are on");
+        let inner =
+            Arc::get_mut(&mut self.inner).expect("test hooks are set before the store is shared");
+        inner.hooks = hooks;
+        inner.clock_origin_secs = unix_secs_f64_now();
+        self
+    }
+
+    /// Unix seconds by the clock that files spans by hour and that retention and the
+    /// disk cap measure against: the wall clock unless a test hook shifts or speeds it.
+    pub fn clock_secs(&self) -> u64 {
+        let TestHooks {
+            clock_offset_secs,
+            clock_speed,
+            ..
+        } = self.inner.hooks;
+        if clock_speed == 1 {
+            return unix_secs_now().saturating_add_signed(clock_offset_secs);
+        }
+        let origin = self.inner.clock_origin_secs;
+        let elapsed = (unix_secs_f64_now() - origin) * f64::from(clock_speed);
+        ((origin + elapsed) as u64).saturating_add_signed(clock_offset_secs)
+    }
+
+    fn hour_now(&self) -> u32 {
+        (self.clock_secs() / 3600) as u32
+    }
+
+    /// The pause hook: widens the window between two steps a crash trial kills in.
+    fn test_pause(&self) {
+        if let Some(pause) = self.inner.hooks.pause {
+            std::thread::sleep(pause);
+        }
     }
 
     /// Writes spans as one or more blocks, queryable at once, and returns how many
     /// blocks. Call `sync` to make them durable; until then a crash may lose them, but
     /// never half of a block.
     pub fn write_spans(&self, spans: &[&Span]) -> Result<usize, StoreError> {
-        self.write_spans_in_hour(spans, unix_hour_now())
+        self.write_spans_in_hour(spans, self.hour_now())
     }
 
     /// `write_spans` into the partition of `hour` (tests write into past hours).
@@ -406,9 +460,8 @@ impl Store {
         self.inner.red.checkpoint(&self.inner.db, unix_secs_now())
     }
 
-    /// `(cells, bytes of keys and values)` of the RED metrics in sled, for the
-    /// benchmark. Reads every cell.
-    pub fn red_size(&self) -> Result<(u64, u64), StoreError> {
+    /// What the RED metrics take in sled, for the benchmark. Reads every item.
+    pub fn red_size(&self) -> Result<RedSize, StoreError> {
         self.inner.red.size()
     }
 
@@ -580,7 +633,7 @@ impl Store {
     /// append and its sync), so a cap smaller than one hour of data is only met once
     /// the hour turns; that is logged.
     pub fn enforce_disk_cap(&self, max_bytes: u64) -> Result<Vec<u32>, StoreError> {
-        self.enforce_disk_cap_at(max_bytes, unix_hour_now())
+        self.enforce_disk_cap_at(max_bytes, self.hour_now())
     }
 
     fn enforce_disk_cap_at(
@@ -598,6 +651,8 @@ impl Store {
                 break;
             }
             self.drop_hour(hour)?;
+            // The RED metrics of that hour and before go too (sealed or not).
+            self.inner.red.expire_before(&self.inner.db, hour + 1)?;
             used = used.saturating_sub(bytes);
             tracing::warn!(
                 hour,
@@ -621,6 +676,7 @@ impl Store {
     /// Forgets an hour's blocks and deletes its metadata tree and block file. The
     /// caller holds the write lock.
     fn drop_hour(&self, hour: u32) -> Result<(), StoreError> {
+        tracing::debug!(hour, "dropping an hour of spans");
         // Forget the blocks first so searches stop planning reads of them.
         self.inner
             .blocks
@@ -636,6 +692,7 @@ impl Store {
         // Metadata first: a crash in between leaves a file without metadata, which
         // the next open deletes.
         self.inner.db.drop_tree(keys::partition_tree_name(hour))?;
+        self.test_pause();
         self.inner.segments.remove(hour)?;
         Ok(())
     }
@@ -837,8 +894,10 @@ fn unix_secs_now() -> u64 {
         .map_or(0, |elapsed| elapsed.as_secs())
 }
 
-fn unix_hour_now() -> u32 {
-    (unix_secs_now() / 3600) as u32
+fn unix_secs_f64_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |elapsed| elapsed.as_secs_f64())
 }
 
 #[cfg(test)]

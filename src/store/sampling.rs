@@ -10,6 +10,29 @@ use super::{Store, StoreError};
 const SAMPLING_TREE: &str = "sampling";
 const VERSION: u8 = 1;
 
+/// One stored row: `(service, operation, probability)`; the probability is a number
+/// in [0, 1].
+pub(crate) fn decode_row(key: &[u8], value: &[u8]) -> Result<(String, String, f64), StoreError> {
+    let Some(split) = key.iter().position(|&byte| byte == 0) else {
+        return Err(StoreError::Corrupt("sampling key without separator"));
+    };
+    let service = String::from_utf8_lossy(&key[..split]).into_owned();
+    let operation = String::from_utf8_lossy(&key[split + 1..]).into_owned();
+    let probability = match value {
+        [VERSION, rest @ ..] if rest.len() == 8 => {
+            let mut bytes = [0_u8; 8];
+            bytes.copy_from_slice(rest);
+            f64::from_be_bytes(bytes)
+        }
+        _ => return Err(StoreError::Corrupt("sampling probability value")),
+    };
+    // NaN would pass the sampler's clamp and be served to SDKs as `null`.
+    if !(0.0..=1.0).contains(&probability) {
+        return Err(StoreError::Corrupt("sampling probability is not in [0, 1]"));
+    }
+    Ok((service, operation, probability))
+}
+
 impl Store {
     /// Every stored (service, operation, probability).
     pub fn sampling_probabilities(&self) -> Result<Vec<(String, String, f64)>, StoreError> {
@@ -17,20 +40,7 @@ impl Store {
         let mut found = Vec::new();
         for entry in tree.iter() {
             let (key, value) = entry?;
-            let Some(split) = key.iter().position(|&byte| byte == 0) else {
-                return Err(StoreError::Corrupt("sampling key without separator"));
-            };
-            let service = String::from_utf8_lossy(&key[..split]).into_owned();
-            let operation = String::from_utf8_lossy(&key[split + 1..]).into_owned();
-            let probability = match value.as_ref() {
-                [VERSION, rest @ ..] if rest.len() == 8 => {
-                    let mut bytes = [0_u8; 8];
-                    bytes.copy_from_slice(rest);
-                    f64::from_be_bytes(bytes)
-                }
-                _ => return Err(StoreError::Corrupt("sampling probability value")),
-            };
-            found.push((service, operation, probability));
+            found.push(decode_row(&key, &value)?);
         }
         Ok(found)
     }

@@ -136,6 +136,7 @@ impl Segments {
             .truncate(true)
             .open(&path)?;
         File::open(&self.dir)?.sync_all()?;
+        tracing::info!(hour, "new block file for the hour");
         let segment = Arc::new(Segment {
             path,
             file,

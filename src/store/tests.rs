@@ -423,3 +423,68 @@ fn the_disk_cap_drops_the_oldest_hours_first_but_never_the_current_one() {
     let store = Store::open(&config(dir.path())).unwrap();
     check_readable(&store, &[103], &[100, 101, 102]);
 }
+
+#[test]
+fn the_test_clock_files_spans_under_its_own_hour() {
+    let dir = tempfile::tempdir().unwrap();
+    let real_hour = unix_secs_now() / 3600;
+    let store = Store::open(&config(dir.path()))
+        .unwrap()
+        .with_test_hooks(TestHooks {
+            clock_offset_secs: 2 * 3600,
+            ..TestHooks::default()
+        });
+    assert!((store.clock_secs() / 3600).abs_diff(real_hour + 2) <= 1);
+    store.write_spans(&[&span(1, 1, "svc", None)]).unwrap();
+    store.sync().unwrap();
+    let hours: Vec<u32> = store
+        .inner
+        .segments
+        .len_by_hour()
+        .iter()
+        .map(|(hour, _)| *hour)
+        .collect();
+    assert_eq!(hours, [store.hour_now()], "filed under the shifted hour");
+    assert!(u64::from(hours[0]) > real_hour);
+    // Sped up 3600 times, an hour passes in a second.
+    let fast_dir = tempfile::tempdir().unwrap();
+    let fast = Store::open(&config(fast_dir.path()))
+        .unwrap()
+        .with_test_hooks(TestHooks {
+            clock_speed: 3600,
+            ..TestHooks::default()
+        });
+    let before = fast.clock_secs();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert!(
+        fast.clock_secs() - before >= 300,
+        "{}",
+        fast.clock_secs() - before
+    );
+}
+
+#[test]
+fn the_disk_cap_drops_the_red_metrics_of_the_hours_it_drops() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&config(dir.path())).unwrap();
+    for hour in 100..=103u32 {
+        let mut span = bulky_span(hour as u8, 256 << 10);
+        span.start_unix_nanos = u64::from(hour) * 3_600_000_000_000 + 5_000_000_000;
+        span.end_unix_nanos = span.start_unix_nanos + 1_000_000;
+        store.write_spans_in_hour(&[&span], hour).unwrap();
+    }
+    store.sync().unwrap();
+    store.checkpoint_red().unwrap();
+    // Long past, so sealed: per hour, the operation's and the service's cells at
+    // 1 min and 10 min (10 s cells are not kept that far back).
+    let size = store.red_size().unwrap();
+    assert_eq!((size.num_cells, size.num_sealed_values), (16, 16));
+    let by_hour = store.inner.segments.allocated_by_hour();
+    let bytes = |hour: u32| by_hour.iter().find(|(h, _)| *h == hour).unwrap().1;
+    let used = store.inner.db.size_on_disk().unwrap()
+        + by_hour.iter().map(|(_, bytes)| bytes).sum::<u64>();
+    let cap = used - bytes(100) - bytes(101) / 2;
+    assert_eq!(store.enforce_disk_cap_at(cap, 103).unwrap(), [100, 101]);
+    let size = store.red_size().unwrap();
+    assert_eq!((size.num_cells, size.num_sealed_values), (8, 8));
+}

@@ -7,8 +7,11 @@
 pub(crate) mod access;
 mod admin;
 mod base_path;
+mod clickhouse;
+mod clickhouse_cluster;
 mod crash;
 mod demo;
+mod disk_cap;
 mod full_disk;
 mod hostile;
 mod ingest_grpc;

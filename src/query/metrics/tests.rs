@@ -50,7 +50,12 @@ fn series_group_per_service_or_operation_and_skip_empty_ones() {
         ("auth", "login", 600, &empty),
         ("shop", "GET /", 900, &c), // outside the grid
     ];
-    let per_service = build_series(&grid, false, cells);
+    let borrowed = || {
+        cells.iter().map(|(service, operation, start, cell)| {
+            (*service, *operation, *start, Cow::Borrowed(*cell))
+        })
+    };
+    let per_service = build_series(&grid, false, borrowed());
     assert_eq!(per_service.len(), 1);
     let shop = &per_service[0];
     assert_eq!(
@@ -64,7 +69,7 @@ fn series_group_per_service_or_operation_and_skip_empty_ones() {
     assert_eq!(error_rate(&shop.points[1]), Some(0.0));
     assert_eq!(shop.total.num_calls, 4);
 
-    let per_operation = build_series(&grid, true, cells);
+    let per_operation = build_series(&grid, true, borrowed());
     let names: Vec<_> = per_operation
         .iter()
         .map(|series| series.operation.as_deref())

@@ -26,9 +26,16 @@ pub struct Exemplar {
 }
 
 impl RedCell {
+    #[cfg(test)]
     pub(crate) fn add(&mut self, trace_id: TraceId, duration_nanos: u64, is_error: bool) {
-        self.num_calls += 1;
         self.latency.add(duration_nanos);
+        self.count(trace_id, duration_nanos, is_error);
+    }
+
+    /// Counts a call and offers it as an exemplar; the caller adds its duration to
+    /// the latency sketch (in bulk, `LatencySketch::add_sorted`).
+    pub(crate) fn count(&mut self, trace_id: TraceId, duration_nanos: u64, is_error: bool) {
+        self.num_calls += 1;
         let exemplar = Exemplar {
             trace_id,
             duration_nanos,
@@ -60,6 +67,12 @@ impl RedCell {
                 self.error = Some(error);
             }
         }
+    }
+
+    /// The duration a call must exceed to become one of the slowest exemplars, once
+    /// there are `NUM_SLOWEST` of them (`None` before).
+    pub(crate) fn slowest_floor(&self) -> Option<u64> {
+        (self.slowest.len() == NUM_SLOWEST).then(|| self.slowest[NUM_SLOWEST - 1].duration_nanos)
     }
 
     /// Keeps only the `count` slowest exemplars (rolled-up cells keep fewer).

@@ -9,6 +9,8 @@ pub(crate) use cell::NUM_SLOWEST;
 pub use cell::{Exemplar, RedCell};
 pub use sketch::LatencySketch;
 
+use std::sync::Arc;
+
 use crate::model::SpanKind;
 
 /// Which spans' cells a metrics query reads.
@@ -27,9 +29,10 @@ pub struct RedSelection {
 /// One cell with the names it belongs to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NamedRedCell {
-    pub service: String,
+    /// Shared by every cell of the service: a query may return thousands.
+    pub service: Arc<str>,
     /// Empty for a cell that counts the whole service.
-    pub operation: String,
+    pub operation: Arc<str>,
     pub bucket_start_secs: u64,
     pub cell: RedCell,
 }

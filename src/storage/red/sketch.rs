@@ -18,16 +18,14 @@ pub struct LatencySketch {
 }
 
 impl LatencySketch {
+    /// One duration (the write path adds them in bulk: `add_sorted`).
+    #[cfg(test)]
     pub(crate) fn add(&mut self, duration_nanos: u64) {
-        self.add_count(duration_nanos, 1);
-    }
-
-    fn add_count(&mut self, duration_nanos: u64, count: u64) {
         if duration_nanos == 0 {
-            self.num_zero += count;
+            self.num_zero += 1;
             return;
         }
-        self.add_to_bucket(bucket_index(duration_nanos), count);
+        self.add_to_bucket(bucket_index(duration_nanos), 1);
     }
 
     pub(super) fn add_to_bucket(&mut self, index: i32, count: u64) {
@@ -38,6 +36,51 @@ impl LatencySketch {
             Ok(position) => self.buckets[position].1 += count,
             Err(position) => self.buckets.insert(position, (index, count)),
         }
+    }
+
+    /// Adds durations sorted ascending: one logarithm per bucket rather than per
+    /// duration, and one pass over the buckets (the write path keeps durations raw
+    /// and adds them here at checkpoints).
+    pub(crate) fn add_sorted(&mut self, sorted: &[u64]) {
+        debug_assert!(sorted.is_sorted());
+        let num_zero = sorted.partition_point(|duration| *duration == 0);
+        self.num_zero += num_zero as u64;
+        let mut added: Vec<(i32, u64)> = Vec::new();
+        let mut rest = &sorted[num_zero..];
+        while let Some(&first) = rest.first() {
+            let index = bucket_index(first);
+            // Durations clearly below the bucket's upper bound are in it; those
+            // within rounding of it go round again and get their own logarithm.
+            let upper = GAMMA.powi(index) * (1.0 - 1e-9);
+            let count = 1 + rest[1..].partition_point(|duration| *duration as f64 <= upper);
+            match added.last_mut() {
+                Some((last, last_count)) if *last == index => *last_count += count as u64,
+                _ => added.push((index, count as u64)),
+            }
+            rest = &rest[count..];
+        }
+        if self.buckets.is_empty() {
+            self.buckets = added;
+            return;
+        }
+        let mut merged = Vec::with_capacity(self.buckets.len() + added.len());
+        let (mut mine, mut theirs) = (self.buckets.iter().peekable(), added.iter().peekable());
+        loop {
+            let next = match (mine.peek(), theirs.peek()) {
+                (Some(a), Some(b)) if a.0 == b.0 => {
+                    let sum = (a.0, a.1 + b.1);
+                    mine.next();
+                    theirs.next();
+                    sum
+                }
+                (Some(a), Some(b)) if a.0 < b.0 => *mine.next().expect("peeked"),
+                (_, Some(_)) => *theirs.next().expect("peeked"),
+                (Some(_), None) => *mine.next().expect("peeked"),
+                (None, None) => break,
+            };
+            merged.push(next);
+        }
+        self.buckets = merged;
     }
 
     pub(crate) fn merge(&mut self, other: &LatencySketch) {
@@ -134,6 +177,30 @@ mod tests {
             );
         }
         assert_eq!(sketch.count(), 10_000);
+        // In bulk: the same buckets, including durations at every bucket's bounds.
+        let mut bulk = LatencySketch::default();
+        bulk.add_sorted(&durations);
+        assert_eq!(bulk, sketch);
+        let mut edges: Vec<u64> = (1..2_000)
+            .flat_map(|index| {
+                let upper = GAMMA.powi(index);
+                let below = upper.floor() as u64;
+                [
+                    below.saturating_sub(1),
+                    below,
+                    below + 1,
+                    upper.ceil() as u64,
+                ]
+            })
+            .filter(|duration| *duration < u64::MAX / 2)
+            .collect();
+        edges.sort_unstable();
+        let (mut one_by_one, mut bulk) = (LatencySketch::default(), LatencySketch::default());
+        for duration in &edges {
+            one_by_one.add(*duration);
+        }
+        bulk.add_sorted(&edges);
+        assert_eq!(bulk, one_by_one);
     }
 
     #[test]
@@ -149,6 +216,13 @@ mod tests {
         }
         left.merge(&right);
         assert_eq!(left, both);
+        // Adding sorted durations in bulk gives the same buckets as one by one.
+        let mut bulk = LatencySketch::default();
+        bulk.add(1_000);
+        let mut sorted: Vec<u64> = [0, 1, 5, 1_000, 1_000, 70_000_000, 0, 3, 9_000_000_000].into();
+        sorted.sort_unstable();
+        bulk.add_sorted(&sorted);
+        assert_eq!(bulk, both);
         let cumulative = left.cumulative();
         assert_eq!(cumulative.first(), Some(&(0.0, 2)));
         assert_eq!(cumulative.last().map(|(_, count)| *count), Some(10));

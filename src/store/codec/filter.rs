@@ -112,6 +112,8 @@ fn check_descriptor(descriptor: &[u8], num_fingerprints: usize) -> Result<(), Co
     let consistent = segment_length.is_power_of_two()
         && mask + 1 == segment_length
         && segment_count_length.is_multiple_of(segment_length)
+        // At least one segment: with none, every probe still lands in segments 0-2.
+        && segment_count_length >= segment_length
         && segment_count_length + 2 * segment_length <= num_fingerprints as u64;
     if consistent {
         Ok(())

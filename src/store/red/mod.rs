@@ -28,10 +28,14 @@
 //! hours that have passed it, and a query with a finer step that reaches further
 //! back reads 1 min cells instead. Rolled-up cells keep one slowest exemplar, not
 //! `storage::red::NUM_SLOWEST`: a window holds many of them anyway.
+//!
+//! Hours that are over are sealed (`seal`): their cells become one value per
+//! resolution and cell id, so a query reads one sled value per id and hour.
 
-mod cell_codec;
+pub(crate) mod cell_codec;
+mod seal;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, RwLock};
 
 use foldhash::{HashMap, HashSet};
@@ -94,6 +98,20 @@ impl Resolution {
     }
 }
 
+/// What the RED metrics take in sled (`Store::red_size`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RedSize {
+    /// Cells, in per-bucket items and inside sealed values.
+    pub num_cells: u64,
+    /// Sled items: per-bucket cells and sealed values.
+    pub num_items: u64,
+    pub num_sealed_values: u64,
+    /// Bytes of keys and values, all of them.
+    pub num_bytes: u64,
+    /// Bytes of the sealed values' keys and values.
+    pub num_sealed_bytes: u64,
+}
+
 /// One cell as queries see it.
 #[derive(Debug, Clone)]
 pub(crate) struct RedRow {
@@ -108,10 +126,59 @@ type RedMap = HashMap<(u32, u64), PendingCell>;
 /// An operation's cell not yet in sled, with the id of its service's cell for the
 /// span kind. Service cells are added up from these at checkpoint and query time,
 /// once per cell rather than once per span: that halves the write path's work.
+///
+/// The write path counts a span and keeps its duration raw; durations go into the
+/// sketch in bulk (`fold`: sorted, one logarithm per bucket instead of one per
+/// span, no search and insert per span) at a checkpoint, when a query reads the
+/// cell, or once `FOLD_AT` have piled up.
 #[derive(Debug, Clone, Default)]
 struct PendingCell {
+    /// Counts, exemplars, and the sketch of the durations folded so far.
     cell: RedCell,
+    durations: Vec<u64>,
+    /// `cell.slowest_floor()`, kept here so most spans are turned away without
+    /// reading the exemplars' heap memory.
+    slowest_floor: Option<u64>,
     service_cell: Option<u32>,
+}
+
+/// Raw durations a pending cell holds at most (16 KiB) before folding them.
+const FOLD_AT: usize = 2048;
+
+impl PendingCell {
+    fn add(&mut self, span: &Span) {
+        let duration_nanos = span.duration_nanos();
+        let is_error = span.is_error();
+        if is_error
+            || self
+                .slowest_floor
+                .is_none_or(|floor| duration_nanos > floor)
+        {
+            self.cell.count(span.trace_id, duration_nanos, is_error);
+            self.slowest_floor = self.cell.slowest_floor();
+        } else {
+            self.cell.num_calls += 1;
+        }
+        self.durations.push(duration_nanos);
+        if self.durations.len() >= FOLD_AT {
+            self.fold();
+        }
+    }
+
+    fn fold(&mut self) {
+        self.durations.sort_unstable();
+        self.cell.latency.add_sorted(&self.durations);
+        self.durations.clear();
+    }
+
+    /// The cell with every duration in its sketch.
+    fn to_cell(&self) -> RedCell {
+        let mut cell = self.cell.clone();
+        let mut sorted = self.durations.clone();
+        sorted.sort_unstable();
+        cell.latency.add_sorted(&sorted);
+        cell
+    }
 }
 
 #[derive(Debug, Default)]
@@ -124,6 +191,12 @@ pub(super) struct RedStore {
     service_cells_since: u64,
     /// Hours before this one have had their 10 s cells deleted (this run).
     fine_pruned_before: Mutex<u32>,
+    /// Hours whose trees hold sealed values only, as far as this run knows: reads
+    /// skip looking for per-bucket items there.
+    sealed: Mutex<BTreeSet<u32>>,
+    /// Held through a checkpoint (and while retention drops trees), so sealing can
+    /// read a tree without `checkpoint_lock` and nothing changes it meanwhile.
+    checkpointing: Mutex<()>,
     /// Queries hold it shared while they read sled and then `pending`; a checkpoint
     /// holds it exclusively while it moves cells from one to the other, so a query
     /// sees every cell exactly once.
@@ -195,11 +268,10 @@ impl RedStore {
             pending
                 .entry((operation_id, bucket))
                 .or_insert_with(|| PendingCell {
-                    cell: RedCell::default(),
                     service_cell: service_cell_id(service_id, span.kind),
+                    ..PendingCell::default()
                 })
-                .cell
-                .add(span.trace_id, span.duration_nanos(), span.is_error());
+                .add(span);
         }
     }
 
@@ -214,27 +286,52 @@ impl RedStore {
     ) -> Result<Vec<RedRow>, StoreError> {
         let size = resolution.secs();
         let start_secs = start_secs - start_secs % size;
-        let mut found: BTreeMap<(u32, u64), RedCell> = BTreeMap::new();
-        let _reading = self
-            .checkpoint_lock
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let trees: Vec<sled::Tree> = self
-            .trees
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .range(hour_of(start_secs)..=hour_of(end_secs))
-            .map(|(_, tree)| tree.clone())
-            .collect();
-        for tree in trees {
-            for &operation_id in operation_ids {
-                let from = cell_key(resolution, operation_id, start_secs);
-                let to = cell_key(resolution, operation_id, end_secs);
+        let _reading = read_lock(&self.checkpoint_lock);
+        let trees: Vec<(u32, sled::Tree, bool)> = {
+            let sealed = lock(&self.sealed);
+            read_lock(&self.trees)
+                .range(hour_of(start_secs)..=hour_of(end_secs))
+                .map(|(hour, tree)| (*hour, tree.clone(), sealed.contains(hour)))
+                .collect()
+        };
+        let mut rows = Vec::new();
+        for &operation_id in operation_ids {
+            for (hour, tree, only_sealed) in &trees {
+                let hour_start = u64::from(*hour) * 3600;
+                if let Some(value) = tree.get(seal::sealed_key(resolution, operation_id))? {
+                    let offsets =
+                        start_secs.saturating_sub(hour_start)..end_secs.saturating_sub(hour_start);
+                    let decoded = cell_codec::decode_sealed(&value, offsets, |offset, cell| {
+                        rows.push(RedRow {
+                            operation_id,
+                            bucket_start_secs: hour_start + offset,
+                            cell,
+                        });
+                    });
+                    if let Err(error) = decoded {
+                        tracing::warn!(hour, operation_id, %error, "skipping a damaged sealed RED value");
+                    }
+                }
+                let (from, to) = (start_secs.max(hour_start), end_secs.min(hour_start + 3600));
+                if *only_sealed || from >= to {
+                    continue;
+                }
+                let from = cell_key(resolution, operation_id, from);
+                let to = cell_key(resolution, operation_id, to);
                 for entry in tree.range(from..to) {
                     let (key, value) = entry?;
-                    let bucket = key_bucket(&key)?;
-                    let cell = cell_codec::decode(&value)?;
-                    merge_into(&mut found, (operation_id, bucket), cell);
+                    let decoded = key_bucket(&key)
+                        .and_then(|bucket| Ok((bucket, cell_codec::decode(&value)?)));
+                    match decoded {
+                        Ok((bucket_start_secs, cell)) => rows.push(RedRow {
+                            operation_id,
+                            bucket_start_secs,
+                            cell,
+                        }),
+                        Err(error) => {
+                            tracing::warn!(hour, operation_id, %error, "skipping a damaged RED cell")
+                        }
+                    }
                 }
             }
         }
@@ -244,46 +341,59 @@ impl RedStore {
                 continue;
             }
             let ids = std::iter::once(*operation_id).chain(pending.service_cell);
+            let mut cell = None;
             for id in ids.filter(|id| wanted.contains(id)) {
-                merge_into(
-                    &mut found,
-                    (id, bucket - bucket % size),
-                    pending.cell.clone(),
-                );
+                let cell: &RedCell = cell.get_or_insert_with(|| pending.to_cell());
+                rows.push(RedRow {
+                    operation_id: id,
+                    bucket_start_secs: bucket - bucket % size,
+                    cell: cell.clone(),
+                });
             }
         }
-        Ok(found
-            .into_iter()
-            .map(|((operation_id, bucket_start_secs), cell)| RedRow {
-                operation_id,
-                bucket_start_secs,
-                cell,
-            })
-            .collect())
+        // Already in order unless pending cells were added (the sort finds the runs).
+        rows.sort_by_key(|row| (row.operation_id, row.bucket_start_secs));
+        rows.dedup_by(|later, earlier| {
+            let same = (later.operation_id, later.bucket_start_secs)
+                == (earlier.operation_id, earlier.bucket_start_secs);
+            if same {
+                earlier.cell.merge(&later.cell);
+            }
+            same
+        });
+        Ok(rows)
     }
 
     /// Merges the pending cells, at every resolution, into sled and flushes it.
     /// On failure they stay pending for the next attempt.
+    /// Then seals the hours that are due (`seal`).
     pub(super) fn checkpoint(&self, db: &sled::Db, now_secs: u64) -> Result<usize, StoreError> {
-        let _writing = self
-            .checkpoint_lock
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        self.prune_fine(now_secs)?;
-        let pending = std::mem::take(&mut *lock(&self.pending));
-        if pending.is_empty() {
-            return Ok(0);
-        }
-        let written = self.write_cells(db, &pending, now_secs);
-        if written.is_err() {
-            let mut now_pending = lock(&self.pending);
-            for (key, cell) in pending {
-                let kept = now_pending.entry(key).or_default();
-                kept.cell.merge(&cell.cell);
-                kept.service_cell = cell.service_cell;
+        let _checkpointing = lock(&self.checkpointing);
+        let written = {
+            let _writing = write_lock(&self.checkpoint_lock);
+            self.prune_fine(now_secs)?;
+            let mut pending = std::mem::take(&mut *lock(&self.pending));
+            for cell in pending.values_mut() {
+                cell.fold();
             }
-        }
-        written
+            if pending.is_empty() {
+                0
+            } else {
+                let written = self.write_cells(db, &pending, now_secs);
+                if written.is_err() {
+                    let mut now_pending = lock(&self.pending);
+                    for (key, cell) in pending {
+                        let kept = now_pending.entry(key).or_default();
+                        kept.cell.merge(&cell.cell);
+                        kept.slowest_floor = kept.cell.slowest_floor();
+                        kept.service_cell = cell.service_cell;
+                    }
+                }
+                written?
+            }
+        };
+        self.seal_due(now_secs)?;
+        Ok(written)
     }
 
     fn write_cells(
@@ -316,7 +426,12 @@ impl RedStore {
             let tree = self.tree(db, hour)?;
             let key = cell_key(resolution, operation_id, start);
             if let Some(existing) = tree.get(key)? {
-                cell.merge(&cell_codec::decode(&existing)?);
+                match cell_codec::decode(&existing) {
+                    Ok(stored) => cell.merge(&stored),
+                    Err(error) => {
+                        tracing::warn!(hour, %error, "overwriting a damaged RED cell");
+                    }
+                }
             }
             if resolution != Resolution::FINEST {
                 cell.keep_slowest(1);
@@ -327,6 +442,8 @@ impl RedStore {
                 .insert(&key, cell_codec::encode(&cell));
         }
         for (hour, batch) in batches {
+            // Per-bucket items again (late spans): the hour needs sealing anew.
+            lock(&self.sealed).remove(&hour);
             self.tree(db, hour)?.apply_batch(batch)?;
         }
         db.flush()?;
@@ -349,10 +466,12 @@ impl RedStore {
             .map(|(hour, tree)| (*hour, tree.clone()))
             .collect();
         let prefix = (Resolution::FINEST.secs() as u16).to_be_bytes();
+        let sealed_prefix = [seal::SEALED_PREFIX, prefix[0], prefix[1]];
         for (hour, tree) in trees {
             let mut batch = sled::Batch::default();
             let mut deleted = 0usize;
-            for key in tree.scan_prefix(prefix).keys() {
+            let keys = tree.scan_prefix(prefix).keys();
+            for key in keys.chain(tree.scan_prefix(sealed_prefix).keys()) {
                 batch.remove(key?);
                 deleted += 1;
             }
@@ -365,8 +484,8 @@ impl RedStore {
         Ok(())
     }
 
-    /// `(cells, bytes of keys and values)` stored in sled, at every resolution.
-    pub(super) fn size(&self) -> Result<(u64, u64), StoreError> {
+    /// What is stored in sled, at every resolution.
+    pub(super) fn size(&self) -> Result<RedSize, StoreError> {
         let trees: Vec<sled::Tree> = self
             .trees
             .read()
@@ -374,15 +493,23 @@ impl RedStore {
             .values()
             .cloned()
             .collect();
-        let (mut cells, mut bytes) = (0, 0);
+        let mut size = RedSize::default();
         for tree in trees {
             for entry in tree.iter() {
                 let (key, value) = entry?;
-                cells += 1;
-                bytes += (key.len() + value.len()) as u64;
+                let bytes = (key.len() + value.len()) as u64;
+                size.num_items += 1;
+                size.num_bytes += bytes;
+                if key.first() == Some(&seal::SEALED_PREFIX) {
+                    size.num_sealed_values += 1;
+                    size.num_sealed_bytes += bytes;
+                    size.num_cells += cell_codec::sealed_len(&value)? as u64;
+                } else {
+                    size.num_cells += 1;
+                }
             }
         }
-        Ok((cells, bytes))
+        Ok(size)
     }
 
     /// Drops the trees of hours before `cutoff_hour`; returns how many.
@@ -391,10 +518,8 @@ impl RedStore {
         db: &sled::Db,
         cutoff_hour: u32,
     ) -> Result<usize, StoreError> {
-        let _writing = self
-            .checkpoint_lock
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _checkpointing = lock(&self.checkpointing);
+        let _writing = write_lock(&self.checkpoint_lock);
         let mut trees = self
             .trees
             .write()
@@ -402,6 +527,7 @@ impl RedStore {
         let expired: Vec<u32> = trees.range(..cutoff_hour).map(|(hour, _)| *hour).collect();
         for hour in &expired {
             trees.remove(hour);
+            lock(&self.sealed).remove(hour);
             db.drop_tree(tree_name(*hour))?;
         }
         lock(&self.pending).retain(|(_, bucket), _| hour_of(*bucket) >= cutoff_hour);
@@ -423,17 +549,6 @@ impl RedStore {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .insert(hour, tree.clone());
         Ok(tree)
-    }
-}
-
-fn merge_into(found: &mut BTreeMap<(u32, u64), RedCell>, key: (u32, u64), cell: RedCell) {
-    match found.entry(key) {
-        std::collections::btree_map::Entry::Occupied(mut existing) => {
-            existing.get_mut().merge(&cell)
-        }
-        std::collections::btree_map::Entry::Vacant(slot) => {
-            slot.insert(cell);
-        }
     }
 }
 
@@ -482,6 +597,15 @@ fn parse_tree_name(name: &[u8]) -> Option<u32> {
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn read_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn write_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 

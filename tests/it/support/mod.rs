@@ -1,5 +1,6 @@
 //! `TestServer`: the real server in-process on ephemeral ports.
 
+pub(crate) mod binary;
 pub(crate) mod fixtures;
 
 use std::net::SocketAddr;
@@ -34,8 +35,28 @@ pub(crate) struct TestServer {
     cancel_on_drop: DropGuard,
     handle: JoinHandle<anyhow::Result<()>>,
     data_dir: TempDir,
+    /// (URL, database) when the server keeps spans in ClickHouse.
+    clickhouse: Option<(String, String)>,
     pub(crate) http: reqwest::Client,
 }
+
+/// Tracery settings for `--storage clickhouse` on `url`, creating the schema.
+pub(crate) fn use_clickhouse_url(config: &mut Config, url: &str, database: &str) {
+    config.ingest.storage = tracery::config::StorageMode::Clickhouse;
+    config.clickhouse = tracery::config::ClickHouseConfig {
+        url: url.to_owned(),
+        database: database.to_owned(),
+        user: "default".to_owned(),
+        password: None,
+        password_file: None,
+        cluster: None,
+        create_schema: true,
+    };
+}
+
+/// Set (by `clickhouse::search_suites_pass_on_clickhouse`) to run whole test
+/// suites with every `TestServer` on this ClickHouse URL, one database per server.
+pub(crate) const CLICKHOUSE_URL_ENV: &str = "TRACERY_TEST_CLICKHOUSE_URL";
 
 impl TestServer {
     /// Durable acks and a 10 ms flush: an `Ok` from an export means queryable.
@@ -52,7 +73,22 @@ impl TestServer {
         data_dir: TempDir,
         adjust: impl FnOnce(&mut Config),
     ) -> TestServer {
+        let clickhouse = std::env::var(CLICKHOUSE_URL_ENV).ok().map(|url| {
+            let database = format!("t{}", hex::encode(rand::random::<[u8; 8]>()));
+            (url, database)
+        });
+        Self::start_on(data_dir, clickhouse, adjust).await
+    }
+
+    async fn start_on(
+        data_dir: TempDir,
+        clickhouse: Option<(String, String)>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestServer {
         let mut config = Config::for_data_dir(data_dir.path());
+        if let Some((url, database)) = &clickhouse {
+            use_clickhouse_url(&mut config, url, database);
+        }
         adjust(&mut config);
         let bind = || async { TcpListener::bind("127.0.0.1:0").await.unwrap() };
         let bind_udp = || async { UdpSocket::bind("127.0.0.1:0").await.unwrap() };
@@ -113,6 +149,7 @@ impl TestServer {
             cancel_on_drop: shutdown.drop_guard(),
             handle,
             data_dir,
+            clickhouse,
             http: reqwest::Client::new(),
         }
     }
@@ -144,8 +181,9 @@ impl TestServer {
     }
 
     pub(crate) async fn restart(self) -> TestServer {
+        let clickhouse = self.clickhouse.clone();
         let data_dir = self.stop().await;
-        TestServer::start_in(data_dir, |_| {}).await
+        TestServer::start_on(data_dir, clickhouse, |_| {}).await
     }
 
     #[allow(dead_code)]

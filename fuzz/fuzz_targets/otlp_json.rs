@@ -1,0 +1,4 @@
+//! `tracery::fuzzing::otlp_json`: see that function for what the bytes are.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| tracery::fuzzing::otlp_json(data));
