@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState, Health, UiEndpoints};
 use crate::clickhouse::ClickHouse;
-use crate::config::{Config, SamplingConfig, StorageMode};
+use crate::config::{ClickHouseConfig, Config, SamplingConfig, StorageMode};
 use crate::metrics::Metrics;
 use crate::query::QueryService;
 use crate::storage::Storage;
@@ -269,13 +269,11 @@ async fn serve(
     // `--storage clickhouse` opens no sled store and needs no data dir.
     let (storage, store, clickhouse): (Arc<dyn Storage>, Option<Store>, Option<Arc<ClickHouse>>) =
         if config.ingest.storage == StorageMode::Clickhouse {
-            let (clickhouse_config, retention) =
-                (config.clickhouse.clone(), config.store.retention);
-            let runtime = tokio::runtime::Handle::current();
-            let backend = tokio::task::spawn_blocking(move || {
-                ClickHouse::open(&clickhouse_config, retention, runtime)
-            })
-            .await??;
+            let Some(backend) =
+                open_clickhouse(&config.clickhouse, config.store.retention, &shutdown).await?
+            else {
+                return Ok(());
+            };
             let backend = Arc::new(backend);
             (backend.clone(), None, Some(backend))
         } else {
@@ -595,6 +593,43 @@ async fn run_disk_cap(
                 "enforcing --max-disk-gib failed"
             );
         }
+    }
+}
+
+/// Opens the ClickHouse backend, retrying transient failures (server not up yet,
+/// busy, a dropped connection) with backoff for `startup_wait`; `None` when shut
+/// down while waiting.
+async fn open_clickhouse(
+    config: &ClickHouseConfig,
+    retention: Option<Duration>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Option<ClickHouse>> {
+    let deadline = tokio::time::Instant::now() + config.startup_wait;
+    let mut backoff = Duration::from_millis(250);
+    loop {
+        let (attempt_config, runtime) = (config.clone(), tokio::runtime::Handle::current());
+        let opened = tokio::task::spawn_blocking(move || {
+            ClickHouse::open(&attempt_config, retention, runtime)
+        })
+        .await?;
+        let error = match opened {
+            Ok(backend) => return Ok(Some(backend)),
+            Err(error) => error,
+        };
+        let now = tokio::time::Instant::now();
+        if !error.is_transient() || now + backoff > deadline {
+            return Err(error.into());
+        }
+        tracing::warn!(
+            error = format!("{:#}", anyhow::Error::from(error)),
+            retry_in_ms = backoff.as_millis() as u64,
+            "ClickHouse not ready; retrying"
+        );
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(None),
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(5));
     }
 }
 

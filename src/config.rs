@@ -69,6 +69,9 @@ pub const DEFAULT_COMPACTION_INTERVAL_MS: u64 = 10_000;
 pub const DEFAULT_CLICKHOUSE_URL: &str = "http://127.0.0.1:8123";
 pub const DEFAULT_CLICKHOUSE_DATABASE: &str = "tracery";
 pub const DEFAULT_CLICKHOUSE_USER: &str = "default";
+/// `--storage clickhouse`: how long start-up keeps retrying a ClickHouse that is
+/// unreachable or busy (a compose file starts both at once) before giving up.
+pub const DEFAULT_CLICKHOUSE_STARTUP_WAIT_MS: u64 = 120_000;
 
 /// When an export is acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -226,6 +229,9 @@ pub struct RawConfig {
     /// Create the ClickHouse database and tables that are missing, then start [default: false]
     #[arg(long, env = "TRACERY_CLICKHOUSE_CREATE_SCHEMA", num_args = 0..=1, default_missing_value = "true")]
     pub clickhouse_create_schema: Option<bool>,
+    /// How long start-up retries an unreachable or busy ClickHouse before exiting, in ms; 0 tries once [default: 120000]
+    #[arg(long, env = "TRACERY_CLICKHOUSE_STARTUP_WAIT_MS")]
+    pub clickhouse_startup_wait_ms: Option<u64>,
     /// N+1 detection: fewest repeated sibling spans (same query, route or name) that count [default: 5]
     #[arg(long, env = "TRACERY_N_PLUS_ONE_MIN_REPEATS")]
     pub n_plus_one_min_repeats: Option<usize>,
@@ -443,6 +449,8 @@ pub struct ClickHouseConfig {
     /// `None`: a single server.
     pub cluster: Option<String>,
     pub create_schema: bool,
+    /// How long start-up retries transient failures (`ClickHouse::open`).
+    pub startup_wait: Duration,
 }
 
 /// A credential: `Debug` doesn't show it.
@@ -559,6 +567,9 @@ impl RawConfig {
             clickhouse_create_schema: self
                 .clickhouse_create_schema
                 .or(lower.clickhouse_create_schema),
+            clickhouse_startup_wait_ms: self
+                .clickhouse_startup_wait_ms
+                .or(lower.clickhouse_startup_wait_ms),
             n_plus_one_min_repeats: self.n_plus_one_min_repeats.or(lower.n_plus_one_min_repeats),
             n_plus_one_min_total_ms: self
                 .n_plus_one_min_total_ms
@@ -847,6 +858,10 @@ fn clickhouse_from_raw(raw: &RawConfig) -> Result<ClickHouseConfig, ConfigError>
             .filter(|path| !path.as_os_str().is_empty()),
         cluster,
         create_schema: raw.clickhouse_create_schema.unwrap_or(false),
+        startup_wait: Duration::from_millis(
+            raw.clickhouse_startup_wait_ms
+                .unwrap_or(DEFAULT_CLICKHOUSE_STARTUP_WAIT_MS),
+        ),
     })
 }
 

@@ -126,12 +126,14 @@ pub fn checks(layout: &Layout) -> Vec<Check> {
         query(sql::schema_version(layout), 1),
         statement(sql::existing_tables(layout)),
     ]);
-    checks.extend(
-        layout
-            .retention_statements(date_time(start) as u64 - 86_400)
-            .into_iter()
-            .map(statement),
-    );
+    let hour_tables = layout.hour_partitioned_tables();
+    if !hour_tables.is_empty() {
+        checks.push(statement(sql::partitions(layout, &hour_tables)));
+        let expired_hour = u64::from(date_time(start)) / 3_600 * 3_600 - 86_400;
+        for table in &hour_tables {
+            checks.push(statement(layout.drop_hour(table, expired_hour)));
+        }
+    }
     checks
 }
 

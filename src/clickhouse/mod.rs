@@ -25,7 +25,7 @@ pub(crate) mod rows;
 pub mod schema;
 pub mod sql;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -42,8 +42,8 @@ use crate::storage::{
     Dependency, NamedRedCell, Operation, RedSelection, Storage, StorageError, TraceQuery,
 };
 use rows::{
-    DependencyRow, EncodedSpan, FoundTrace, Name, OperationName, OperationRow, SamplingRow,
-    SpanRow, TraceSpanRow, Version,
+    DependencyRow, EncodedSpan, FoundTrace, Name, OperationName, OperationRow, Partition,
+    SamplingRow, SpanRow, TraceSpanRow, Version,
 };
 
 /// How long one request to ClickHouse may take before it counts as unavailable.
@@ -83,6 +83,21 @@ pub enum OpenError {
     Create(#[source] StorageError),
 }
 
+impl OpenError {
+    /// Whether trying again later may succeed: the server was unreachable, busy or
+    /// dropped the connection, as opposed to a wrong schema or a missing file.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            OpenError::Unreachable { source, .. }
+            | OpenError::ReadSchema(source)
+            | OpenError::Create(source) => matches!(source, StorageError::Unavailable(_)),
+            OpenError::PasswordFile { .. }
+            | OpenError::MissingTables { .. }
+            | OpenError::NewerSchema { .. } => false,
+        }
+    }
+}
+
 /// The ClickHouse backend; cheap to share behind an `Arc`.
 pub struct ClickHouse {
     client: Client,
@@ -90,6 +105,8 @@ pub struct ClickHouse {
     runtime: tokio::runtime::Handle,
     /// (service, operation, kind) → when this process last wrote its row.
     operations_written: Mutex<HashMap<(String, String, u8), u32>>,
+    /// The first hour the last retention round kept (`expire_before`).
+    retention_kept_from: Mutex<Option<u64>>,
 }
 
 impl std::fmt::Debug for ClickHouse {
@@ -128,6 +145,7 @@ impl ClickHouse {
             },
             runtime,
             operations_written: Mutex::new(HashMap::new()),
+            retention_kept_from: Mutex::new(None),
         };
         let unreachable = |source| OpenError::Unreachable {
             url: config.url.clone(),
@@ -156,13 +174,54 @@ impl ClickHouse {
         &self.layout
     }
 
-    /// Deletes rows older than `cutoff_unix_secs` where the profile has no TTL (a
-    /// background mutation in ClickHouse); does nothing where TTL does the work.
-    pub fn expire_before(&self, cutoff_unix_secs: u64) -> Result<(), StorageError> {
-        for statement in self.layout.retention_statements(cutoff_unix_secs) {
-            self.execute(&statement)?;
+    /// Where the profile has no TTL, drops every whole ingest hour older than
+    /// `cutoff_unix_secs`, in every table and (in a cluster) on every shard; returns
+    /// how many hour partitions it dropped. Does nothing where TTL does the work.
+    ///
+    /// The hours to drop are those this server holds (`system.parts`) plus, from the
+    /// second round on, every hour that expired since the last round: a shard this
+    /// server doesn't see may hold an hour this one lacks, and the drop runs `ON
+    /// CLUSTER`. Dropping an hour a table doesn't hold is a no-op.
+    pub fn expire_before(&self, cutoff_unix_secs: u64) -> Result<usize, StorageError> {
+        let tables = self.layout.hour_partitioned_tables();
+        if tables.is_empty() {
+            return Ok(0);
         }
-        Ok(())
+        let first_kept_hour = cutoff_unix_secs - cutoff_unix_secs % 3_600;
+        let mut expired: BTreeSet<(String, u64)> = BTreeSet::new();
+        for partition in self.fetch::<Partition>(&sql::partitions(&self.layout, &tables))? {
+            match partition.partition_id.parse::<u64>() {
+                Ok(hour) if hour < first_kept_hour => {
+                    expired.insert((partition.table, hour));
+                }
+                Ok(_) => {}
+                Err(_) => tracing::warn!(
+                    table = partition.table,
+                    partition = partition.partition_id,
+                    "ClickHouse partition is not an hour; retention leaves it"
+                ),
+            }
+        }
+        let mut kept_from = self
+            .retention_kept_from
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(previous) = *kept_from {
+            // At most two days back: a node that was down longer relies on the
+            // servers' own partition lists.
+            let since = previous.max(first_kept_hour.saturating_sub(48 * 3_600));
+            for hour in (since..first_kept_hour).step_by(3_600) {
+                for table in &tables {
+                    expired.insert((table.clone(), hour));
+                }
+            }
+        }
+        for (table, hour) in &expired {
+            self.execute(&self.layout.drop_hour(table, *hour))?;
+            tracing::info!(table, hour, "ClickHouse retention dropped an hour");
+        }
+        *kept_from = Some(first_kept_hour);
+        Ok(expired.len())
     }
 
     fn create_schema(&self) -> Result<(), StorageError> {
@@ -217,24 +276,39 @@ impl ClickHouse {
             .block_on(tokio::time::timeout(REQUEST_TIMEOUT, future))
         {
             Ok(result) => result.map_err(storage_error),
-            Err(_elapsed) => Err(StorageError::Unavailable(format!(
-                "ClickHouse did not answer within {} s",
-                REQUEST_TIMEOUT.as_secs()
-            ))),
+            Err(_elapsed) => Err(deadline_passed()),
+        }
+    }
+
+    /// Runs an idempotent statement (a read, or DDL that says `IF NOT EXISTS`),
+    /// once more straight away when the first try fails in the network: the server
+    /// may have closed a pooled keep-alive connection just as it was reused.
+    fn idempotent<T, F>(&self, run: impl Fn() -> F) -> Result<T, StorageError>
+    where
+        F: Future<Output = clickhouse::error::Result<T>>,
+    {
+        let first = self
+            .runtime
+            .block_on(tokio::time::timeout(REQUEST_TIMEOUT, run()));
+        match first {
+            Ok(Err(clickhouse::error::Error::Network(error))) => {
+                tracing::debug!(%error, "ClickHouse connection failed; trying once more");
+                self.block_on(run())
+            }
+            Ok(result) => result.map_err(storage_error),
+            Err(_elapsed) => Err(deadline_passed()),
         }
     }
 
     fn execute(&self, statement: &str) -> Result<(), StorageError> {
-        let query = self.client.query_raw(statement);
-        self.block_on(query.execute())
+        self.idempotent(|| self.client.query_raw(statement).execute())
     }
 
     fn fetch<T>(&self, statement: &str) -> Result<Vec<T>, StorageError>
     where
         T: clickhouse::RowOwned + clickhouse::RowRead,
     {
-        let query = self.client.query_raw(statement);
-        self.block_on(query.fetch_all::<T>())
+        self.idempotent(|| self.client.query_raw(statement).fetch_all::<T>())
     }
 
     /// One INSERT of `rows`; the caller runs it under the deadline (`block_on`).
@@ -492,6 +566,13 @@ fn password(config: &ClickHouseConfig) -> Result<Option<String>, OpenError> {
         source,
     })?;
     Ok(Some(text.trim_end_matches(['\r', '\n']).to_owned()))
+}
+
+fn deadline_passed() -> StorageError {
+    StorageError::Unavailable(format!(
+        "ClickHouse did not answer within {} s",
+        REQUEST_TIMEOUT.as_secs()
+    ))
 }
 
 fn unix_nanos_now() -> u64 {

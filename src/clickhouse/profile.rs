@@ -4,8 +4,8 @@
 //! strings, column codecs, bloom-filter skip indexes and TTL retention. `Compat` is
 //! for Debian's clickhouse-server 18.16 (the only server these machines can install,
 //! and what the multi-node tests run on), which has none of those: plain strings,
-//! the default LZ4, no skip indexes, and retention by a periodic
-//! `ALTER TABLE … DELETE`. The profile is chosen from `SELECT version()`; every other
+//! the default LZ4, no skip indexes, and retention by dropping hour
+//! partitions. The profile is chosen from `SELECT version()`; every other
 //! module asks this one for the fragments that differ.
 
 use std::time::Duration;
@@ -76,7 +76,7 @@ impl Profile {
     }
 
     /// A table's TTL clause (with a leading space) on DateTime column `column`, or
-    /// nothing: without TTL, `retention_statements` deletes old rows.
+    /// nothing: without TTL, retention drops hour partitions (`drops_hours`).
     pub(super) fn ttl(self, column: &str, retention: Option<Duration>) -> String {
         match (self, retention) {
             (Profile::Current, Some(retention)) => {
@@ -86,8 +86,20 @@ impl Profile {
         }
     }
 
-    /// Whether retention needs periodic `ALTER TABLE … DELETE` statements.
-    pub(super) fn deletes_for_retention(self) -> bool {
+    /// The partition key of a table whose retention goes by DateTime column
+    /// `column`: with TTL, `current` (or none); without, the hour of `column`, so
+    /// retention drops whole hours with `DROP PARTITION` (`drops_hours`).
+    pub(super) fn partition_by(self, current: Option<&str>, column: &str) -> Option<String> {
+        match self {
+            Profile::Current => current.map(str::to_owned),
+            Profile::Compat => Some(format!("toStartOfHour({column})")),
+        }
+    }
+
+    /// Whether retention drops hour partitions itself (no TTL). A partition drop,
+    /// unlike `ALTER TABLE … DELETE`, rewrites nothing and is safe on old replicated
+    /// servers (18.16's delete mutations crash replicas).
+    pub(super) fn drops_hours(self) -> bool {
         self == Profile::Compat
     }
 }
@@ -119,12 +131,12 @@ mod tests {
         assert_eq!(compat.codec("ZSTD(3)"), "");
         assert_eq!(compat.skip_indexes(&[("i", "terms")]), "");
         assert_eq!(compat.ttl("start_time", Some(Duration::from_secs(60))), "");
-        assert!(compat.deletes_for_retention());
+        assert!(compat.drops_hours());
         let current = Profile::Current;
         assert_eq!(current.codec("ZSTD(3)"), " CODEC(ZSTD(3))");
         assert!(current
             .ttl("t", Some(Duration::from_secs(60)))
             .contains("INTERVAL 60 SECOND"));
-        assert!(!current.deletes_for_retention());
+        assert!(!current.drops_hours());
     }
 }

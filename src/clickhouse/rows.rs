@@ -84,6 +84,13 @@ pub(super) struct Name {
     pub(super) name: String,
 }
 
+/// A partition of a local table (`system.parts`).
+#[derive(Debug, clickhouse::Row, Deserialize)]
+pub(super) struct Partition {
+    pub(super) table: String,
+    pub(super) partition_id: String,
+}
+
 #[derive(Debug, clickhouse::Row, Deserialize)]
 pub(super) struct OperationName {
     pub(super) operation: String,

@@ -11,7 +11,7 @@
 //! - `spans`: one row per span for search, ordered (service, operation, start):
 //!   trace and span ids, parent id (dependencies), kind, start, duration, and
 //!   `terms`, the span's searchable `key\x1fvalue` strings (see `rows::terms`).
-//!   Retention (TTL or deletes) goes by `ingest_time`, when the span was written, as
+//!   Retention (TTL, or dropping hour partitions) goes by `ingest_time`, when the span was written, as
 //!   the embedded store drops whole ingest hours: old timestamps are kept as long.
 //! - `trace_spans`: the encoded span (`codec`), ordered by trace id: get-trace.
 //! - `operations`: (service, operation, kind), deduplicated by ReplacingMergeTree.
@@ -44,7 +44,7 @@ struct Table {
     columns: String,
     engine: &'static str,
     engine_args: &'static str,
-    partition_by: Option<&'static str>,
+    partition_by: Option<String>,
     order_by: &'static str,
     ttl_column: Option<&'static str>,
     shard_key: &'static str,
@@ -88,24 +88,29 @@ impl Layout {
         statements
     }
 
-    /// `ALTER TABLE … DELETE` statements that drop rows older than `cutoff_unix_secs`,
-    /// for profiles without TTL (empty otherwise).
-    pub fn retention_statements(&self, cutoff_unix_secs: u64) -> Vec<String> {
-        if !self.profile.deletes_for_retention() {
+    /// The tables (as they hold rows: `<name>_local` in a cluster) whose retention
+    /// drops whole hour partitions: every table with a retention column on a
+    /// profile without TTL, none otherwise.
+    pub fn hour_partitioned_tables(&self) -> Vec<String> {
+        if !self.profile.drops_hours() {
             return Vec::new();
         }
         self.tables()
             .iter()
-            .filter_map(|table| {
-                let column = table.ttl_column?;
-                Some(format!(
-                    "ALTER TABLE `{}`.`{}`{} DELETE WHERE {column} < toDateTime({cutoff_unix_secs})",
-                    self.database,
-                    self.local_name(table.name),
-                    self.on_cluster(),
-                ))
-            })
+            .filter(|table| table.ttl_column.is_some())
+            .map(|table| self.local_name(table.name))
             .collect()
+    }
+
+    /// Drops the partition of the hour starting at `hour_start_unix_secs` from a
+    /// table of `hour_partitioned_tables` (on every shard in a cluster); a no-op
+    /// for an hour the table doesn't hold.
+    pub fn drop_hour(&self, local_table: &str, hour_start_unix_secs: u64) -> String {
+        format!(
+            "ALTER TABLE `{}`.`{local_table}`{} DROP PARTITION ID '{hour_start_unix_secs}'",
+            self.database,
+            self.on_cluster(),
+        )
     }
 
     fn create_table(&self, table: &Table) -> Vec<String> {
@@ -128,6 +133,7 @@ impl Layout {
         };
         let partition = table
             .partition_by
+            .as_ref()
             .map_or_else(String::new, |key| format!(" PARTITION BY {key}"));
         let ttl = table.ttl_column.map_or_else(String::new, |column| {
             self.profile.ttl(column, self.retention)
@@ -168,7 +174,7 @@ impl Layout {
                 ),
                 engine: "MergeTree",
                 engine_args: "",
-                partition_by: Some("toDate(start_time)"),
+                partition_by: profile.partition_by(Some("toDate(start_time)"), "ingest_time"),
                 order_by: "(service, operation, start_unix_nanos)",
                 ttl_column: Some("ingest_time"),
                 shard_key: "cityHash64(trace_id)",
@@ -184,7 +190,7 @@ impl Layout {
                 ),
                 engine: "MergeTree",
                 engine_args: "",
-                partition_by: Some("toDate(start_time)"),
+                partition_by: profile.partition_by(Some("toDate(start_time)"), "ingest_time"),
                 order_by: "(trace_id, start_unix_nanos)",
                 ttl_column: Some("ingest_time"),
                 shard_key: "cityHash64(trace_id)",
@@ -196,7 +202,7 @@ impl Layout {
                 ),
                 engine: "ReplacingMergeTree",
                 engine_args: "last_seen",
-                partition_by: None,
+                partition_by: profile.partition_by(None, "last_seen"),
                 order_by: "(service, operation, kind)",
                 ttl_column: Some("last_seen"),
                 shard_key: "cityHash64(service)",
@@ -264,14 +270,27 @@ mod tests {
     }
 
     #[test]
-    fn retention_deletes_only_without_ttl() {
+    fn retention_drops_hour_partitions_only_without_ttl() {
         assert!(layout(None, Profile::Current)
-            .retention_statements(100)
+            .hour_partitioned_tables()
             .is_empty());
-        let deletes = layout(Some("c"), Profile::Compat).retention_statements(100);
-        assert_eq!(deletes.len(), 3);
-        assert!(deletes[0].starts_with(
-            "ALTER TABLE `tracery`.`spans_local` ON CLUSTER `c` DELETE WHERE ingest_time < toDateTime(100)"
-        ));
+        let compat = layout(Some("c"), Profile::Compat);
+        assert_eq!(
+            compat.hour_partitioned_tables(),
+            ["spans_local", "trace_spans_local", "operations_local"]
+        );
+        assert_eq!(
+            compat.drop_hour("spans_local", 7200),
+            "ALTER TABLE `tracery`.`spans_local` ON CLUSTER `c` DROP PARTITION ID '7200'"
+        );
+        let statements = compat.create_statements();
+        let spans = statements
+            .iter()
+            .find(|s| s.contains("`spans_local` ON CLUSTER"))
+            .unwrap();
+        assert!(
+            spans.contains("PARTITION BY toStartOfHour(ingest_time)"),
+            "{spans}"
+        );
     }
 }

@@ -137,6 +137,17 @@ pub fn existing_tables(layout: &Layout) -> String {
     )
 }
 
+/// `Partition` rows: the partitions that `tables` (local names) hold on the server
+/// asked, for retention.
+pub fn partitions(layout: &Layout, tables: &[String]) -> String {
+    let tables: Vec<String> = tables.iter().map(|table| literal(table)).collect();
+    format!(
+        "SELECT table, partition_id FROM system.parts WHERE database = {} AND active AND table IN ({}) GROUP BY table, partition_id ORDER BY table, partition_id",
+        literal(&layout.database),
+        tables.join(", ")
+    )
+}
+
 /// A `Version` row: the newest schema version applied (0 for none).
 pub fn schema_version(layout: &Layout) -> String {
     format!(

@@ -17,7 +17,7 @@ use tempfile::TempDir;
 use tracery::config::Config;
 
 use crate::support::fixtures::{kv, merged, now_nanos, Trace, TraceBuilder};
-use crate::support::{use_clickhouse_url, TestServer};
+use crate::support::{use_clickhouse_url, v1_trace_ids, TestServer};
 
 /// Where Debian's package puts the server, then what PATH finds.
 const SERVER_BINARIES: [&str; 3] = [
@@ -546,5 +546,95 @@ async fn hung_server_gives_unavailable_within_the_deadline() {
         .get_ok(&format!("/api/traces/{}", during.id_hex()))
         .await;
     assert_eq!(body["data"][0]["spans"].as_array().unwrap().len(), 1);
+    server.stop().await;
+}
+
+/// Runs `sql` on `clickhouse`'s HTTP interface; panics with the server's error.
+async fn run_sql(clickhouse: &ClickHouseServer, sql: &str) {
+    let response = reqwest::Client::new()
+        .post(clickhouse.url())
+        .body(sql.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert!(status.is_success(), "{sql}: {status} {text}");
+}
+
+/// Retention without TTL (the compat profile): every ingest hour older than the
+/// cutoff is dropped as a whole partition from every table, and the current hour
+/// stays. An old trace is written three ingest hours back by SQL (Tracery itself
+/// only writes the current hour).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compat_retention_drops_whole_expired_hours() {
+    let Some(clickhouse) = ClickHouseServer::start("compat_retention_drops_whole_expired_hours")
+    else {
+        return;
+    };
+    let server =
+        TestServer::start_with(|config| use_clickhouse(config, &clickhouse, "retention")).await;
+    let staging =
+        TestServer::start_with(|config| use_clickhouse(config, &clickhouse, "staging")).await;
+    let [fresh, old] = ["fresh", "old"].map(|label| {
+        TraceBuilder::new("retention")
+            .span(label, 0..10)
+            .child(&format!("{label}-child"), 1..9)
+            .build()
+    });
+    server.export(merged(&[&fresh])).await;
+    // `old` goes through another database, then into this one three hours back.
+    staging.export(merged(&[&old])).await;
+    staging.stop().await;
+    let (fresh_id, old_id) = (fresh.id_hex(), old.id_hex());
+    run_sql(&clickhouse, "INSERT INTO retention.spans SELECT trace_id, span_id, parent_span_id, service, operation, kind, start_unix_nanos, start_time, duration_nanos, terms, ingest_time - 10800 FROM staging.spans").await;
+    run_sql(&clickhouse, "INSERT INTO retention.trace_spans SELECT trace_id, start_unix_nanos, start_time, span, ingest_time - 10800 FROM staging.trace_spans").await;
+    let status = |id: String| {
+        let server = &server;
+        async move { server.get(&format!("/api/traces/{id}")).await.0 }
+    };
+    assert_eq!(
+        status(old_id.to_owned()).await,
+        200,
+        "the old copy is there"
+    );
+
+    let mut config = Config::for_data_dir(std::path::Path::new("/nonexistent"));
+    use_clickhouse(&mut config, &clickhouse, "retention");
+    let runtime = tokio::runtime::Handle::current();
+    let one_hour = Duration::from_secs(3_600);
+    let backend = tokio::task::spawn_blocking(move || {
+        tracery::clickhouse::ClickHouse::open(&config.clickhouse, Some(one_hour), runtime)
+    })
+    .await
+    .unwrap()
+    .expect("open");
+    let now_secs = now_nanos() / 1_000_000_000;
+    let (dropped, again) = tokio::task::spawn_blocking(move || {
+        let dropped = backend.expire_before(now_secs - 3_600).expect("retention");
+        (
+            dropped,
+            backend.expire_before(now_secs - 3_600).expect("again"),
+        )
+    })
+    .await
+    .unwrap();
+    // One expired hour in `spans` and one in `trace_spans`; a second round in the
+    // same hour finds nothing more.
+    assert_eq!((dropped, again), (2, 0));
+    assert_eq!(status(old_id.clone()).await, 404, "the old hour is gone");
+    assert_eq!(
+        status(fresh_id.clone()).await,
+        200,
+        "the current hour stays"
+    );
+    let found = server
+        .get_ok("/api/traces?service=retention&lookback=6h&limit=20")
+        .await;
+    assert_eq!(
+        v1_trace_ids(&found),
+        std::slice::from_ref(&fresh_id),
+        "search finds only the current hour"
+    );
     server.stop().await;
 }

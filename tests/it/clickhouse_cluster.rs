@@ -26,10 +26,10 @@ use std::time::{Duration, Instant};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use prost::Message as _;
 use tempfile::TempDir;
-use tokio::io::{AsyncBufReadExt as _, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
+use crate::support::binary::Tracery;
 use crate::support::fixtures::{Trace, TraceBuilder};
 
 const SPANS_PER_TRACE: usize = 4;
@@ -109,7 +109,7 @@ impl Drop for Cluster {
 
 /// A `tracery` binary on ClickHouse, every listener on an ephemeral port.
 struct Node {
-    child: Child,
+    tracery: Tracery,
     otlp_grpc: String,
     otlp_http: String,
     query: String,
@@ -119,80 +119,40 @@ struct Node {
 impl Node {
     async fn start(clickhouse_url: &str) -> Node {
         let data_dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tracery"))
-            .arg("--data-dir")
-            .arg(data_dir.path())
-            .args(["--storage", "clickhouse"])
-            .args(["--clickhouse-url", clickhouse_url])
-            .args(["--clickhouse-database", "tracery"])
-            .args(["--clickhouse-cluster", "tracery"])
-            .arg("--clickhouse-create-schema")
-            // Retention off: on 18.16 its `ALTER TABLE … DELETE ON CLUSTER` mutations
-            // crash replicas (segfault in ReplicatedMergeTreeQueue::tryFinalizeMutations,
-            // seen in tests/soak/clickhouse-cluster.sh); see docs/scale-out.md.
-            .args(["--retention-hours", "0"])
-            .args(["--otlp-grpc-addr", "127.0.0.1:0"])
-            .args(["--otlp-http-addr", "127.0.0.1:0"])
-            .args(["--query-addr", "127.0.0.1:0"])
-            .args(["--admin-addr", "127.0.0.1:0"])
-            .args(["--jaeger-grpc-addr", "", "--jaeger-thrift-http-addr", ""])
-            .args([
-                "--jaeger-udp-compact-addr",
-                "",
-                "--jaeger-udp-binary-addr",
-                "",
-            ])
-            .args(["--zipkin-addr", "", "--query-grpc-addr", ""])
-            .args(["--sampling-http-addr", "", "--sampling-grpc-addr", ""])
-            .args(["--ack", "durable"])
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn tracery");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let field = |line: &str, name: &str| -> String {
-            let start = line.find(&format!("{name}=")).unwrap() + name.len() + 1;
-            line[start..].split_whitespace().next().unwrap().to_owned()
-        };
-        let mut log = Vec::new();
-        loop {
-            let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-                .await
-                .expect("tracery listens within 60 s")
-                .unwrap()
-                .unwrap_or_else(|| panic!("tracery exited before listening:\n{}", log.join("\n")));
-            if line.contains("tracery listening") {
-                let node = Node {
-                    otlp_grpc: field(&line, "otlp_grpc"),
-                    otlp_http: field(&line, "otlp_http"),
-                    query: field(&line, "query"),
-                    child,
-                    _data_dir: data_dir,
-                };
-                // Keep draining the log so the node never blocks on a full pipe.
-                tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-                return node;
-            }
-            log.push(line);
+        let args: Vec<String> = [
+            "--storage",
+            "clickhouse",
+            "--clickhouse-url",
+            clickhouse_url,
+            "--clickhouse-database",
+            "tracery",
+            "--clickhouse-cluster",
+            "tracery",
+            "--clickhouse-create-schema",
+            // Retention on the compat profile drops whole ingest-hour partitions;
+            // nothing here is an hour old.
+            "--retention-hours",
+            "1",
+        ]
+        .map(str::to_owned)
+        .into();
+        let tracery = Tracery::start(data_dir.path(), &args, &[]).await;
+        Node {
+            otlp_grpc: tracery.otlp_grpc.clone(),
+            otlp_http: tracery.otlp_http.clone(),
+            query: tracery.query.clone(),
+            tracery,
+            _data_dir: data_dir,
         }
     }
 
     async fn stop(mut self) {
-        let pid = self.child.id().unwrap();
-        let sent = Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .await
-            .unwrap();
-        assert!(sent.success(), "kill -TERM {pid}");
-        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
-            .await
-            .expect("tracery stops within 30 s of SIGTERM")
-            .unwrap();
-        assert!(status.success(), "tracery exited with {status}");
+        let status = self.tracery.terminate().await;
+        assert!(
+            status.success(),
+            "tracery exited with {status}: {:?}",
+            self.tracery.drain_lines()
+        );
     }
 }
 

@@ -250,7 +250,9 @@ async fn acknowledged_spans_survive_kill_9() {
         envs.push(("TRACERY_TEST_CLOCK_OFFSET_SECS", offset.to_string()));
         envs.push(("RUST_LOG", "info,tracery::store=debug".to_owned()));
         let mut running = Tracery::start(data_dir.path(), &args, &envs).await;
-        figures.open_ms.push(running.open_ms);
+        figures
+            .open_ms
+            .push(running.open_ms.expect("the store logs its open time"));
         let ledger: Ledger = Ledger::default();
         let mut exporters = tokio::task::JoinSet::new();
         for exporter in 0..4 {
@@ -340,12 +342,12 @@ async fn acknowledged_spans_survive_kill_9() {
 
         let envs = [("TRACERY_TEST_CLOCK_OFFSET_SECS", offset.to_string())];
         let mut restarted = Tracery::start(data_dir.path(), &[], &envs).await;
-        figures.open_ms.push(restarted.open_ms);
+        let open_ms = restarted.open_ms.expect("the store logs its open time");
+        figures.open_ms.push(open_ms);
         figures.listened_in.push(restarted.started_in);
         assert!(
-            restarted.open_ms < 2000,
-            "trial {trial} ({mode:?}): the store took {} ms to open",
-            restarted.open_ms
+            open_ms < 2000,
+            "trial {trial} ({mode:?}): the store took {open_ms} ms to open"
         );
         let num_checked = to_check.len();
         let Checked {
@@ -371,7 +373,7 @@ async fn acknowledged_spans_survive_kill_9() {
             "crash trial {trial} [{mode:?}]: killed {delay} ms into {phase}, {acked_now} traces ({} spans) acknowledged; {num_checked} checked, whole ({} acknowledged so far); store opened in {} ms, restart listened after {:?}",
             acked_now * SPANS_PER_TRACE,
             all_acked.len(),
-            restarted.open_ms,
+            open_ms,
             restarted.started_in
         );
         restarted.kill().await;

@@ -19,8 +19,8 @@ pub(crate) struct Tracery {
     pub(crate) admin: String,
     /// From spawn to the "tracery listening" line (process start, store open, binds).
     pub(crate) started_in: Duration,
-    /// `Store::open`'s own time, from its "store opened" line.
-    pub(crate) open_ms: u64,
+    /// `Store::open`'s own time, from its "store opened" line (`None` on ClickHouse).
+    pub(crate) open_ms: Option<u64>,
     lines: mpsc::UnboundedReceiver<String>,
 }
 
@@ -61,29 +61,24 @@ impl Tracery {
             .env("RUST_LOG", "info")
             .envs(envs.iter().map(|(key, value)| (*key, value.as_str())))
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .expect("spawn tracery");
         let pid = child.id().expect("a running child has a pid");
-        let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
         let (tx, mut lines) = mpsc::unbounded_channel();
-        // Keep draining the log so the child never blocks on a full pipe.
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = stdout.next_line().await {
-                if tx.send(line).is_err() {
-                    // Nobody listens any more; keep draining.
-                    while let Ok(Some(_)) = stdout.next_line().await {}
-                    return;
-                }
-            }
-        });
-        let (mut admin, mut open_ms) = (None, None);
+        // The log (stdout) and the exit error (stderr) arrive as one stream of lines.
+        forward_lines(child.stdout.take().unwrap(), tx.clone());
+        forward_lines(child.stderr.take().unwrap(), tx);
+        let (mut admin, mut open_ms, mut seen) = (None, None, Vec::new());
         loop {
             let line = tokio::time::timeout(Duration::from_secs(60), lines.recv())
                 .await
-                .expect("tracery starts within 60 s")
-                .unwrap_or_else(|| panic!("tracery exited before listening"));
+                .unwrap_or_else(|_| {
+                    panic!("tracery didn't start within 60 s:\n{}", seen.join("\n"))
+                })
+                .unwrap_or_else(|| panic!("tracery exited before listening:\n{}", seen.join("\n")));
+            seen.push(line.clone());
             if line.contains("admin listening") {
                 admin = log_field(&line, "admin");
             }
@@ -99,14 +94,33 @@ impl Tracery {
                     query: field("query"),
                     admin: admin.expect("the admin port is logged before the rest"),
                     started_in: started.elapsed(),
-                    open_ms: open_ms.expect("the store logs its open time"),
+                    open_ms,
                     lines,
                     child,
                 };
             }
         }
     }
+}
 
+/// Forwards `pipe` line by line to `tx`, and keeps draining it when nobody listens
+/// any more, so the child never blocks on a full pipe.
+fn forward_lines(
+    pipe: impl tokio::io::AsyncRead + Unpin + Send + 'static,
+    tx: mpsc::UnboundedSender<String>,
+) {
+    let mut pipe = BufReader::new(pipe).lines();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = pipe.next_line().await {
+            if tx.send(line).is_err() {
+                while let Ok(Some(_)) = pipe.next_line().await {}
+                return;
+            }
+        }
+    });
+}
+
+impl Tracery {
     /// Waits for a log line containing `needle`; `None` on timeout or exit.
     pub(crate) async fn wait_for_line(
         &mut self,

@@ -51,6 +51,7 @@ pub(crate) fn use_clickhouse_url(config: &mut Config, url: &str, database: &str)
         password_file: None,
         cluster: None,
         create_schema: true,
+        startup_wait: std::time::Duration::ZERO,
     };
 }
 
