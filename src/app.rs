@@ -28,11 +28,12 @@ use crate::{ingest, net, receiver, sampling};
 /// How often expired partitions are looked for.
 const RETENTION_INTERVAL: Duration = Duration::from_secs(300);
 /// How often expired rows are deleted from ClickHouse where its profile has no TTL
-/// (each round is a background mutation that rewrites the parts it touches).
+/// (each round drops the hour partitions that expired; see `ClickHouse::expire_before`).
 const CLICKHOUSE_RETENTION_INTERVAL: Duration = Duration::from_secs(600);
-/// How often the data dir's size is checked against `--max-disk-gib`: often enough
-/// that a burst can't overshoot the cap by much, and the check only sums file sizes.
-const DISK_CAP_INTERVAL: Duration = Duration::from_secs(5);
+/// How often the data dir's size is checked against `--max-disk-gib`: the data dir
+/// overshoots the cap by at most about a second of writes, and a round that drops
+/// nothing only sums file sizes.
+const DISK_CAP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Sockets bound by the caller, so tests can pass port-0 listeners.
 #[derive(Debug)]

@@ -63,12 +63,17 @@ impl Store {
             return Ok(());
         }
         tracing::debug!(num_ranges = ranges.len(), "freeing replaced blocks");
-        // The metas' removal must be on disk before the bytes go.
+        self.punch_dead(&mut ranges)
+    }
+
+    /// Flushes sled (the metas' removal must be on disk before the bytes go), then
+    /// punches holes where `ranges` are, adjacent ones as one.
+    pub(super) fn punch_dead(&self, ranges: &mut [DeadRange]) -> Result<(), StoreError> {
         self.inner.db.flush()?;
         self.test_pause();
         ranges.sort_unstable();
         let mut merged: Vec<DeadRange> = Vec::with_capacity(ranges.len());
-        for range in ranges {
+        for &range in ranges.iter() {
             match merged.last_mut() {
                 Some(last) if last.hour == range.hour && last.offset + last.len == range.offset => {
                     last.len += range.len;
@@ -84,7 +89,7 @@ impl Store {
         Ok(())
     }
 
-    fn unsynced_seqs(&self) -> HashSet<u64> {
+    pub(super) fn unsynced_seqs(&self) -> HashSet<u64> {
         lock(&self.inner.unsynced)
             .iter()
             .map(|meta| meta.seq)
@@ -180,9 +185,9 @@ fn merged_edges(group: &[Arc<BlockMeta>]) -> Vec<(u32, u32, u32)> {
 /// Bytes of a segment file that no meta refers to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) struct DeadRange {
-    hour: u32,
-    offset: u64,
-    len: u64,
+    pub(super) hour: u32,
+    pub(super) offset: u64,
+    pub(super) len: u64,
 }
 
 /// Runs of at least two small blocks of one hour, each run at most `max_spans` spans,

@@ -10,6 +10,7 @@ mod backend;
 pub(crate) mod catalog;
 pub(crate) mod codec;
 mod compact;
+mod disk_cap;
 mod edges;
 mod keys;
 pub(crate) mod red;
@@ -27,6 +28,7 @@ use foldhash::{HashMap, HashSet};
 
 use catalog::Catalog;
 pub(crate) use codec::{BlockMeta, Summary};
+pub use disk_cap::DiskCapDrops;
 pub use red::RedSize;
 pub use red::CHECKPOINT_INTERVAL as RED_CHECKPOINT_INTERVAL;
 pub(crate) use red::{RedRow, Resolution};
@@ -536,6 +538,11 @@ impl Store {
         };
         let mut bytes = segment.read(meta.offset, meta.num_bytes)?;
         if crc32fast::hash(&bytes) != meta.checksum {
+            // The disk cap may have dropped the block (and punched its bytes out)
+            // since the caller planned with it: then it's gone, not damaged.
+            if !self.is_live(meta.seq) {
+                return Ok(None);
+            }
             return Err(StoreError::Corrupt("block checksum mismatch"));
         }
         bytes.truncate((meta.num_bytes - meta.filter_len) as usize);
@@ -558,7 +565,22 @@ impl Store {
         };
         let start = meta.end() - u64::from(meta.filter_len);
         let bytes = segment.read(start, meta.filter_len)?;
-        Ok(codec::filter::may_contain_all(&bytes, required)?)
+        match codec::filter::may_contain_all(&bytes, required) {
+            Ok(found) => Ok(found),
+            // Dropped by the disk cap meanwhile (see `read_block`).
+            Err(_) if !self.is_live(meta.seq) => Ok(false),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Whether block `seq` is still indexed.
+    fn is_live(&self, seq: u64) -> bool {
+        self.inner
+            .blocks
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+            .any(|meta| meta.seq == seq)
     }
 
     /// Service names, sorted.
@@ -627,55 +649,9 @@ impl Store {
         Ok(expired.len())
     }
 
-    /// Keeps the data dir (block files as allocated on disk, plus sled's files) at or
-    /// under `max_bytes` by dropping whole hours, oldest first, and returns the hours
-    /// dropped. The hour being written is never dropped (a writer may be between its
-    /// append and its sync), so a cap smaller than one hour of data is only met once
-    /// the hour turns; that is logged.
-    pub fn enforce_disk_cap(&self, max_bytes: u64) -> Result<Vec<u32>, StoreError> {
-        self.enforce_disk_cap_at(max_bytes, self.hour_now())
-    }
-
-    fn enforce_disk_cap_at(
-        &self,
-        max_bytes: u64,
-        current_hour: u32,
-    ) -> Result<Vec<u32>, StoreError> {
-        let _writer = lock(&self.inner.write_lock);
-        let by_hour = self.inner.segments.allocated_by_hour();
-        let index_bytes = self.inner.db.size_on_disk().unwrap_or(0);
-        let mut used = index_bytes + by_hour.iter().map(|(_, bytes)| bytes).sum::<u64>();
-        let mut dropped = Vec::new();
-        for (hour, bytes) in by_hour {
-            if used <= max_bytes || hour >= current_hour {
-                break;
-            }
-            self.drop_hour(hour)?;
-            // The RED metrics of that hour and before go too (sealed or not).
-            self.inner.red.expire_before(&self.inner.db, hour + 1)?;
-            used = used.saturating_sub(bytes);
-            tracing::warn!(
-                hour,
-                freed_bytes = bytes,
-                used_bytes = used,
-                max_bytes,
-                "dropped the oldest hour of spans: the data dir is over --max-disk-gib"
-            );
-            dropped.push(hour);
-        }
-        if used > max_bytes {
-            tracing::warn!(
-                used_bytes = used,
-                max_bytes,
-                "the data dir is over --max-disk-gib, but only the hour being written is left"
-            );
-        }
-        Ok(dropped)
-    }
-
     /// Forgets an hour's blocks and deletes its metadata tree and block file. The
     /// caller holds the write lock.
-    fn drop_hour(&self, hour: u32) -> Result<(), StoreError> {
+    pub(super) fn drop_hour(&self, hour: u32) -> Result<(), StoreError> {
         tracing::debug!(hour, "dropping an hour of spans");
         // Forget the blocks first so searches stop planning reads of them.
         self.inner

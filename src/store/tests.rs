@@ -389,7 +389,7 @@ fn bulky_span(trace: u8, num_bytes: usize) -> Span {
 }
 
 #[test]
-fn the_disk_cap_drops_the_oldest_hours_first_but_never_the_current_one() {
+fn the_disk_cap_drops_the_oldest_hours_then_the_oldest_synced_blocks() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&config(dir.path())).unwrap();
     for hour in 100..=103u32 {
@@ -410,18 +410,66 @@ fn the_disk_cap_drops_the_oldest_hours_first_but_never_the_current_one() {
         + by_hour.iter().map(|(_, bytes)| bytes).sum::<u64>();
 
     // Under the cap: nothing to do.
-    assert!(store.enforce_disk_cap_at(used * 2, 103).unwrap().is_empty());
+    assert_eq!(
+        store.enforce_disk_cap_at(used * 2, 103).unwrap(),
+        DiskCapDrops::default()
+    );
     // Dropping hour 100 is not enough; 100 and 101 are.
     let cap = used - bytes(100) - bytes(101) / 2;
-    assert_eq!(store.enforce_disk_cap_at(cap, 103).unwrap(), [100, 101]);
+    assert_eq!(
+        store.enforce_disk_cap_at(cap, 103).unwrap().hours,
+        [100, 101]
+    );
     check_readable(&store, &[102, 103], &[100, 101]);
     assert!(!dir.path().join("blocks/0000000100.seg").exists());
-    // A cap below what the current hour holds drops everything older, and stops there.
-    assert_eq!(store.enforce_disk_cap_at(1, 103).unwrap(), [102]);
-    check_readable(&store, &[103], &[102]);
+    // A cap below what the hour being written holds: everything older goes, then
+    // that hour's oldest blocks, down to 90% of the cap; the block not synced yet stays.
+    for trace in 104..=107u8 {
+        store
+            .write_spans_in_hour(&[&bulky_span(trace, 256 << 10)], 103)
+            .unwrap();
+        store.sync().unwrap();
+    }
+    store
+        .write_spans_in_hour(&[&bulky_span(108, 256 << 10)], 103)
+        .unwrap();
+    let hour_103 = |store: &Store| {
+        store
+            .inner
+            .segments
+            .allocated_by_hour()
+            .into_iter()
+            .find(|(hour, _)| *hour == 103)
+            .unwrap()
+            .1
+    };
+    let before = hour_103(&store);
+    // Room for about half of the six blocks of hour 103 (and sled's files).
+    let cap = store.inner.db.size_on_disk().unwrap() + before / 2;
+    let drops = store.enforce_disk_cap_at(cap, 103).unwrap();
+    assert_eq!(drops.hours, [102]);
+    let dropped = drops.num_blocks;
+    assert!((1..=5).contains(&dropped), "dropped {dropped} blocks");
+    let after = hour_103(&store);
+    assert!(
+        store.inner.db.size_on_disk().unwrap() + after <= cap,
+        "under the cap after punching holes: {after} of {before} bytes left"
+    );
+    // Oldest first: a prefix of the synced blocks is gone, the rest whole.
+    let synced = [103u8, 104, 105, 106, 107];
+    check_readable(&store, &synced[dropped..], &synced[..dropped]);
+    assert_eq!(
+        store.read_traces(&[TraceId([108; 16])]).unwrap()[&TraceId([108; 16])].len(),
+        1,
+        "the block not synced yet stays"
+    );
+    // Nothing left to drop but what is being written: a cap of one byte stops there.
+    store.enforce_disk_cap_at(1, 103).unwrap();
+    check_readable(&store, &[], &[105, 106, 107]);
+    store.sync().unwrap();
     drop(store);
     let store = Store::open(&config(dir.path())).unwrap();
-    check_readable(&store, &[103], &[100, 101, 102]);
+    check_readable(&store, &[108], &[100, 101, 102, 103, 104, 105, 106, 107]);
 }
 
 #[test]
@@ -484,7 +532,10 @@ fn the_disk_cap_drops_the_red_metrics_of_the_hours_it_drops() {
     let used = store.inner.db.size_on_disk().unwrap()
         + by_hour.iter().map(|(_, bytes)| bytes).sum::<u64>();
     let cap = used - bytes(100) - bytes(101) / 2;
-    assert_eq!(store.enforce_disk_cap_at(cap, 103).unwrap(), [100, 101]);
+    assert_eq!(
+        store.enforce_disk_cap_at(cap, 103).unwrap().hours,
+        [100, 101]
+    );
     let size = store.red_size().unwrap();
     assert_eq!((size.num_cells, size.num_sealed_values), (8, 8));
 }

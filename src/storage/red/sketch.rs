@@ -63,24 +63,7 @@ impl LatencySketch {
             self.buckets = added;
             return;
         }
-        let mut merged = Vec::with_capacity(self.buckets.len() + added.len());
-        let (mut mine, mut theirs) = (self.buckets.iter().peekable(), added.iter().peekable());
-        loop {
-            let next = match (mine.peek(), theirs.peek()) {
-                (Some(a), Some(b)) if a.0 == b.0 => {
-                    let sum = (a.0, a.1 + b.1);
-                    mine.next();
-                    theirs.next();
-                    sum
-                }
-                (Some(a), Some(b)) if a.0 < b.0 => *mine.next().expect("peeked"),
-                (_, Some(_)) => *theirs.next().expect("peeked"),
-                (Some(_), None) => *mine.next().expect("peeked"),
-                (None, None) => break,
-            };
-            merged.push(next);
-        }
-        self.buckets = merged;
+        self.buckets = merge_sorted(&self.buckets, &added);
     }
 
     pub(crate) fn merge(&mut self, other: &LatencySketch) {
@@ -89,9 +72,15 @@ impl LatencySketch {
             self.buckets.clone_from(&other.buckets);
             return;
         }
-        for &(index, count) in &other.buckets {
-            self.add_to_bucket(index, count);
+        // A few buckets go in place; more are one linear merge of the two sorted
+        // lists (inserting each would shift the tail once per bucket).
+        if other.buckets.len() <= 2 {
+            for &(index, count) in &other.buckets {
+                self.add_to_bucket(index, count);
+            }
+            return;
         }
+        self.buckets = merge_sorted(&self.buckets, &other.buckets);
     }
 
     pub(crate) fn count(&self) -> u64 {
@@ -143,6 +132,28 @@ impl LatencySketch {
             }))
             .collect()
     }
+}
+
+/// The union of two bucket lists sorted by index, counts of equal indexes added.
+fn merge_sorted(mine: &[(i32, u64)], theirs: &[(i32, u64)]) -> Vec<(i32, u64)> {
+    let mut merged = Vec::with_capacity(mine.len() + theirs.len());
+    let (mut mine, mut theirs) = (mine.iter().peekable(), theirs.iter().peekable());
+    loop {
+        let next = match (mine.peek(), theirs.peek()) {
+            (Some(a), Some(b)) if a.0 == b.0 => {
+                let sum = (a.0, a.1 + b.1);
+                mine.next();
+                theirs.next();
+                sum
+            }
+            (Some(a), Some(b)) if a.0 < b.0 => *mine.next().expect("peeked"),
+            (_, Some(_)) => *theirs.next().expect("peeked"),
+            (Some(_), None) => *mine.next().expect("peeked"),
+            (None, None) => break,
+        };
+        merged.push(next);
+    }
+    merged
 }
 
 fn bucket_index(duration_nanos: u64) -> i32 {

@@ -102,12 +102,18 @@ impl Browser {
     }
 
     pub(crate) async fn find(&self, css: &str) -> Element {
+        self.find_within(css, PAGE_TIMEOUT).await
+    }
+
+    /// `find` with a longer wait, for views of huge traces in a debug build on a
+    /// loaded machine.
+    pub(crate) async fn find_within(&self, css: &str, timeout: Duration) -> Element {
         self.client
             .wait()
-            .at_most(PAGE_TIMEOUT)
+            .at_most(timeout)
             .for_element(Locator::Css(css))
             .await
-            .unwrap_or_else(|error| panic!("no element {css}: {error}"))
+            .unwrap_or_else(|error| panic!("no element {css} within {timeout:?}: {error}"))
     }
 
     pub(crate) async fn find_all(&self, css: &str) -> Vec<Element> {
