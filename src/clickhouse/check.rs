@@ -12,7 +12,7 @@ use super::{codec, sql};
 use crate::model::{
     AttrValue, Attribute, Resource, Scope, Span, SpanId, SpanKind, StatusCode, TraceId,
 };
-use crate::storage::TraceQuery;
+use crate::storage::{RedSelection, TraceQuery};
 
 /// A statement, and how many rows it must return where that is known.
 #[derive(Debug, Clone)]
@@ -123,6 +123,35 @@ pub fn checks(layout: &Layout) -> Vec<Check> {
             1,
         ),
         query(sql::sampling_probabilities(layout), 1),
+        // One group per span (two services); only checkout's failed.
+        query(
+            sql::red_buckets(
+                layout,
+                &RedSelection {
+                    services: vec!["frontend".to_owned(), "checkout".to_owned()],
+                    by_operation: true,
+                    ..RedSelection::default()
+                },
+                60,
+                (start / 1_000_000_000 - 600, start / 1_000_000_000 + 600),
+                crate::storage::red::ln_gamma(),
+            ),
+            2,
+        ),
+        query(
+            sql::red_buckets(
+                layout,
+                &RedSelection {
+                    services: vec!["checkout".to_owned()],
+                    span_kinds: vec![SpanKind::Server],
+                    ..RedSelection::default()
+                },
+                60,
+                (start / 1_000_000_000 - 600, start / 1_000_000_000 + 600),
+                crate::storage::red::ln_gamma(),
+            ),
+            0,
+        ),
         query(sql::schema_version(layout), 1),
         statement(sql::existing_tables(layout)),
     ]);

@@ -38,12 +38,13 @@ pub use schema::{Layout, SCHEMA_VERSION};
 use crate::config::ClickHouseConfig;
 use crate::model::{Span, SpanKind, TraceId};
 use crate::storage::query::span_matches;
+use crate::storage::red::{Exemplar, RedCell};
 use crate::storage::{
     Dependency, NamedRedCell, Operation, RedSelection, Storage, StorageError, TraceQuery,
 };
 use rows::{
     DependencyRow, EncodedSpan, FoundTrace, Name, OperationName, OperationRow, Partition,
-    SamplingRow, SpanRow, TraceSpanRow, Version,
+    RedBucketRow, SamplingRow, SpanRow, TraceSpanRow, Version,
 };
 
 /// How long one request to ClickHouse may take before it counts as unavailable.
@@ -518,14 +519,55 @@ impl Storage for ClickHouse {
             .collect())
     }
 
+    /// Counted from the spans at query time (one GROUP BY), not kept as cells:
+    /// ClickHouse aggregates a day of spans faster than Tracery would maintain a
+    /// second table, and every node sees the same numbers.
     fn red_cells(
         &self,
-        _selection: &RedSelection,
-        _step_secs: u64,
-        _start_secs: u64,
-        _end_secs: u64,
+        selection: &RedSelection,
+        step_secs: u64,
+        start_secs: u64,
+        end_secs: u64,
     ) -> Result<Vec<NamedRedCell>, StorageError> {
-        Err(StorageError::Unsupported("RED metrics"))
+        if selection.services.is_empty() || start_secs >= end_secs {
+            return Ok(Vec::new());
+        }
+        let statement = sql::red_buckets(
+            &self.layout,
+            selection,
+            step_secs,
+            (start_secs, end_secs),
+            crate::storage::red::ln_gamma(),
+        );
+        let rows: Vec<RedBucketRow> = self.fetch(&statement)?;
+        let mut cells: Vec<NamedRedCell> = Vec::new();
+        for row in rows {
+            let same = cells.last().is_some_and(|last| {
+                last.bucket_start_secs == row.bucket
+                    && *last.operation == row.operation
+                    && *last.service == row.service
+            });
+            if !same {
+                cells.push(NamedRedCell {
+                    service: row.service.as_str().into(),
+                    operation: row.operation.as_str().into(),
+                    bucket_start_secs: row.bucket,
+                    cell: RedCell::default(),
+                });
+            }
+            let exemplar = |trace_id: [u8; 16], duration_nanos| Exemplar {
+                trace_id: TraceId(trace_id),
+                duration_nanos,
+            };
+            let cell = &mut cells.last_mut().expect("pushed above").cell;
+            cell.add_bucket(
+                (row.sketch_index >= 0).then_some(row.sketch_index),
+                (row.calls, row.errors),
+                Some(exemplar(row.slowest_trace, row.slowest_nanos)),
+                (row.errors > 0).then(|| exemplar(row.error_trace, row.error_nanos)),
+            );
+        }
+        Ok(cells)
     }
 
     fn sampling_probabilities(&self) -> Result<Vec<(String, String, f64)>, StorageError> {

@@ -84,6 +84,23 @@ pub(super) struct Name {
     pub(super) name: String,
 }
 
+/// Spans of one series, bucket and latency-sketch bucket (`sql::red_buckets`).
+#[derive(Debug, clickhouse::Row, Deserialize)]
+pub(super) struct RedBucketRow {
+    pub(super) service: String,
+    pub(super) operation: String,
+    pub(super) bucket: u64,
+    /// -1 for zero durations.
+    pub(super) sketch_index: i32,
+    pub(super) calls: u64,
+    pub(super) errors: u64,
+    pub(super) slowest_trace: [u8; 16],
+    pub(super) slowest_nanos: u64,
+    /// Zeros when none of the calls failed.
+    pub(super) error_trace: [u8; 16],
+    pub(super) error_nanos: u64,
+}
+
 /// A partition of a local table (`system.parts`).
 #[derive(Debug, clickhouse::Row, Deserialize)]
 pub(super) struct Partition {

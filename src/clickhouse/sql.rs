@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use super::rows::tag_terms;
 use super::schema::Layout;
 use crate::model::{SpanKind, TraceId};
-use crate::storage::TraceQuery;
+use crate::storage::{RedSelection, TraceQuery};
 
 /// A ClickHouse string literal. Quotes, backslashes and control characters are
 /// escaped, so any text is safe inside it.
@@ -116,6 +116,59 @@ pub fn dependencies(layout: &Layout, start_unix_nanos: u64, end_unix_nanos: u64)
     let parent_start = start_unix_nanos.saturating_sub(PARENT_LOOKBACK_NANOS);
     format!(
         "SELECT parent, child, count() AS calls FROM (SELECT trace_id, parent_span_id AS span_id, service AS child FROM {spans} WHERE start_unix_nanos >= {start_unix_nanos} AND start_unix_nanos <= {end_unix_nanos} AND parent_span_id != toFixedString('', 8)) AS children ALL INNER JOIN (SELECT trace_id, span_id, service AS parent FROM {spans} WHERE start_unix_nanos >= {parent_start} AND start_unix_nanos <= {end_unix_nanos}) AS parents USING (trace_id, span_id) WHERE parent != child GROUP BY parent, child ORDER BY parent, child"
+    )
+}
+
+/// `RedBucketRow`s: the spans of `selection` that started in `[start_secs,
+/// end_secs)`, counted per (service, operation — empty unless told apart —, bucket
+/// of `step_secs`, latency-sketch bucket), with each group's slowest trace and
+/// slowest failed one. The sketch bucket is `ceil(ln(duration) / ln_gamma)`, -1 for
+/// a zero duration: `storage::red::LatencySketch`'s, computed here from the spans,
+/// since this backend keeps no cells of its own. Errors are what the `error=true`
+/// term marks (Jaeger's notion, as `Span::is_error`).
+pub fn red_buckets(
+    layout: &Layout,
+    selection: &RedSelection,
+    step_secs: u64,
+    (start_secs, end_secs): (u64, u64),
+    ln_gamma: f64,
+) -> String {
+    let services: Vec<String> = selection.services.iter().map(|s| literal(s)).collect();
+    let mut filter = format!(
+        "service IN ({}) AND start_unix_nanos >= {} AND start_unix_nanos < {}",
+        services.join(", "),
+        start_secs.saturating_mul(1_000_000_000),
+        end_secs.saturating_mul(1_000_000_000)
+    );
+    if !selection.span_kinds.is_empty() {
+        let kinds: Vec<String> = selection
+            .span_kinds
+            .iter()
+            .map(|kind| (*kind as u8).to_string())
+            .collect();
+        let _ = write!(filter, " AND kind IN ({})", kinds.join(", "));
+    }
+    if let Some(operation) = &selection.operation {
+        let _ = write!(filter, " AND operation = {}", literal(operation));
+    }
+    let operation = if selection.by_operation || selection.operation.is_some() {
+        "operation"
+    } else {
+        "''"
+    };
+    let step_nanos = step_secs.max(1).saturating_mul(1_000_000_000);
+    let is_error = format!("has(terms, {})", literal("error\x1ftrue"));
+    format!(
+        "SELECT service, {operation} AS operation_name, intDiv(start_unix_nanos, {step_nanos}) * {step} AS bucket, \
+         if(duration_nanos = 0, toInt32(-1), toInt32(ceil(log(toFloat64(duration_nanos)) / {ln_gamma:?}))) AS sketch_index, \
+         count() AS calls, countIf({is_error}) AS errors, \
+         argMax(trace_id, duration_nanos) AS slowest_trace, max(duration_nanos) AS slowest_nanos, \
+         argMaxIf(trace_id, duration_nanos, {is_error}) AS error_trace, maxIf(duration_nanos, {is_error}) AS error_nanos \
+         FROM {} WHERE {filter} \
+         GROUP BY service, operation_name, bucket, sketch_index \
+         ORDER BY service, operation_name, bucket, sketch_index",
+        layout.table("spans"),
+        step = step_secs.max(1),
     )
 }
 

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use super::{blocking, QueryError, QueryService};
 use crate::model::{SpanKind, TraceId};
-use crate::storage::red::RedCell;
+use crate::storage::red::{RedCell, RedCellSum};
 use crate::storage::{NamedRedCell, RedSelection};
 
 /// The finest step cells allow; smaller steps are answered at this one.
@@ -107,6 +107,7 @@ pub fn build_series<'a>(
 ) -> Vec<RedSeries> {
     let mut groups: BTreeMap<(&str, Option<&str>), usize> = BTreeMap::new();
     let mut series: Vec<RedSeries> = Vec::new();
+    let mut totals: Vec<RedCellSum> = Vec::new();
     // Cells come grouped by cell id, so the group is mostly the previous one's.
     let mut previous: Option<((&str, Option<&str>), usize)> = None;
     for (service, operation, bucket_start_secs, cell) in cells {
@@ -123,18 +124,21 @@ pub fn build_series<'a>(
                     points: vec![RedCell::default(); grid.num_points],
                     total: RedCell::default(),
                 });
+                totals.push(RedCellSum::default());
                 series.len() - 1
             }),
         };
         previous = Some((key, index));
-        let series = &mut series[index];
-        series.total.merge(&cell);
-        let target = &mut series.points[point];
+        totals[index].add(&cell);
+        let target = &mut series[index].points[point];
         if target.num_calls == 0 && *target == RedCell::default() {
             *target = cell.into_owned();
         } else {
             target.merge(&cell);
         }
+    }
+    for (series, total) in series.iter_mut().zip(totals) {
+        series.total = total.finish();
     }
     let mut series: Vec<Option<RedSeries>> = series.into_iter().map(Some).collect();
     groups

@@ -271,6 +271,16 @@ fn queries(traces: &[Trace], start_micros: u64, end_micros: u64) -> Vec<String> 
             end_micros / 1000
         ),
     ];
+    // RED metrics: counted from the spans at query time on ClickHouse, from
+    // ingest-time cells in the embedded store; the same numbers either way.
+    let metrics_window = format!("endTs={}&lookback=3600000&step=60000", end_micros / 1000);
+    let all_kinds = "spanKind=server&spanKind=client&spanKind=internal";
+    queries.extend([
+        format!("/api/metrics/calls?service=frontend&{metrics_window}"),
+        format!("/api/metrics/errors?service=frontend&service=checkout&groupByOperation=true&{all_kinds}&{metrics_window}"),
+        format!("/api/metrics/latencies?quantile=0.95&service=checkout&groupByOperation=true&{all_kinds}&{metrics_window}"),
+        format!("/api/metrics/latencies?quantile=0.5&service=frontend&service=db&{all_kinds}&{metrics_window}"),
+    ]);
     for trace in traces {
         queries.push(format!("/api/traces/{}", trace.id_hex()));
     }
@@ -307,6 +317,23 @@ async fn clickhouse_answers_as_the_embedded_store_does() {
         let actual = backend.get_ok(&query).await;
         assert_eq!(normalized(actual), normalized(expected), "GET {query}");
     }
+    // The RED replies compared above are not empty: frontend had three calls.
+    let calls = backend
+        .get_ok(&format!(
+            "/api/metrics/calls?service=frontend&endTs={}&lookback=3600000&step=3600000",
+            end / 1000
+        ))
+        .await;
+    let rates: Vec<f64> = calls["metrics"][0]["metricPoints"]
+        .as_array()
+        .expect("points")
+        .iter()
+        .filter_map(|point| point["gaugeValue"]["doubleValue"].as_f64())
+        .collect();
+    assert!(
+        (rates.iter().sum::<f64>() * 3600.0 - 3.0).abs() < 1e-6,
+        "three calls in the hour: {calls}"
+    );
     // Nothing lives in the node: a new one on the same database answers the same.
     backend.stop().await;
     let backend = TestServer::start_with(|config| {
@@ -475,7 +502,8 @@ fn current_profile_runs_in_chdb() {
 }
 
 /// Jaeger's search semantics as the embedded store passes them (tests/it/
-/// tag_search.rs, search_filters.rs, query_api.rs): the same suites, run by this
+/// tag_search.rs, search_filters.rs, query_api.rs) and the metrics API's known
+/// fixture and Monitor-tab requests (metrics_api.rs): the same suites, run by this
 /// test binary in a child process with every `TestServer` on a ClickHouse server.
 #[test]
 fn search_suites_pass_on_clickhouse() {
@@ -490,6 +518,7 @@ fn search_suites_pass_on_clickhouse() {
             "tag_search::",
             "search_filters::",
             "query_api::",
+            "metrics_api::",
             "--test-threads=2",
         ])
         .env(crate::support::CLICKHOUSE_URL_ENV, clickhouse.url())
@@ -498,7 +527,7 @@ fn search_suites_pass_on_clickhouse() {
     let report = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
-        "the search suites failed on ClickHouse:\n{report}\n{}",
+        "the search and metrics suites failed on ClickHouse:\n{report}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(report.contains("test result: ok"), "{report}");

@@ -1,6 +1,7 @@
 //! One histogram cell: the spans of one operation (service, kind and name are the
 //! catalog's operation id) that started in one time bucket.
 
+use super::sketch::SketchSum;
 use super::LatencySketch;
 use crate::model::TraceId;
 
@@ -52,10 +53,38 @@ impl RedCell {
         self.offer_slowest(exemplar);
     }
 
+    /// Adds `calls` calls that fell in one latency bucket (`None`: zero duration),
+    /// `errors` of them failed, with the slowest of them and the slowest failed one
+    /// as exemplars: how a backend that counts by SQL fills a cell.
+    pub(crate) fn add_bucket(
+        &mut self,
+        index: Option<i32>,
+        (calls, errors): (u64, u64),
+        slowest: Option<Exemplar>,
+        error: Option<Exemplar>,
+    ) {
+        self.merge_all_but_latency(&RedCell {
+            num_calls: calls,
+            num_errors: errors,
+            latency: LatencySketch::default(),
+            slowest: slowest.into_iter().collect(),
+            error,
+        });
+        match index {
+            Some(index) => self.latency.add_to_bucket(index, calls),
+            None => self.latency.num_zero += calls,
+        }
+    }
+
     pub(crate) fn merge(&mut self, other: &RedCell) {
+        self.latency.merge(&other.latency);
+        self.merge_all_but_latency(other);
+    }
+
+    /// Counts and exemplars of `merge`, without the sketch.
+    fn merge_all_but_latency(&mut self, other: &RedCell) {
         self.num_calls += other.num_calls;
         self.num_errors += other.num_errors;
-        self.latency.merge(&other.latency);
         for exemplar in &other.slowest {
             self.offer_slowest(*exemplar);
         }
@@ -99,6 +128,29 @@ impl RedCell {
         self.slowest
             .sort_by_key(|slow| std::cmp::Reverse(slow.duration_nanos));
         self.slowest.truncate(NUM_SLOWEST);
+    }
+}
+
+/// The sum of many cells, as `RedCell::merge` one by one would give, with the
+/// sketch summed densely (`SketchSum`).
+#[derive(Debug, Default)]
+pub struct RedCellSum {
+    /// Counts and exemplars; its sketch stays empty until `finish`.
+    cell: RedCell,
+    latency: SketchSum,
+}
+
+impl RedCellSum {
+    pub fn add(&mut self, other: &RedCell) {
+        self.cell.merge_all_but_latency(other);
+        self.latency.add(&other.latency);
+    }
+
+    pub fn finish(self) -> RedCell {
+        RedCell {
+            latency: self.latency.finish(),
+            ..self.cell
+        }
     }
 }
 

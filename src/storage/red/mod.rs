@@ -6,7 +6,8 @@ mod cell;
 mod sketch;
 
 pub(crate) use cell::NUM_SLOWEST;
-pub use cell::{Exemplar, RedCell};
+pub use cell::{Exemplar, RedCell, RedCellSum};
+pub(crate) use sketch::ln_gamma;
 pub use sketch::LatencySketch;
 
 use std::sync::Arc;
