@@ -5,8 +5,9 @@
 //! - storage: cells and bytes per cell in sled after a checkpoint, once the hours
 //!   that are over have been sealed (one value per resolution, cell id and hour);
 //! - query: `QueryService::red_series` as `/api/metrics/latencies` asks it (one
-//!   service, server spans, 24 h lookback, 60 s step), per service and grouped by
-//!   operation, over 24 h of cells of 50 services × 20 operations. Without HTTP.
+//!   service, server spans, 24 h lookback, 60 s step) and the p95 of every point,
+//!   per service and grouped by operation, over 24 h of cells of 50 services × 20
+//!   operations. Without HTTP and the JSON reply.
 //!
 //! Run with `cargo bench --bench red_metrics`; it prints its figures.
 
@@ -260,6 +261,12 @@ fn main() {
             let (_, series) = runtime
                 .block_on(query.red_series(metrics_query))
                 .expect("query");
+            // The p95 of every point, as `/api/metrics/latencies` computes them.
+            let values = series
+                .iter()
+                .flat_map(|series| &series.points)
+                .filter_map(|cell| tracery::query::metrics::latency_millis(cell, 0.95))
+                .count();
             latencies.push(started.elapsed());
             cpu_times.push(Duration::from_nanos(process_cpu_nanos() - cpu_before));
             let expected = if group_by_operation {
@@ -268,6 +275,7 @@ fn main() {
                 1
             };
             assert_eq!(series.len() as u64, expected);
+            assert!(values > 0, "the points have latencies");
         }
         latencies.sort();
         cpu_times.sort();

@@ -166,6 +166,10 @@ fn render(
             format!("error rate, computed as a fraction of errors/sec over calls/sec, grouped by {grouping}"),
         ),
     };
+    // Every series has the same points: format their timestamps once.
+    let timestamps: Vec<String> = (0..grid.num_points)
+        .map(|point| dto::rfc3339(grid.timestamp_secs(point)))
+        .collect();
     let metrics = series
         .iter()
         .map(|series| {
@@ -194,7 +198,7 @@ fn render(
                         gauge_value: dto::GaugeValueDto {
                             double_value: dto::DoubleValue(value),
                         },
-                        timestamp: dto::rfc3339(grid.timestamp_secs(point)),
+                        timestamp: timestamps[point].clone(),
                     }
                 })
                 .collect();

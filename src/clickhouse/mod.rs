@@ -432,10 +432,16 @@ impl Storage for ClickHouse {
         // One deadline for the whole write, so a durable export waits at most about
         // one deadline per batch ahead of it (well within the receivers' request
         // timeout). Encoded spans first: a trace is only found once it can be read.
+        // The operations go alongside them (they only name services and operations):
+        // two round trips per batch instead of three, as each insert waits for its part.
         let written = self.block_on(async {
-            self.insert("trace_spans", &encoded).await?;
-            self.insert("spans", &search).await?;
-            self.insert("operations", &operations).await
+            let (trace_spans_written, operations_written) = tokio::join!(
+                self.insert("trace_spans", &encoded),
+                self.insert("operations", &operations)
+            );
+            trace_spans_written?;
+            operations_written?;
+            self.insert("spans", &search).await
         });
         if written.is_err() {
             self.forget_operations(&operations);
