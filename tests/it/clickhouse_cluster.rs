@@ -29,7 +29,7 @@ use tempfile::TempDir;
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
-use crate::support::binary::Tracery;
+use crate::support::binary::{stored_spans, Tracery};
 use crate::support::fixtures::{Trace, TraceBuilder};
 
 const SPANS_PER_TRACE: usize = 4;
@@ -162,23 +162,6 @@ fn trace(service: &str, label: &str) -> Trace {
         builder = builder.child(&format!("{label}-{span}"), 1..9);
     }
     builder.build()
-}
-
-/// Number of spans node `query` returns for a trace; `None` when it doesn't know it.
-async fn stored_spans(http: &reqwest::Client, query: &str, trace_id: &str) -> Option<usize> {
-    let response = http
-        .get(format!("http://{query}/api/traces/{trace_id}"))
-        .send()
-        .await
-        .unwrap();
-    match response.status().as_u16() {
-        404 => None,
-        200 => {
-            let body: serde_json::Value = response.json().await.unwrap();
-            Some(body["data"][0]["spans"].as_array().unwrap().len())
-        }
-        other => panic!("GET trace {trace_id} from {query}: {other}"),
-    }
 }
 
 /// Waits until every trace reads back whole through `query`; returns how long that

@@ -32,7 +32,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures_util::StreamExt as _;
 use prost::Message as _;
 
-use crate::support::binary::{log_field, Tracery};
+use crate::support::binary::{log_field, stored_spans, Tracery};
 use crate::support::fixtures::{kv, Trace, TraceBuilder};
 
 const SPANS_PER_TRACE: usize = 4;
@@ -137,23 +137,6 @@ async fn export_http(url: String, offset: i64, trial: usize, exporter: usize, le
         if !acked {
             return;
         }
-    }
-}
-
-/// Number of spans of a stored trace, or `None` when it is unknown.
-async fn stored_spans(http: &reqwest::Client, query: &str, trace_id: &str) -> Option<usize> {
-    let response = http
-        .get(format!("http://{query}/api/traces/{trace_id}"))
-        .send()
-        .await
-        .unwrap();
-    match response.status().as_u16() {
-        404 => None,
-        200 => {
-            let body: serde_json::Value = response.json().await.unwrap();
-            Some(body["data"][0]["spans"].as_array().unwrap().len())
-        }
-        other => panic!("GET trace {trace_id}: {other}"),
     }
 }
 

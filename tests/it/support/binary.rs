@@ -30,6 +30,28 @@ pub(crate) fn log_field(line: &str, name: &str) -> Option<String> {
     Some(line[start..].split_whitespace().next()?.to_owned())
 }
 
+/// Number of spans the query API at `query` returns for a trace; `None` when it
+/// doesn't know it. Used to check acknowledged traces after a kill or a failover.
+pub(crate) async fn stored_spans(
+    http: &reqwest::Client,
+    query: &str,
+    trace_id: &str,
+) -> Option<usize> {
+    let response = http
+        .get(format!("http://{query}/api/traces/{trace_id}"))
+        .send()
+        .await
+        .unwrap();
+    match response.status().as_u16() {
+        404 => None,
+        200 => {
+            let body: serde_json::Value = response.json().await.unwrap();
+            Some(body["data"][0]["spans"].as_array().unwrap().len())
+        }
+        other => panic!("GET trace {trace_id} from {query}: {other}"),
+    }
+}
+
 impl Tracery {
     /// Starts the binary on `data_dir` with the OTLP, query and admin listeners on
     /// ephemeral ports, every other listener off, durable acks, and `args` / `envs`
