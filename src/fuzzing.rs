@@ -217,7 +217,7 @@ fn store_and_read_back(converted: &Converted) {
         "a block read back differs from the spans written"
     );
     let mut num_scanned = 0;
-    codec::scan_block(frames, |_| num_scanned += 1).expect("a fresh block scans");
+    codec::scan_block(frames, |_| true, |_| num_scanned += 1).expect("a fresh block scans");
     assert_eq!(num_scanned, spans.len());
 }
 
@@ -241,9 +241,13 @@ fn read_block(frames: &[u8]) {
     });
     let _ = codec::decode_block(frames, |_| true);
     let filter = AttrFilter::parse("http.status_code>=500").expect("a valid filter");
-    let _ = codec::scan_block(frames, |view| {
-        let _ = (view.is_error(), view.service_name(), filter.matches(view));
-    });
+    let _ = codec::scan_block(
+        frames,
+        |_| true,
+        |view| {
+            let _ = (view.is_error(), view.service_name(), filter.matches(view));
+        },
+    );
 }
 
 /// A block's frames from raw (uncompressed) summary and body.

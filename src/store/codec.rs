@@ -210,7 +210,7 @@ pub(crate) fn decode_block(
     {
         return Ok(Vec::new());
     }
-    let (raw, sections) = rows(version, body, &summary)?;
+    let (raw, sections) = rows(version, body, &summary, &wanted)?;
     let (header, mut reader) = Header::parse(&raw)?;
     let context = header.context();
     let sections = match sections {
@@ -254,16 +254,18 @@ fn split(bytes: &[u8]) -> Result<(u8, &[u8], &[u8]), CodecError> {
 
 /// The body in version 2's layout (header, then span rows), and for version 3
 /// bodies where each trace's rows start (version 2 takes them from the summary).
+/// Version 3 bodies get rows only for the traces `wanted` selects.
 fn rows(
     version: u8,
     body: &[u8],
     summary: &Summary,
+    wanted: impl Fn(&TraceId) -> bool,
 ) -> Result<(Vec<u8>, Option<columns::Sections>), CodecError> {
     let raw = decompress(body)?;
     if version == BLOCK_VERSION_ROWS {
         return Ok((raw, None));
     }
-    let (joined, sections) = columns::join(&raw, summary)?;
+    let (joined, sections) = columns::join(&raw, summary, wanted)?;
     Ok((joined, Some(sections)))
 }
 

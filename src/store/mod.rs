@@ -506,15 +506,17 @@ impl Store {
             .clone()
     }
 
-    /// Calls `visit` with every span of one block, as a borrowed view; does nothing if
-    /// retention dropped the block meanwhile.
+    /// Calls `visit` with every span of one block's traces that have a span whose
+    /// summary `may_match` lets through, as borrowed views; does nothing if retention
+    /// dropped the block meanwhile.
     pub(crate) fn scan_block(
         &self,
         meta: &BlockMeta,
+        may_match: impl Fn(&codec::SpanSummary) -> bool,
         visit: impl FnMut(&codec::SpanView<'_>),
     ) -> Result<(), StoreError> {
         if let Some(block) = self.read_block(meta)? {
-            codec::scan_block(&block, visit)?;
+            codec::scan_block(&block, may_match, visit)?;
         }
         Ok(())
     }

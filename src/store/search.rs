@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use super::codec::SpanSummary;
 use super::{BlockMeta, Store, StoreError};
 use crate::model::search_terms::query_terms;
 use crate::model::{SpanFields, TraceId};
@@ -51,6 +52,14 @@ pub(crate) fn matching_trace_ids(
         .chain(query.filters.iter().filter_map(AttrFilter::required_terms))
         .collect();
 
+    // With tag filters, a block's summary still tells which of its traces have a span
+    // of the service or operation in the time window; only those are scanned.
+    let scan_operations: Option<Vec<u32>> = match (&plan.operation_ids, plan.service_id) {
+        (Some(ids), _) => Some(sorted(ids.clone())),
+        (None, Some(service_id)) => Some(sorted(store.operation_ids_of(service_id))),
+        (None, None) => None,
+    };
+
     // Newest matching span start per trace.
     let mut newest: HashMap<TraceId, u64> = HashMap::new();
     let mut kth = 0;
@@ -77,7 +86,13 @@ pub(crate) fn matching_trace_ids(
                 if !store.may_contain_terms(&meta, &required_terms)? {
                     continue;
                 }
-                store.scan_block(&meta, |span| {
+                let may_match = |span: &SpanSummary| {
+                    scan_operations
+                        .as_ref()
+                        .is_none_or(|ids| ids.binary_search(&span.operation).is_ok())
+                        && plan.span_in_range(span.start_unix_nanos, span.duration_nanos, query)
+                };
+                store.scan_block(&meta, may_match, |span| {
                     if span_matches(span, query) {
                         note_match(&mut newest, span.trace_id, span.start_unix_nanos());
                     }

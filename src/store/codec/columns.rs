@@ -28,9 +28,11 @@
 //! ```
 //!
 //! Readers turn a version 3 body back into version 2's rows (`join`) and parse
-//! those, so decoding and scanning have one parser. Rows are joined for every
-//! trace, so a trace's place in the body (`Summary`'s section length, 0 here) is
-//! computed rather than stored.
+//! those, so decoding and scanning have one parser. A trace's place in the body
+//! (`Summary`'s section length, 0 here) is computed rather than stored, so the
+//! streams are walked for every trace; `join` writes rows (and unpacks inline
+//! strings) only for the traces its caller wants, so `get-trace` pays for walking
+//! a block's other spans but not for rebuilding them.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -322,7 +324,13 @@ pub(super) type Sections = Vec<(TraceId, usize, usize, usize)>;
 
 /// Turns a version 3 body back into version 2's layout (strings, resources, scopes,
 /// span rows), with the strings stored in columns appended to the string table.
-pub(super) fn join(raw: &[u8], summary: &Summary) -> Result<(Vec<u8>, Sections), CodecError> {
+/// Only the traces that `wanted` selects get rows and sections; the others are
+/// walked (every stream is read in span order) and checked the same way.
+pub(super) fn join(
+    raw: &[u8],
+    summary: &Summary,
+    wanted: impl Fn(&TraceId) -> bool,
+) -> Result<(Vec<u8>, Sections), CodecError> {
     let mut reader = Reader::new(raw);
     let num_strings = reader.count()?;
     let table_start = reader.position();
@@ -367,12 +375,29 @@ pub(super) fn join(raw: &[u8], summary: &Summary) -> Result<(Vec<u8>, Sections),
     let mut inline = Inline {
         base: num_strings as u64,
         strings: Vec::new(),
+        skipping: false,
     };
-    let mut rows = Vec::with_capacity(raw.len() * 2);
-    let mut sections = Vec::with_capacity(summary.directory.len());
+    // Rows take about twice the raw body; reserve for the wanted share of the spans.
+    let (mut num_spans, mut num_wanted) = (0usize, 0usize);
+    for (trace_id, count, _) in &summary.directory {
+        num_spans = num_spans.saturating_add(*count);
+        if wanted(trace_id) {
+            num_wanted = num_wanted.saturating_add(*count);
+        }
+    }
+    let reserve = (raw.len() as u128 * 2 * num_wanted as u128 / num_spans.max(1) as u128) as usize;
+    let mut rows = Vec::with_capacity(reserve.min(raw.len().saturating_mul(2)));
+    let mut sections = Vec::new();
     let mut first_span = 0usize;
     for &(trace_id, count, _) in &summary.directory {
-        sections.push((trace_id, first_span, count, rows.len()));
+        let keep = wanted(&trace_id);
+        // A skipped trace's rows are written and then cut off (the walk has to read
+        // every field anyway); its inline strings are read past, not unpacked.
+        let trace_start = rows.len();
+        inline.skipping = !keep;
+        if keep {
+            sections.push((trace_id, first_span, count, trace_start));
+        }
         let end = first_span
             .checked_add(count)
             .and_then(|end| end.checked_mul(8))
@@ -432,6 +457,9 @@ pub(super) fn join(raw: &[u8], summary: &Summary) -> Result<(Vec<u8>, Sections),
                 copy_u64(&mut misc, &mut rows)?; // trace state
                 copy_attributes(&mut misc, &mut rows, &mut None, 0)?;
             }
+            if !keep {
+                rows.truncate(trace_start);
+            }
         }
         first_span += count;
     }
@@ -458,6 +486,8 @@ pub(super) fn join(raw: &[u8], summary: &Summary) -> Result<(Vec<u8>, Sections),
 struct Inline<'r> {
     base: u64,
     strings: Vec<Cow<'r, [u8]>>,
+    /// The span being joined is cut off afterwards: read inline strings past.
+    skipping: bool,
 }
 
 fn copy_u64(reader: &mut Reader<'_>, out: &mut Vec<u8>) -> Result<(), CodecError> {
@@ -498,6 +528,24 @@ fn copy_value<'r>(
             .ok_or(CodecError::Corrupt("inline string outside a column"))?;
         out.push(TAG_STR);
         put_u64(out, inline.base + inline.strings.len() as u64);
+        if inline.skipping {
+            match tag {
+                TAG_INLINE => {
+                    reader.bytes()?;
+                }
+                TAG_INLINE_IPV4 => {
+                    reader.take(4)?;
+                }
+                _ => {
+                    for _ in 0..reader.u64()? {
+                        reader.bytes()?;
+                        reader.take(16)?;
+                    }
+                    reader.bytes()?;
+                }
+            }
+            return Ok(());
+        }
         let text = if tag == TAG_INLINE {
             Cow::Borrowed(reader.bytes()?)
         } else if tag == TAG_INLINE_IPV4 {

@@ -59,14 +59,28 @@ impl ValueView<'_> {
     }
 }
 
-/// Calls `visit` with every span of the block, in block order.
+/// Calls `visit` with every span of the traces that have a span `may_match` lets
+/// through (judged from the summary: operation, start, duration), in block order.
+/// A block where no trace has one is not decompressed past its summary.
 pub(crate) fn scan_block(
     bytes: &[u8],
+    may_match: impl Fn(&SpanSummary) -> bool,
     mut visit: impl FnMut(&SpanView<'_>),
 ) -> Result<(), CodecError> {
     let (version, summary, body) = split(bytes)?;
     let summary = Summary::parse(&decompress(summary)?)?;
-    let (raw, sections) = rows(version, body, &summary)?;
+    let mut wanted: foldhash::HashSet<TraceId> = foldhash::HashSet::default();
+    summary.for_each(|trace_id, span| {
+        if may_match(span) {
+            wanted.insert(*trace_id);
+        }
+    });
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let (raw, sections) = rows(version, body, &summary, |trace_id| {
+        wanted.contains(trace_id)
+    })?;
     let (header, mut reader) = Header::parse(&raw)?;
     let context = header.context();
     let sections = match sections {
@@ -77,6 +91,9 @@ pub(crate) fn scan_block(
     let mut event_attributes = Vec::new();
     let mut link_attributes = Vec::new();
     for (trace_id, first_span, count, section_start) in sections {
+        if !wanted.contains(&trace_id) {
+            continue;
+        }
         reader.seek(section_start)?;
         for columns in span_columns(&summary, first_span, count)? {
             attributes.clear();

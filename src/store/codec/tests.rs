@@ -200,41 +200,45 @@ fn scanning_sees_what_decoding_sees() {
     let encoded = encode_block(&refs, &[0; 4], 3).unwrap();
     let decoded = decode_block(encoded.frames(), |_| true).unwrap();
     let mut seen = Vec::new();
-    scan_block(encoded.frames(), |view| {
-        // Every key and value of every attribute, and the synthetic fields, agree.
-        seen.push((
-            (
-                view.trace_id,
-                view.name().to_owned(),
-                view.service_name().to_owned(),
-                view.start_unix_nanos(),
-                view.duration_nanos(),
-                view.kind(),
-            ),
-            (
-                view.status_code(),
-                view.status_message().to_owned(),
-                view.trace_state().to_owned(),
-                view.scope().name.clone(),
-                [
-                    "s=text",
-                    "b=true",
-                    "i=-42",
-                    "d=1.5",
-                    "y=AP8=",
-                    "a=[1,null,false]",
-                    "kv={\"n\":\"x\"}",
-                ]
-                .iter()
-                .all(|pair| {
-                    let (key, value) = pair.split_once('=').unwrap();
-                    view.attribute_matches(key, value)
-                }),
-                view.event_attribute_matches("exception.message", "boom"),
-                view.attribute_matches("s", "other"),
-            ),
-        ));
-    })
+    scan_block(
+        encoded.frames(),
+        |_| true,
+        |view| {
+            // Every key and value of every attribute, and the synthetic fields, agree.
+            seen.push((
+                (
+                    view.trace_id,
+                    view.name().to_owned(),
+                    view.service_name().to_owned(),
+                    view.start_unix_nanos(),
+                    view.duration_nanos(),
+                    view.kind(),
+                ),
+                (
+                    view.status_code(),
+                    view.status_message().to_owned(),
+                    view.trace_state().to_owned(),
+                    view.scope().name.clone(),
+                    [
+                        "s=text",
+                        "b=true",
+                        "i=-42",
+                        "d=1.5",
+                        "y=AP8=",
+                        "a=[1,null,false]",
+                        "kv={\"n\":\"x\"}",
+                    ]
+                    .iter()
+                    .all(|pair| {
+                        let (key, value) = pair.split_once('=').unwrap();
+                        view.attribute_matches(key, value)
+                    }),
+                    view.event_attribute_matches("exception.message", "boom"),
+                    view.attribute_matches("s", "other"),
+                ),
+            ));
+        },
+    )
     .unwrap();
     let expected: Vec<_> = decoded
         .iter()
@@ -299,9 +303,11 @@ fn old_row_blocks_still_read() {
             sorted(vec![spans[0].clone(), spans[2].clone()])
         );
         let mut names = Vec::new();
-        scan_block(encoded.frames(), |view| {
-            names.push(crate::model::SpanFields::name(view).to_owned())
-        })
+        scan_block(
+            encoded.frames(),
+            |_| true,
+            |view| names.push(crate::model::SpanFields::name(view).to_owned()),
+        )
         .unwrap();
         names.sort();
         assert_eq!(names, ["op-1", "op-1", "op-2", "op-3"]);
@@ -345,14 +351,18 @@ fn parents_and_strings_survive_the_columns() {
     let only = decode_block(encoded.frames(), |id| *id == TraceId([2; 16])).unwrap();
     assert_eq!(only, vec![spans[4].clone()]);
     let mut unique = 0;
-    scan_block(encoded.frames(), |view| {
-        use crate::model::SpanFields as _;
-        unique += usize::from(view.attribute_matches("unique", "once"));
-        assert_eq!(
-            view.attribute_matches("shared", "twice"),
-            view.name() == "op-2" && view.start_unix_nanos() == start || view.name() == "op-3"
-        );
-    })
+    scan_block(
+        encoded.frames(),
+        |_| true,
+        |view| {
+            use crate::model::SpanFields as _;
+            unique += usize::from(view.attribute_matches("unique", "once"));
+            assert_eq!(
+                view.attribute_matches("shared", "twice"),
+                view.name() == "op-2" && view.start_unix_nanos() == start || view.name() == "op-3"
+            );
+        },
+    )
     .unwrap();
     assert_eq!(unique, 1);
 }
@@ -384,7 +394,7 @@ fn damaged_bodies_are_errors_not_panics() {
             damaged[at] ^= flip;
             let block = rebuild(&damaged);
             let _ = decode_block(&block, |_| true);
-            let _ = scan_block(&block, |_| {});
+            let _ = scan_block(&block, |_| true, |_| {});
         }
         let block = rebuild(&body[..at]);
         assert!(decode_block(&block, |_| true).is_err(), "cut at {at}");
@@ -427,12 +437,72 @@ fn unique_strings_with_uuids_and_addresses_round_trip() {
     assert_eq!(sorted(decoded), sorted(spans.clone()));
     for value in &values {
         let mut found = 0;
-        scan_block(encoded.frames(), |view| {
-            found += usize::from(crate::model::SpanFields::attribute_matches(
-                view, "url.path", value,
-            ));
-        })
+        scan_block(
+            encoded.frames(),
+            |_| true,
+            |view| {
+                found += usize::from(crate::model::SpanFields::attribute_matches(
+                    view, "url.path", value,
+                ));
+            },
+        )
         .unwrap();
         assert_eq!(found, 1, "{value}");
     }
+}
+
+#[test]
+fn each_trace_decodes_alone_past_the_inline_strings_of_the_others() {
+    // Every span holds inline strings of each kind (plain, with a UUID, an IPv4
+    // address), so a trace decoded alone must walk past the others' without
+    // unpacking them and still number its own right.
+    let cart = resource("cart");
+    let uuid = "0c6f1e2a-9b3d-4f5e-8a7b-6c5d4e3f2a1b";
+    let mut spans = Vec::new();
+    for trace in 1..=5u8 {
+        for id in 1..=3u8 {
+            let mut span = span(trace, id, &cart);
+            span.start_unix_nanos += u64::from(trace) * 1_000_000;
+            span.end_unix_nanos += u64::from(trace) * 1_000_000;
+            span.attributes = vec![
+                attribute(
+                    "path",
+                    AttrValue::Str(format!("/carts/{uuid}/{trace}/{id}")),
+                ),
+                attribute("addr", AttrValue::Str(format!("10.0.{trace}.{id}"))),
+                attribute("note", AttrValue::Str(format!("only {trace}-{id}"))),
+                attribute("shared", AttrValue::Str("everywhere".into())),
+            ];
+            spans.push(span);
+        }
+    }
+    let refs: Vec<&Span> = spans.iter().collect();
+    let encoded = encode_block(&refs, &[0; 15], 3).unwrap();
+    for trace in 1..=5u8 {
+        let wanted = TraceId([trace; 16]);
+        let only = decode_block(encoded.frames(), |id| *id == wanted).unwrap();
+        let expected: Vec<Span> = spans
+            .iter()
+            .filter(|span| span.trace_id == wanted)
+            .cloned()
+            .collect();
+        assert_eq!(sorted(only), sorted(expected), "trace {trace}");
+    }
+    // A scan told (by start time) that only trace 4 can match visits its spans only,
+    // with the right values.
+    let trace_4_starts = 1_700_000_000_004_000_000..1_700_000_000_005_000_000;
+    let mut visited = Vec::new();
+    scan_block(
+        encoded.frames(),
+        |span| trace_4_starts.contains(&span.start_unix_nanos),
+        |view| {
+            use crate::model::SpanFields as _;
+            assert!(view.attribute_matches("addr", &format!("10.0.4.{}", &view.name()[3..])));
+            visited.push(view.trace_id);
+        },
+    )
+    .unwrap();
+    assert_eq!(visited, vec![TraceId([4; 16]); 3]);
+    // A scan that nothing can match reads no span.
+    scan_block(encoded.frames(), |_| false, |_| panic!("no span can match")).unwrap();
 }
