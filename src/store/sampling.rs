@@ -34,13 +34,25 @@ pub(crate) fn decode_row(key: &[u8], value: &[u8]) -> Result<(String, String, f6
 }
 
 impl Store {
-    /// Every stored (service, operation, probability).
+    /// Every stored (service, operation, probability). A damaged row is logged,
+    /// removed and left out: adaptive sampling learns that operation's probability
+    /// again, where refusing it would keep the server from starting.
     pub fn sampling_probabilities(&self) -> Result<Vec<(String, String, f64)>, StoreError> {
         let tree = self.inner.db.open_tree(SAMPLING_TREE)?;
         let mut found = Vec::new();
         for entry in tree.iter() {
             let (key, value) = entry?;
-            found.push(decode_row(&key, &value)?);
+            match decode_row(&key, &value) {
+                Ok(row) => found.push(row),
+                Err(error) => {
+                    tracing::warn!(
+                        key = %String::from_utf8_lossy(&key).replace('\0', " / "),
+                        %error,
+                        "dropping a damaged adaptive sampling row; its probability is learned again"
+                    );
+                    tree.remove(&key)?;
+                }
+            }
         }
         Ok(found)
     }
@@ -65,5 +77,38 @@ impl Store {
         tree.apply_batch(batch)?;
         tree.flush()?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_damaged_row_is_dropped_and_the_others_load() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = crate::config::Config::for_data_dir(dir.path());
+        let store = Store::open(&config.store).expect("store opens");
+        store
+            .save_sampling_probabilities(&[
+                ("cart".into(), "GET /cart".into(), 0.25),
+                ("shop".into(), "checkout".into(), 1.0),
+            ])
+            .unwrap();
+        let tree = store.inner.db.open_tree(SAMPLING_TREE).unwrap();
+        tree.insert(b"cart\0torn", &[VERSION, 1, 2][..]).unwrap();
+        tree.insert(b"no separator", &[VERSION; 9][..]).unwrap();
+        let mut nan = vec![VERSION];
+        nan.extend_from_slice(&f64::NAN.to_be_bytes());
+        tree.insert(b"cart\0nan", nan).unwrap();
+        let loaded = store.sampling_probabilities().unwrap();
+        assert_eq!(
+            loaded,
+            vec![
+                ("cart".to_owned(), "GET /cart".to_owned(), 0.25),
+                ("shop".to_owned(), "checkout".to_owned(), 1.0),
+            ]
+        );
+        assert_eq!(tree.len(), 2, "the damaged rows are gone");
     }
 }
