@@ -72,6 +72,9 @@ pub const DEFAULT_CLICKHOUSE_USER: &str = "default";
 /// `--storage clickhouse`: how long start-up keeps retrying a ClickHouse that is
 /// unreachable or busy (a compose file starts both at once) before giving up.
 pub const DEFAULT_CLICKHOUSE_STARTUP_WAIT_MS: u64 = 120_000;
+/// ClickHouse runs each INSERT on one thread; a few at once use its other cores and
+/// overlap Tracery's encoding with its parsing, without a flood of small parts.
+pub const DEFAULT_CLICKHOUSE_CONCURRENT_INSERTS: usize = 4;
 
 /// When an export is acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -232,6 +235,9 @@ pub struct RawConfig {
     /// How long start-up retries an unreachable or busy ClickHouse before exiting, in ms; 0 tries once [default: 120000]
     #[arg(long, env = "TRACERY_CLICKHOUSE_STARTUP_WAIT_MS")]
     pub clickhouse_startup_wait_ms: Option<u64>,
+    /// Batches the ingester has in flight to ClickHouse at once; each is acknowledged when its INSERTs are [default: 4]
+    #[arg(long, env = "TRACERY_CLICKHOUSE_CONCURRENT_INSERTS")]
+    pub clickhouse_concurrent_inserts: Option<usize>,
     /// N+1 detection: fewest repeated sibling spans (same query, route or name) that count [default: 5]
     #[arg(long, env = "TRACERY_N_PLUS_ONE_MIN_REPEATS")]
     pub n_plus_one_min_repeats: Option<usize>,
@@ -418,6 +424,9 @@ pub struct IngestConfig {
     /// Bytes of spans (`Span::approx_bytes`) the queue holds.
     pub max_queued_bytes: NonZeroUsize,
     pub queue_wait: Duration,
+    /// Batches written at once; above 1 only for a backend whose writes are durable
+    /// when they return (ClickHouse), as the embedded store pipelines its fsyncs.
+    pub max_writes_in_flight: NonZeroUsize,
 }
 
 #[derive(Debug, Clone)]
@@ -570,6 +579,9 @@ impl RawConfig {
             clickhouse_startup_wait_ms: self
                 .clickhouse_startup_wait_ms
                 .or(lower.clickhouse_startup_wait_ms),
+            clickhouse_concurrent_inserts: self
+                .clickhouse_concurrent_inserts
+                .or(lower.clickhouse_concurrent_inserts),
             n_plus_one_min_repeats: self.n_plus_one_min_repeats.or(lower.n_plus_one_min_repeats),
             n_plus_one_min_total_ms: self
                 .n_plus_one_min_total_ms
@@ -710,6 +722,14 @@ impl Config {
                 queue_wait: Duration::from_millis(
                     raw.queue_wait_ms.unwrap_or(DEFAULT_QUEUE_WAIT_MS),
                 ),
+                max_writes_in_flight: match raw.storage {
+                    Some(StorageMode::Clickhouse) => non_zero(
+                        "clickhouse_concurrent_inserts",
+                        raw.clickhouse_concurrent_inserts
+                            .unwrap_or(DEFAULT_CLICKHOUSE_CONCURRENT_INSERTS),
+                    )?,
+                    _ => NonZeroUsize::MIN,
+                },
             },
             store: StoreConfig {
                 data_dir: raw
@@ -1122,6 +1142,41 @@ mod tests {
                 "{error}"
             );
         }
+    }
+
+    #[test]
+    fn concurrent_inserts_apply_to_clickhouse_only_and_zero_is_refused() {
+        let clickhouse = |inserts: Option<usize>| RawConfig {
+            storage: Some(StorageMode::Clickhouse),
+            clickhouse_url: Some("http://127.0.0.1:8123".into()),
+            clickhouse_concurrent_inserts: inserts,
+            ..Default::default()
+        };
+        let config = Config::from_raw(clickhouse(None)).unwrap();
+        assert_eq!(
+            config.ingest.max_writes_in_flight.get(),
+            DEFAULT_CLICKHOUSE_CONCURRENT_INSERTS
+        );
+        let config = Config::from_raw(clickhouse(Some(2))).unwrap();
+        assert_eq!(config.ingest.max_writes_in_flight.get(), 2);
+        let error = Config::from_raw(clickhouse(Some(0))).unwrap_err();
+        assert!(
+            error.to_string().contains("clickhouse_concurrent_inserts"),
+            "{error}"
+        );
+        // The embedded store pipelines one write and its fsync, whatever is set.
+        let sled = RawConfig {
+            clickhouse_concurrent_inserts: Some(8),
+            ..Default::default()
+        };
+        assert_eq!(
+            Config::from_raw(sled)
+                .unwrap()
+                .ingest
+                .max_writes_in_flight
+                .get(),
+            1
+        );
     }
 
     #[test]

@@ -8,6 +8,11 @@
 //! runs is written at once, so its encoding overlaps that fsync (at most one fsync
 //! is outstanding). `--storage discard` never waits. Enqueued acks are written on
 //! size or every flush interval.
+//!
+//! A backend whose writes are durable when they return (ClickHouse: the INSERTs
+//! were confirmed) has no fsync to pipeline; instead up to `max_writes_in_flight`
+//! batches are written at once, each acknowledged when its own write returns, and
+//! exports that arrive while all are busy gather into the next batch.
 
 use std::sync::Arc;
 
@@ -32,6 +37,9 @@ pub struct Batcher {
     pending_durable: bool,
     /// Enqueued-ack spans were written since the last sync; the next tick syncs them.
     unsynced: bool,
+    /// Writes in flight to a backend that needs no sync (ClickHouse); each yields
+    /// the enqueued-ack submits it failed to write, to be written again.
+    writes: tokio::task::JoinSet<Vec<Submit>>,
     metrics: Metrics,
 }
 
@@ -68,6 +76,7 @@ impl Batcher {
             syncing: None,
             pending_durable: false,
             unsynced: false,
+            writes: tokio::task::JoinSet::new(),
             metrics,
         }
     }
@@ -80,6 +89,13 @@ impl Batcher {
             tokio::select! {
                 () = sync_done(&mut self.syncing) => {
                     // The group that gathered during the fsync goes out now.
+                    if self.pending_durable {
+                        self.flush().await;
+                    }
+                }
+                Some(joined) = self.writes.join_next(), if !self.writes.is_empty() => {
+                    self.write_done(joined);
+                    // The group that gathered while every write was busy goes out now.
                     if self.pending_durable {
                         self.flush().await;
                     }
@@ -108,6 +124,9 @@ impl Batcher {
         }
         self.flush().await;
         self.wait_for_sync().await;
+        while let Some(joined) = self.writes.join_next().await {
+            self.write_done(joined);
+        }
         if !self.pending.is_empty() {
             tracing::error!(
                 num_spans = self.num_pending_spans,
@@ -125,9 +144,52 @@ impl Batcher {
         if !self.pending_durable {
             return false; // enqueued acks: on size or on the tick
         }
+        if self.config.storage == StorageMode::Clickhouse {
+            // A write is free: use it. All busy: gather until one is done.
+            return self.writes.len() < self.config.max_writes_in_flight.get();
+        }
         // Idle writer: write and fsync at once. Busy: gather until the fsync is done,
         // unless the group is already big enough for a well-compressed block.
         self.syncing.is_none() || self.num_pending_spans >= max_batch / DURABLE_BATCH_FRACTION
+    }
+
+    /// Takes back what a finished concurrent write could not write.
+    fn write_done(&mut self, joined: Result<Vec<Submit>, tokio::task::JoinError>) {
+        match joined {
+            Ok(failed) => failed.into_iter().for_each(|submit| self.push(submit)),
+            // The task only awaits the blocking write, which catches panics itself.
+            Err(error) => tracing::error!(%error, "write task failed"),
+        }
+    }
+
+    /// Writes a batch beside the others in flight (ClickHouse), waiting for a free
+    /// slot first; each export is acknowledged when its batch's write returns.
+    async fn write_concurrently(&mut self, batch: Vec<Submit>, num_spans: usize) {
+        while self.writes.len() >= self.config.max_writes_in_flight.get() {
+            if let Some(joined) = self.writes.join_next().await {
+                self.write_done(joined);
+            }
+        }
+        let (store, metrics) = (self.store.clone(), self.metrics.clone());
+        self.writes.spawn(async move {
+            let started = std::time::Instant::now();
+            let (written, batch) = tokio::task::spawn_blocking(move || {
+                let written = write(store.as_ref(), &batch);
+                (written, batch)
+            })
+            .await
+            .unwrap_or_else(|_join_error| (Err(writer_panicked()), Vec::new()));
+            match written {
+                Ok(num_blocks) => {
+                    metrics.batch_written(num_spans, num_blocks, started.elapsed());
+                    for ack in batch.into_iter().filter_map(|submit| submit.ack) {
+                        let _ = ack.send(Ok(()));
+                    }
+                    Vec::new()
+                }
+                Err(error) => answer_failed(batch, error, num_spans),
+            }
+        });
     }
 
     fn push(&mut self, submit: Submit) {
@@ -143,6 +205,9 @@ impl Batcher {
         let batch = std::mem::take(&mut self.pending);
         let num_spans = std::mem::take(&mut self.num_pending_spans);
         self.pending_durable = false;
+        if self.config.storage == StorageMode::Clickhouse {
+            return self.write_concurrently(batch, num_spans).await;
+        }
         let durable = batch.iter().any(|submit| submit.ack.is_some());
         let (store, storage) = (self.store.clone(), self.config.storage);
         let started = std::time::Instant::now();
@@ -160,24 +225,11 @@ impl Batcher {
                 .batch_written(num_spans, num_blocks, started.elapsed());
         });
         if let Err(error) = written {
-            let error = IngestError::Store(Arc::new(error));
-            tracing::error!(num_spans, error = %error_chain(&error), "failed to write batch");
-            for submit in batch {
-                match submit.ack {
-                    // The exporter may have gone away; it will retry if it cares.
-                    Some(ack) => drop(ack.send(Err(error.clone()))),
-                    // Enqueued spans were already acknowledged: keep them for the next
-                    // flush rather than lose them. Their permits stay held, so the
-                    // queue pushes back.
-                    None => self.push(Submit {
-                        ack: None,
-                        ..submit
-                    }),
-                }
+            for submit in answer_failed(batch, error, num_spans) {
+                self.push(submit);
             }
             return;
         }
-        // ClickHouse: `write` returned after the server confirmed the INSERT; nothing to sync.
         if durable && storage == StorageMode::Sled {
             // Pipelining: this batch's fsync runs while the next batch is encoded and
             // written. At most one sync is outstanding; sled's flush covers everything
@@ -249,6 +301,27 @@ fn write(store: &dyn Storage, batch: &[Submit]) -> Result<usize, StorageError> {
         .flat_map(|submit| submit.spans.iter())
         .collect();
     store.write_spans(&spans)
+}
+
+/// Answers the durable exports of a batch that could not be written with the
+/// error, and returns its enqueued-ack submits: they were already acknowledged, so
+/// they are kept for the next write rather than lost (their queue permits stay
+/// held, so the queue pushes back).
+fn answer_failed(batch: Vec<Submit>, error: StorageError, num_spans: usize) -> Vec<Submit> {
+    let error = IngestError::Store(Arc::new(error));
+    tracing::error!(num_spans, error = %error_chain(&error), "failed to write batch");
+    let mut kept = Vec::new();
+    for submit in batch {
+        match submit.ack {
+            // The exporter may have gone away; it will retry if it cares.
+            Some(ack) => drop(ack.send(Err(error.clone()))),
+            None => kept.push(Submit {
+                ack: None,
+                ..submit
+            }),
+        }
+    }
+    kept
 }
 
 fn error_chain(error: &IngestError) -> String {

@@ -271,6 +271,130 @@ pub(crate) mod tests {
         running.await.unwrap();
     }
 
+    /// A backend whose writes are durable when they return and take a while, as
+    /// ClickHouse's INSERTs do; it counts the writes in flight at once and fails
+    /// the writes of spans named "fail".
+    #[derive(Debug, Default)]
+    struct SlowServer {
+        in_flight: std::sync::atomic::AtomicUsize,
+        most_in_flight: std::sync::atomic::AtomicUsize,
+        written: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Storage for SlowServer {
+        fn write_spans(&self, spans: &[&Span]) -> Result<usize, crate::storage::StorageError> {
+            use std::sync::atomic::Ordering::SeqCst;
+            let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+            self.most_in_flight.fetch_max(now, SeqCst);
+            std::thread::sleep(Duration::from_millis(40));
+            self.in_flight.fetch_sub(1, SeqCst);
+            if spans.iter().any(|span| span.name == "fail") {
+                return Err(crate::storage::StorageError::Unavailable("down".into()));
+            }
+            self.written.fetch_add(spans.len(), SeqCst);
+            Ok(spans.len())
+        }
+        fn sync(&self) -> Result<(), crate::storage::StorageError> {
+            unreachable!("a backend whose writes are durable is never synced")
+        }
+        fn read_traces(
+            &self,
+            _: &[crate::model::TraceId],
+        ) -> Result<
+            std::collections::HashMap<crate::model::TraceId, Vec<Span>>,
+            crate::storage::StorageError,
+        > {
+            Err(crate::storage::StorageError::Unsupported("reads"))
+        }
+        fn find_trace_ids(
+            &self,
+            _: &crate::storage::TraceQuery,
+        ) -> Result<Vec<crate::model::TraceId>, crate::storage::StorageError> {
+            Err(crate::storage::StorageError::Unsupported("reads"))
+        }
+        fn services(&self) -> Result<Vec<String>, crate::storage::StorageError> {
+            Err(crate::storage::StorageError::Unsupported("reads"))
+        }
+        fn operations(
+            &self,
+            _: &str,
+            _: Option<crate::model::SpanKind>,
+        ) -> Result<Vec<crate::storage::Operation>, crate::storage::StorageError> {
+            Err(crate::storage::StorageError::Unsupported("reads"))
+        }
+        fn dependencies(
+            &self,
+            _: u64,
+            _: u64,
+        ) -> Result<Vec<crate::storage::Dependency>, crate::storage::StorageError> {
+            Err(crate::storage::StorageError::Unsupported("reads"))
+        }
+        fn red_cells(
+            &self,
+            _: &crate::storage::RedSelection,
+            _: u64,
+            _: u64,
+            _: u64,
+        ) -> Result<Vec<crate::storage::NamedRedCell>, crate::storage::StorageError> {
+            Err(crate::storage::StorageError::Unsupported("reads"))
+        }
+        fn sampling_probabilities(
+            &self,
+        ) -> Result<Vec<(String, String, f64)>, crate::storage::StorageError> {
+            Err(crate::storage::StorageError::Unsupported("reads"))
+        }
+        fn save_sampling_probabilities(
+            &self,
+            _: &[(String, String, f64)],
+        ) -> Result<(), crate::storage::StorageError> {
+            Err(crate::storage::StorageError::Unsupported("sampling"))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_backend_without_sync_gets_several_batches_at_once_and_no_more() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config::for_data_dir(dir.path());
+        config.ingest.ack = AckMode::Durable;
+        config.ingest.storage = StorageMode::Clickhouse;
+        config.ingest.max_writes_in_flight = NonZeroUsize::new(3).expect("non-zero");
+        config.ingest.queue_wait = Duration::from_secs(30);
+        let server = Arc::new(SlowServer::default());
+        let (handle, batcher) = channel(&config.ingest, server.clone(), Metrics::new());
+        let running = tokio::spawn(batcher.run());
+        // Sixteen exporters, one request each, 5 ms apart (a write takes 40 ms): the
+        // first three find free writes and go out alone, the rest gather behind them.
+        let mut exports = tokio::task::JoinSet::new();
+        for exporter in 0..16 {
+            let handle = handle.clone();
+            exports.spawn(async move {
+                tokio::time::sleep(Duration::from_millis(5 * exporter as u64)).await;
+                let mut spans = spans(2);
+                if exporter == 5 {
+                    spans[0].name = "fail".into();
+                }
+                (exporter, handle.submit(spans).await)
+            });
+        }
+        let mut failed = Vec::new();
+        while let Some(joined) = exports.join_next().await {
+            let (exporter, acked) = joined.expect("export task");
+            match acked {
+                Ok(()) => {}
+                Err(IngestError::Store(error)) if error.is_retryable() => failed.push(exporter),
+                Err(error) => panic!("exporter {exporter}: {error}"),
+            }
+        }
+        drop(handle);
+        running.await.expect("batcher");
+        use std::sync::atomic::Ordering::SeqCst;
+        assert_eq!(server.most_in_flight.load(SeqCst), 3, "writes at once");
+        // Only the batch holding exporter 5's spans failed, and only its exporters
+        // were told so; everyone else's spans were written once.
+        assert!(failed.contains(&5), "{failed:?}");
+        assert_eq!(server.written.load(SeqCst), 2 * (16 - failed.len()));
+    }
+
     #[tokio::test]
     async fn submitting_after_the_batcher_is_gone_reports_shutdown() {
         let (handle, batcher, _dir) = stalled_handle(2, Duration::from_millis(10));
