@@ -72,9 +72,11 @@ pub const DEFAULT_CLICKHOUSE_USER: &str = "default";
 /// `--storage clickhouse`: how long start-up keeps retrying a ClickHouse that is
 /// unreachable or busy (a compose file starts both at once) before giving up.
 pub const DEFAULT_CLICKHOUSE_STARTUP_WAIT_MS: u64 = 120_000;
-/// ClickHouse runs each INSERT on one thread; a few at once use its other cores and
-/// overlap Tracery's encoding with its parsing, without a flood of small parts.
-pub const DEFAULT_CLICKHOUSE_CONCURRENT_INSERTS: usize = 4;
+/// One batch at a time: exports that arrive meanwhile make the next batch bigger,
+/// and ClickHouse's cost is mostly per INSERT (a part per table), so on a server
+/// without cores to spare more at once is slower (docs/scale-out.md: 4 gave ~0.7×
+/// the spans/s of 1 on a 2-core machine).
+pub const DEFAULT_CLICKHOUSE_CONCURRENT_INSERTS: usize = 1;
 
 /// When an export is acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -235,7 +237,7 @@ pub struct RawConfig {
     /// How long start-up retries an unreachable or busy ClickHouse before exiting, in ms; 0 tries once [default: 120000]
     #[arg(long, env = "TRACERY_CLICKHOUSE_STARTUP_WAIT_MS")]
     pub clickhouse_startup_wait_ms: Option<u64>,
-    /// Batches the ingester has in flight to ClickHouse at once; each is acknowledged when its INSERTs are [default: 4]
+    /// Batches the ingester has in flight to ClickHouse at once; each is acknowledged when its INSERTs are [default: 1]
     #[arg(long, env = "TRACERY_CLICKHOUSE_CONCURRENT_INSERTS")]
     pub clickhouse_concurrent_inserts: Option<usize>,
     /// N+1 detection: fewest repeated sibling spans (same query, route or name) that count [default: 5]
@@ -1157,8 +1159,8 @@ mod tests {
             config.ingest.max_writes_in_flight.get(),
             DEFAULT_CLICKHOUSE_CONCURRENT_INSERTS
         );
-        let config = Config::from_raw(clickhouse(Some(2))).unwrap();
-        assert_eq!(config.ingest.max_writes_in_flight.get(), 2);
+        let config = Config::from_raw(clickhouse(Some(4))).unwrap();
+        assert_eq!(config.ingest.max_writes_in_flight.get(), 4);
         let error = Config::from_raw(clickhouse(Some(0))).unwrap_err();
         assert!(
             error.to_string().contains("clickhouse_concurrent_inserts"),

@@ -2,9 +2,11 @@
 //! sled's files) at or under a cap while spans keep arriving.
 //!
 //! Whole hours go first, oldest first: one tree and one file each, and their RED
-//! metrics with them. When that is not enough (the cap is below what the hour being
-//! written holds), the oldest synced blocks of the hours left are dropped one by
-//! one, down to `TRIM_TO` of the cap so that a steady load doesn't trim every
+//! metrics with them, as long as the hour is all needed (the dir stays at or above
+//! `TRIM_TO` of the cap without it). When that is not enough (the cap is below what
+//! the hour being written holds), or the oldest hour holds more than must go (an
+//! hour just turned), the oldest synced blocks are dropped one by one, oldest hour
+//! first, down to `TRIM_TO` of the cap so that a steady load doesn't trim every
 //! round: their metas leave sled in one batch, sled is flushed, then their bytes are
 //! punched out of the segment file (as compaction frees replaced blocks). A crash in
 //! between leaves the metas gone and the bytes still there, which the hour's
@@ -48,8 +50,11 @@ impl Store {
         let index_bytes = self.inner.db.size_on_disk().unwrap_or(0);
         let mut used = index_bytes + by_hour.iter().map(|(_, bytes)| bytes).sum::<u64>();
         let mut drops = DiskCapDrops::default();
+        let target = (max_bytes as f64 * TRIM_TO) as u64;
         for (hour, bytes) in by_hour {
-            if used <= max_bytes || hour >= current_hour {
+            // An hour that holds more than must go is trimmed below, block by block,
+            // rather than lost whole.
+            if used <= max_bytes || hour >= current_hour || used.saturating_sub(bytes) < target {
                 break;
             }
             self.drop_hour(hour)?;
@@ -66,7 +71,6 @@ impl Store {
             drops.hours.push(hour);
         }
         if used > max_bytes {
-            let target = (max_bytes as f64 * TRIM_TO) as u64;
             let (num_blocks, num_spans, freed) = self.drop_oldest_blocks(used - target)?;
             used = used.saturating_sub(freed);
             if num_blocks > 0 {

@@ -414,8 +414,9 @@ fn the_disk_cap_drops_the_oldest_hours_then_the_oldest_synced_blocks() {
         store.enforce_disk_cap_at(used * 2, 103).unwrap(),
         DiskCapDrops::default()
     );
-    // Dropping hour 100 is not enough; 100 and 101 are.
-    let cap = used - bytes(100) - bytes(101) / 2;
+    // Dropping hour 100 is not enough; all of 101 must go too (the cap is a tenth of
+    // it above what 102 and 103 hold), so it goes whole.
+    let cap = used - bytes(100) - bytes(101) + bytes(101) / 10;
     assert_eq!(
         store.enforce_disk_cap_at(cap, 103).unwrap().hours,
         [100, 101]
@@ -470,6 +471,42 @@ fn the_disk_cap_drops_the_oldest_hours_then_the_oldest_synced_blocks() {
     drop(store);
     let store = Store::open(&config(dir.path())).unwrap();
     check_readable(&store, &[108], &[100, 101, 102, 103, 104, 105, 106, 107]);
+}
+
+#[test]
+fn an_oldest_hour_holding_more_than_must_go_is_trimmed_not_dropped_whole() {
+    // Right after an hour turns, the hour before holds most of the data: only its
+    // oldest blocks should go, not all of it.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&config(dir.path())).unwrap();
+    for trace in 1..=8u8 {
+        store
+            .write_spans_in_hour(&[&bulky_span(trace, 256 << 10)], 100)
+            .unwrap();
+        store.sync().unwrap();
+    }
+    store
+        .write_spans_in_hour(&[&bulky_span(9, 256 << 10)], 101)
+        .unwrap();
+    store.sync().unwrap();
+    let by_hour = store.inner.segments.allocated_by_hour();
+    let sled_bytes = store.inner.db.size_on_disk().unwrap();
+    let used = sled_bytes + by_hour.iter().map(|(_, bytes)| bytes).sum::<u64>();
+    let block = by_hour[1].1; // hour 101: one block
+                              // Half a block over the cap.
+    let drops = store.enforce_disk_cap_at(used - block / 2, 101).unwrap();
+    assert!(
+        drops.hours.is_empty(),
+        "hour 100 went whole: {drops:?} (sled {sled_bytes} B)"
+    );
+    assert!(
+        (1..8).contains(&drops.num_blocks),
+        "{drops:?} (sled {sled_bytes} B, block {block} B)"
+    );
+    let gone: Vec<u8> = (1..=drops.num_blocks as u8).collect();
+    let kept: Vec<u8> = (drops.num_blocks as u8 + 1..=9).collect();
+    check_readable(&store, &kept, &gone);
+    assert!(dir.path().join("blocks/0000000100.seg").exists());
 }
 
 #[test]
@@ -531,7 +568,7 @@ fn the_disk_cap_drops_the_red_metrics_of_the_hours_it_drops() {
     let bytes = |hour: u32| by_hour.iter().find(|(h, _)| *h == hour).unwrap().1;
     let used = store.inner.db.size_on_disk().unwrap()
         + by_hour.iter().map(|(_, bytes)| bytes).sum::<u64>();
-    let cap = used - bytes(100) - bytes(101) / 2;
+    let cap = used - bytes(100) - bytes(101) + bytes(101) / 10;
     assert_eq!(
         store.enforce_disk_cap_at(cap, 103).unwrap().hours,
         [100, 101]
