@@ -340,7 +340,9 @@ fn corrupt_block_metadata_loses_only_its_block() {
     let dir = tempfile::tempdir().unwrap();
     three_synced_blocks(dir.path());
     {
-        let db = sled::open(dir.path().join("sled")).unwrap();
+        // Through `open_sled`, which waits for the dropped store's sled threads to let go
+        // of the file lock (a bare `sled::open` failed on that race in CI).
+        let db = open_sled(&config(dir.path()), &dir.path().join("sled")).unwrap();
         let name = db
             .tree_names()
             .into_iter()
