@@ -32,16 +32,24 @@ pub(crate) fn matching_trace_ids(
         .collect();
     candidates.sort_by_key(|meta| std::cmp::Reverse(meta.max_start_unix_nanos));
 
-    // Without tag filters, the block summaries (operation, start and duration per
-    // span) are enough, and they are a few percent of a block.
-    let attribute_free = query.tags.is_empty() && query.filters.is_empty();
-    let summary_filter = match (attribute_free, &plan.operation_ids, plan.service_id) {
-        (false, ..) => None,
-        (true, Some(ids), _) => Some(Some(sorted(ids.clone()))),
-        (true, None, Some(service_id)) => Some(Some(sorted(store.operation_ids_of(service_id)))),
-        (true, None, None) if query.operation.is_none() => Some(None),
-        (true, None, None) => None,
+    // What a block's summary (operation, start and duration per span) can check: the
+    // service's or operation's ids and the time filters. Without tag filters that is
+    // the whole query, unless it names an operation without a service (which the
+    // ids can't express), and the summaries are a few percent of a block. With tag
+    // filters it still tells which traces of a block are worth scanning.
+    let operations: Option<Vec<u32>> = match (&plan.operation_ids, plan.service_id) {
+        (Some(ids), _) => Some(sorted(ids.clone())),
+        (None, Some(service_id)) => Some(sorted(store.operation_ids_of(service_id))),
+        (None, None) => None,
     };
+    let summary_may_match = |span: &SpanSummary| {
+        operations
+            .as_ref()
+            .is_none_or(|ids| ids.binary_search(&span.operation).is_ok())
+            && plan.span_in_range(span.start_unix_nanos, span.duration_nanos, query)
+    };
+    let attribute_free = query.tags.is_empty() && query.filters.is_empty();
+    let summary_decides = attribute_free && (operations.is_some() || query.operation.is_none());
 
     // Each tag, and each `filter=` equality or presence, needs one of its terms in a
     // block's filter (`model::search_terms`): blocks that lack one are skipped unread.
@@ -52,14 +60,6 @@ pub(crate) fn matching_trace_ids(
         .chain(query.filters.iter().filter_map(AttrFilter::required_terms))
         .collect();
 
-    // With tag filters, a block's summary still tells which of its traces have a span
-    // of the service or operation in the time window; only those are scanned.
-    let scan_operations: Option<Vec<u32>> = match (&plan.operation_ids, plan.service_id) {
-        (Some(ids), _) => Some(sorted(ids.clone())),
-        (None, Some(service_id)) => Some(sorted(store.operation_ids_of(service_id))),
-        (None, None) => None,
-    };
-
     // Newest matching span start per trace.
     let mut newest: HashMap<TraceId, u64> = HashMap::new();
     let mut kth = 0;
@@ -67,37 +67,24 @@ pub(crate) fn matching_trace_ids(
         if meta.max_start_unix_nanos < kth {
             break; // nothing in this or any later block can displace the current top `limit`
         }
-        match &summary_filter {
-            Some(operations) => {
-                let Some(summary) = store.read_summary(&meta)? else {
-                    continue;
-                };
-                summary.for_each(|trace_id, span| {
-                    if operations
-                        .as_ref()
-                        .is_none_or(|ids| ids.binary_search(&span.operation).is_ok())
-                        && plan.span_in_range(span.start_unix_nanos, span.duration_nanos, query)
-                    {
-                        note_match(&mut newest, *trace_id, span.start_unix_nanos);
-                    }
-                });
-            }
-            None => {
-                if !store.may_contain_terms(&meta, &required_terms)? {
-                    continue;
+        if summary_decides {
+            let Some(summary) = store.read_summary(&meta)? else {
+                continue;
+            };
+            summary.for_each(|trace_id, span| {
+                if summary_may_match(span) {
+                    note_match(&mut newest, *trace_id, span.start_unix_nanos);
                 }
-                let may_match = |span: &SpanSummary| {
-                    scan_operations
-                        .as_ref()
-                        .is_none_or(|ids| ids.binary_search(&span.operation).is_ok())
-                        && plan.span_in_range(span.start_unix_nanos, span.duration_nanos, query)
-                };
-                store.scan_block(&meta, may_match, |span| {
-                    if span_matches(span, query) {
-                        note_match(&mut newest, span.trace_id, span.start_unix_nanos());
-                    }
-                })?;
+            });
+        } else {
+            if !store.may_contain_terms(&meta, &required_terms)? {
+                continue;
             }
+            store.scan_block(&meta, summary_may_match, |span| {
+                if span_matches(span, query) {
+                    note_match(&mut newest, span.trace_id, span.start_unix_nanos());
+                }
+            })?;
         }
         if newest.len() >= query.limit {
             kth = kth_newest(&newest, query.limit);
