@@ -8,6 +8,10 @@
 # Plain Dockerfile syntax (no BuildKit mounts), so the legacy builder builds it too.
 
 FROM rust:1-slim-bookworm AS build
+# make: tikv-jemalloc-sys builds jemalloc with its own configure and make.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends make \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # 1. Dependencies, in a layer of their own: built against stand-in sources, so a
 #    change to Tracery's code reuses this layer instead of recompiling every crate.
