@@ -125,9 +125,23 @@ impl Store {
         self.test_pause();
         segment.sync()?;
         self.test_pause();
-        // Retention may have dropped the hour while the lock was free.
+        // Retention may have dropped the hour while the lock was free, and the disk
+        // cap some of the group's blocks: writing their spans back would undo it.
         let _writer = lock(&inner.write_lock);
         if inner.segments.get(hour).is_none() {
+            return Ok(false);
+        }
+        let live: HashSet<u64> = self.blocks().iter().map(|meta| meta.seq).collect();
+        if group.iter().any(|meta| !live.contains(&meta.seq)) {
+            tracing::debug!(
+                hour,
+                "a block to merge was dropped meanwhile; merge abandoned"
+            );
+            lock(&inner.replaced).push(DeadRange {
+                hour,
+                offset,
+                len: encoded.bytes.len() as u64,
+            });
             return Ok(false);
         }
         let place = BlockPlace {

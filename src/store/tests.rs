@@ -512,6 +512,53 @@ fn an_oldest_hour_holding_more_than_must_go_is_trimmed_not_dropped_whole() {
 }
 
 #[test]
+fn a_merge_does_not_bring_back_blocks_the_disk_cap_dropped_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig {
+        max_block_spans: NonZeroUsize::new(16).unwrap(),
+        ..config(dir.path())
+    };
+    let store = Store::open(&config).unwrap().with_test_hooks(TestHooks {
+        pause: Some(std::time::Duration::from_millis(300)),
+        ..TestHooks::default()
+    });
+    for trace in 1..=6u8 {
+        store
+            .write_spans_in_hour(&[&bulky_span(trace, 256 << 10)], 100)
+            .unwrap();
+        store.sync().unwrap();
+    }
+    let block = store.inner.segments.allocated_by_hour()[0].1 / 6;
+    let written = store.inner.segments.len_by_hour()[0].1;
+    // The merge reads and appends, then pauses; the cap trims the hour meanwhile.
+    let compacting = {
+        let store = store.clone();
+        std::thread::spawn(move || store.compact_small_blocks().unwrap())
+    };
+    let waiting = std::time::Instant::now();
+    while store.inner.segments.len_by_hour()[0].1 == written {
+        assert!(waiting.elapsed().as_secs() < 20, "the merge never appended");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let used =
+        store.inner.db.size_on_disk().unwrap() + store.inner.segments.allocated_by_hour()[0].1;
+    let drops = store.enforce_disk_cap_at(used - block / 2, 100).unwrap();
+    assert!((1..6).contains(&drops.num_blocks), "{drops:?}");
+    assert_eq!(compacting.join().unwrap(), 0, "the merge went ahead");
+    let gone: Vec<u8> = (1..=drops.num_blocks as u8).collect();
+    let kept: Vec<u8> = (drops.num_blocks as u8 + 1..=6).collect();
+    check_readable(&store, &kept, &gone);
+    assert_eq!(store.blocks().len(), kept.len());
+    // Reopened, the same: the abandoned merge left no meta behind.
+    drop(store);
+    let store = Store::open(&config).unwrap();
+    check_readable(&store, &kept, &gone);
+    // And the next round merges what is left.
+    assert_eq!(store.compact_small_blocks().unwrap(), kept.len());
+    check_readable(&store, &kept, &gone);
+}
+
+#[test]
 fn the_test_clock_files_spans_under_its_own_hour() {
     let dir = tempfile::tempdir().unwrap();
     let real_hour = unix_secs_now() / 3600;

@@ -506,3 +506,47 @@ fn each_trace_decodes_alone_past_the_inline_strings_of_the_others() {
     // A scan that nothing can match reads no span.
     scan_block(encoded.frames(), |_| false, |_| panic!("no span can match")).unwrap();
 }
+
+#[test]
+fn frames_carry_their_raw_size_and_frames_without_it_still_decode() {
+    let raw: Vec<u8> = (0..100_000u32)
+        .flat_map(|n| (n % 251).to_le_bytes())
+        .collect();
+    let frame = compress(Vec::new(), &raw, 3).unwrap();
+    assert_eq!(
+        zstd::zstd_safe::get_frame_content_size(&frame).unwrap(),
+        Some(raw.len() as u64)
+    );
+    assert_eq!(decompress(&frame).unwrap(), raw);
+    // Blocks written before the size went into the header are streamed.
+    let mut encoder = zstd::stream::Encoder::new(Vec::new(), 3).unwrap();
+    encoder.include_checksum(true).unwrap();
+    std::io::Write::write_all(&mut encoder, &raw).unwrap();
+    let old = encoder.finish().unwrap();
+    assert_eq!(zstd::zstd_safe::get_frame_content_size(&old).unwrap(), None);
+    assert_eq!(decompress(&old).unwrap(), raw);
+    // A frame that claims less than it holds fails rather than overruns.
+    // (A single-segment header with a 4-byte content size, at bytes 5..9.)
+    assert_eq!(frame[4] & 0xe0, 0xa0);
+    let mut lying = frame.clone();
+    lying[5..9].copy_from_slice(&300_000u32.to_le_bytes());
+    assert_eq!(
+        zstd::zstd_safe::get_frame_content_size(&lying).unwrap(),
+        Some(300_000)
+    );
+    assert!(decompress(&lying).is_err());
+}
+
+#[test]
+fn a_frame_that_claims_over_a_gib_is_refused_before_allocating() {
+    // Magic number, then a header descriptor for a single segment with an 8-byte
+    // content size, then that size: 2 GiB.
+    let mut frame = vec![0x28, 0xb5, 0x2f, 0xfd, 0xe0];
+    frame.extend_from_slice(&(2u64 << 30).to_le_bytes());
+    frame.extend_from_slice(&[0; 16]);
+    assert_eq!(
+        zstd::zstd_safe::get_frame_content_size(&frame).unwrap(),
+        Some(2 << 30)
+    );
+    assert!(matches!(decompress(&frame), Err(CodecError::Corrupt(_))));
+}
