@@ -63,10 +63,12 @@ pub(crate) fn matching_trace_ids(
     // Newest matching span start per trace.
     let mut newest: HashMap<TraceId, u64> = HashMap::new();
     let mut kth = 0;
+    let (num_candidates, mut num_read, mut num_filtered) = (candidates.len(), 0, 0);
     for meta in candidates {
         if meta.max_start_unix_nanos < kth {
             break; // nothing in this or any later block can displace the current top `limit`
         }
+        num_read += 1;
         if summary_decides {
             let Some(summary) = store.read_summary(&meta)? else {
                 continue;
@@ -78,6 +80,7 @@ pub(crate) fn matching_trace_ids(
             });
         } else {
             if !store.may_contain_terms(&meta, &required_terms)? {
+                num_filtered += 1;
                 continue;
             }
             store.scan_block(&meta, summary_may_match, |span| {
@@ -90,6 +93,14 @@ pub(crate) fn matching_trace_ids(
             kth = kth_newest(&newest, query.limit);
         }
     }
+    tracing::debug!(
+        num_candidates,
+        num_read,
+        num_filtered,
+        summary_only = summary_decides,
+        num_traces = newest.len(),
+        "search planned and read"
+    );
     let mut ranked: Vec<(TraceId, u64)> = newest.into_iter().collect();
     ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     ranked.truncate(query.limit);
