@@ -365,12 +365,19 @@ pub(super) fn join(
     for len in lengths {
         streams.push(Reader::new(reader.take(len)?));
     }
-    let mut columns = streams.split_off(NUM_FIXED_STREAMS);
-    let [ids, mut parents, mut raw_ids, mut head, mut misc]: [Reader<'_>; NUM_FIXED_STREAMS] =
+    let columns = streams.split_off(NUM_FIXED_STREAMS);
+    let [ids, parents, raw_ids, head, misc]: [Reader<'_>; NUM_FIXED_STREAMS] =
         streams
             .try_into()
             .map_err(|_| CodecError::Corrupt("block body lacks a stream"))?;
     let ids = ids.rest();
+    let mut streams = SpanStreams {
+        parents,
+        raw_ids,
+        head,
+        misc,
+        columns,
+    };
 
     let mut inline = Inline {
         base: num_strings as u64,
@@ -391,12 +398,11 @@ pub(super) fn join(
     let mut first_span = 0usize;
     for &(trace_id, count, _) in &summary.directory {
         let keep = wanted(&trace_id);
-        // A skipped trace's rows are written and then cut off (the walk has to read
-        // every field anyway); its inline strings are read past, not unpacked.
-        let trace_start = rows.len();
+        // A skipped trace's streams are read past (the walk has to read every field
+        // to find the next trace's), written nowhere; its inline strings aren't unpacked.
         inline.skipping = !keep;
         if keep {
-            sections.push((trace_id, first_span, count, trace_start));
+            sections.push((trace_id, first_span, count, rows.len()));
         }
         let end = first_span
             .checked_add(count)
@@ -406,59 +412,10 @@ pub(super) fn join(
             .get(first_span * 8..end)
             .ok_or(CodecError::Corrupt("fewer span ids than spans"))?;
         for span_id in trace_ids.chunks_exact(8) {
-            rows.extend_from_slice(span_id);
-            match parents.u64()? {
-                0 => rows.push(0),
-                1 => {
-                    rows.push(1);
-                    rows.extend_from_slice(raw_ids.take(8)?);
-                }
-                index => {
-                    let at = usize::try_from(index - 2)
-                        .ok()
-                        .and_then(|at| at.checked_mul(8))
-                        .ok_or(CodecError::Corrupt("parent index out of range"))?;
-                    let parent = trace_ids
-                        .get(at..at + 8)
-                        .ok_or(CodecError::Corrupt("parent index out of range"))?;
-                    rows.push(1);
-                    rows.extend_from_slice(parent);
-                }
-            }
-            copy_u64(&mut head, &mut rows)?; // trace state
-            copy_u64(&mut head, &mut rows)?; // flags
-            copy_u64(&mut head, &mut rows)?; // name
-            rows.push(head.u8()?); // kind
-            rows.push(head.u8()?); // status
-            copy_u64(&mut head, &mut rows)?; // status message
-            copy_u64(&mut head, &mut rows)?; // resource
-            copy_u64(&mut head, &mut rows)?; // scope
-            let num_attributes = head.u64()?;
-            put_u64(&mut rows, num_attributes);
-            for _ in 0..num_attributes {
-                let column = head.usize()?;
-                let (key, values) = column_keys
-                    .get(column)
-                    .zip(columns.get_mut(column))
-                    .ok_or(CodecError::Corrupt("column index out of range"))?;
-                put_u64(&mut rows, *key);
-                copy_value(values, &mut rows, &mut Some(&mut inline), 0)?;
-            }
-            let (num_events, num_links) = (head.u64()?, head.u64()?);
-            put_u64(&mut rows, num_events);
-            for _ in 0..num_events {
-                copy_u64(&mut misc, &mut rows)?; // time
-                copy_u64(&mut misc, &mut rows)?; // name
-                copy_attributes(&mut misc, &mut rows, &mut None, 0)?;
-            }
-            put_u64(&mut rows, num_links);
-            for _ in 0..num_links {
-                rows.extend_from_slice(misc.take(16 + 8)?);
-                copy_u64(&mut misc, &mut rows)?; // trace state
-                copy_attributes(&mut misc, &mut rows, &mut None, 0)?;
-            }
-            if !keep {
-                rows.truncate(trace_start);
+            if keep {
+                streams.join_span(&mut rows, span_id, trace_ids, &column_keys, &mut inline)?;
+            } else {
+                streams.join_span(&mut Skipped, span_id, trace_ids, &column_keys, &mut inline)?;
             }
         }
         first_span += count;
@@ -482,6 +439,111 @@ pub(super) fn join(
     Ok((out, sections))
 }
 
+/// The streams a span's row is joined from, each at the next span's fields.
+struct SpanStreams<'r> {
+    parents: Reader<'r>,
+    raw_ids: Reader<'r>,
+    head: Reader<'r>,
+    misc: Reader<'r>,
+    columns: Vec<Reader<'r>>,
+}
+
+impl<'r> SpanStreams<'r> {
+    /// Reads one span's fields off the streams and writes its row to `rows`.
+    /// `trace_ids` are the span ids of its trace (parents refer into them).
+    fn join_span(
+        &mut self,
+        rows: &mut impl Rows,
+        span_id: &[u8],
+        trace_ids: &[u8],
+        column_keys: &[u64],
+        inline: &mut Inline<'r>,
+    ) -> Result<(), CodecError> {
+        let head = &mut self.head;
+        rows.bytes(span_id);
+        match self.parents.u64()? {
+            0 => rows.byte(0),
+            1 => {
+                rows.byte(1);
+                rows.bytes(self.raw_ids.take(8)?);
+            }
+            index => {
+                let at = usize::try_from(index - 2)
+                    .ok()
+                    .and_then(|at| at.checked_mul(8))
+                    .ok_or(CodecError::Corrupt("parent index out of range"))?;
+                let parent = trace_ids
+                    .get(at..at + 8)
+                    .ok_or(CodecError::Corrupt("parent index out of range"))?;
+                rows.byte(1);
+                rows.bytes(parent);
+            }
+        }
+        copy_u64(head, rows)?; // trace state
+        copy_u64(head, rows)?; // flags
+        copy_u64(head, rows)?; // name
+        rows.byte(head.u8()?); // kind
+        rows.byte(head.u8()?); // status
+        copy_u64(head, rows)?; // status message
+        copy_u64(head, rows)?; // resource
+        copy_u64(head, rows)?; // scope
+        let num_attributes = head.u64()?;
+        rows.varint(num_attributes);
+        for _ in 0..num_attributes {
+            let column = head.usize()?;
+            let (key, values) = column_keys
+                .get(column)
+                .zip(self.columns.get_mut(column))
+                .ok_or(CodecError::Corrupt("column index out of range"))?;
+            rows.varint(*key);
+            copy_value(values, rows, &mut Some(&mut *inline), 0)?;
+        }
+        let (num_events, num_links) = (head.u64()?, head.u64()?);
+        let misc = &mut self.misc;
+        rows.varint(num_events);
+        for _ in 0..num_events {
+            copy_u64(misc, rows)?; // time
+            copy_u64(misc, rows)?; // name
+            copy_attributes(misc, rows, &mut None, 0)?;
+        }
+        rows.varint(num_links);
+        for _ in 0..num_links {
+            rows.bytes(misc.take(16 + 8)?);
+            copy_u64(misc, rows)?; // trace state
+            copy_attributes(misc, rows, &mut None, 0)?;
+        }
+        Ok(())
+    }
+}
+
+/// Where joined rows go: the rows, or nowhere for a trace nobody asked for.
+trait Rows {
+    fn varint(&mut self, value: u64);
+    fn byte(&mut self, value: u8);
+    fn bytes(&mut self, bytes: &[u8]);
+}
+
+impl Rows for Vec<u8> {
+    fn varint(&mut self, value: u64) {
+        put_u64(self, value);
+    }
+    fn byte(&mut self, value: u8) {
+        self.push(value);
+    }
+    fn bytes(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// The rows of a skipped trace: nothing is written.
+struct Skipped;
+
+impl Rows for Skipped {
+    fn varint(&mut self, _: u64) {}
+    fn byte(&mut self, _: u8) {}
+    fn bytes(&mut self, _: &[u8]) {}
+}
+
 /// Strings met in columns while joining; they follow the table's `base` strings.
 struct Inline<'r> {
     base: u64,
@@ -490,19 +552,19 @@ struct Inline<'r> {
     skipping: bool,
 }
 
-fn copy_u64(reader: &mut Reader<'_>, out: &mut Vec<u8>) -> Result<(), CodecError> {
-    put_u64(out, reader.u64()?);
+fn copy_u64(reader: &mut Reader<'_>, out: &mut impl Rows) -> Result<(), CodecError> {
+    out.varint(reader.u64()?);
     Ok(())
 }
 
 fn copy_attributes<'r>(
     reader: &mut Reader<'r>,
-    out: &mut Vec<u8>,
+    out: &mut impl Rows,
     inline: &mut Option<&mut Inline<'r>>,
     depth: usize,
 ) -> Result<(), CodecError> {
     let count = reader.u64()?;
-    put_u64(out, count);
+    out.varint(count);
     for _ in 0..count {
         copy_u64(reader, out)?;
         copy_value(reader, out, inline, depth)?;
@@ -514,7 +576,7 @@ fn copy_attributes<'r>(
 /// `inline` is given) becomes an index past the string table.
 fn copy_value<'r>(
     reader: &mut Reader<'r>,
-    out: &mut Vec<u8>,
+    out: &mut impl Rows,
     inline: &mut Option<&mut Inline<'r>>,
     depth: usize,
 ) -> Result<(), CodecError> {
@@ -526,8 +588,8 @@ fn copy_value<'r>(
         let inline = inline
             .as_mut()
             .ok_or(CodecError::Corrupt("inline string outside a column"))?;
-        out.push(TAG_STR);
-        put_u64(out, inline.base + inline.strings.len() as u64);
+        out.byte(TAG_STR);
+        out.varint(inline.base + inline.strings.len() as u64);
         if inline.skipping {
             match tag {
                 TAG_INLINE => {
@@ -564,15 +626,19 @@ fn copy_value<'r>(
         inline.strings.push(text);
         return Ok(());
     }
-    out.push(tag);
+    out.byte(tag);
     match tag {
         TAG_EMPTY | TAG_FALSE | TAG_TRUE => {}
         TAG_STR | TAG_INT => copy_u64(reader, out)?,
-        TAG_DOUBLE => out.extend_from_slice(reader.take(8)?),
-        TAG_BYTES => put_bytes(out, reader.bytes()?),
+        TAG_DOUBLE => out.bytes(reader.take(8)?),
+        TAG_BYTES => {
+            let bytes = reader.bytes()?;
+            out.varint(bytes.len() as u64);
+            out.bytes(bytes);
+        }
         TAG_ARRAY => {
             let count = reader.u64()?;
-            put_u64(out, count);
+            out.varint(count);
             for _ in 0..count {
                 copy_value(reader, out, &mut None, depth + 1)?;
             }
