@@ -319,9 +319,42 @@ fn decompress(frame: &[u8]) -> Result<Vec<u8>, CodecError> {
 /// scanning.
 struct Header<'r> {
     strings: Vec<&'r str>,
-    resources: Vec<Arc<Resource>>,
+    resources: Resources<'r>,
     scopes: Vec<Arc<Scope>>,
     sections_start: usize,
+}
+
+/// A block's resources, decoded when a span that is read first names one: a block
+/// holds a resource per request and service (hundreds, with about ten attributes
+/// each), and `get-trace` reads a few spans of it.
+struct Resources<'r> {
+    raw: &'r [u8],
+    /// Where each resource starts in `raw`.
+    starts: Vec<usize>,
+    decoded: Vec<std::cell::OnceCell<Arc<Resource>>>,
+}
+
+impl Resources<'_> {
+    fn get(&self, index: usize, table: &StringTable<'_, '_>) -> Result<&Arc<Resource>, CodecError> {
+        let (start, cell) = self
+            .starts
+            .get(index)
+            .zip(self.decoded.get(index))
+            .ok_or(CodecError::Corrupt("resource index out of range"))?;
+        if let Some(resource) = cell.get() {
+            return Ok(resource);
+        }
+        let mut reader = Reader::new(self.raw);
+        reader.seek(*start)?;
+        let service_name = table.get(reader.u64()?)?.to_owned();
+        let attributes = decode_attributes(&mut reader, table, 0)?;
+        Ok(cell.get_or_init(|| {
+            Arc::new(Resource {
+                service_name,
+                attributes,
+            })
+        }))
+    }
 }
 
 impl<'r> Header<'r> {
@@ -337,15 +370,19 @@ impl<'r> Header<'r> {
         }
         let table = StringTable(&strings);
         let num_resources = reader.count()?;
-        let mut resources = Vec::with_capacity(num_resources);
+        let mut starts = Vec::with_capacity(num_resources);
         for _ in 0..num_resources {
-            let service_name = table.get(reader.u64()?)?.to_owned();
-            let attributes = decode_attributes(&mut reader, &table, 0)?;
-            resources.push(Arc::new(Resource {
-                service_name,
-                attributes,
-            }));
+            starts.push(reader.position());
+            table.get(reader.u64()?)?;
+            columns::skip_attributes(&mut reader)?;
         }
+        let resources = Resources {
+            raw,
+            decoded: std::iter::repeat_with(Default::default)
+                .take(starts.len())
+                .collect(),
+            starts,
+        };
         let num_scopes = reader.count()?;
         let mut scopes = Vec::with_capacity(num_scopes);
         for _ in 0..num_scopes {
@@ -661,16 +698,14 @@ impl<'a> StringTable<'_, 'a> {
 
 struct SpanContext<'t, 'a> {
     table: StringTable<'t, 'a>,
-    resources: &'t [Arc<Resource>],
+    resources: &'t Resources<'a>,
     scopes: &'t [Arc<Scope>],
 }
 
 impl<'t> SpanContext<'t, '_> {
     /// The resource a span's varint index names.
     fn resource(&self, reader: &mut Reader<'_>) -> Result<&'t Arc<Resource>, CodecError> {
-        self.resources
-            .get(reader.usize()?)
-            .ok_or(CodecError::Corrupt("resource index out of range"))
+        self.resources.get(reader.usize()?, &self.table)
     }
 
     /// The scope a span's varint index names.

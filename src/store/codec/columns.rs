@@ -544,6 +544,11 @@ impl Rows for Skipped {
     fn bytes(&mut self, _: &[u8]) {}
 }
 
+/// Reads past attributes in version 2's encoding (no inline strings).
+pub(super) fn skip_attributes(reader: &mut Reader<'_>) -> Result<(), CodecError> {
+    copy_attributes(reader, &mut Skipped, &mut None, 0)
+}
+
 /// Strings met in columns while joining; they follow the table's `base` strings.
 struct Inline<'r> {
     base: u64,
