@@ -15,10 +15,11 @@
 //!   older hours when the server starts; the kill comes 0–150 ms after "dropping an
 //!   hour of spans" (with the pause between the metadata tree and the block file);
 //! - `disk-cap`: the same with `--max-disk-gib 0.000001` instead, which drops every
-//!   hour but the current one.
+//!   hour but the current one, and then the current hour's synced blocks too.
 //!
-//! Acknowledged traces in hours that retention or the cap may have dropped must be
-//! absent or whole; every other acknowledged trace must be whole. After each trial
+//! Acknowledged traces in hours that retention or the cap may have dropped, and
+//! every trace acknowledged up to a disk-cap trial, must be absent or whole; every
+//! other acknowledged trace must be whole. After each trial
 //! the trial's traces and a sample of earlier ones are checked; after the last, all.
 //!
 //! `TRACERY_CRASH_TRIALS` sets the number of trials (default 5, one per phase);
@@ -68,6 +69,7 @@ const MODES: [Mode; 5] = [
 struct Sent {
     acked: bool,
     first_hour: u32,
+    trial: usize,
 }
 
 type Ledger = Arc<Mutex<HashMap<String, Sent>>>;
@@ -109,7 +111,11 @@ async fn export_grpc(url: String, offset: i64, trial: usize, exporter: usize, le
     for index in 0.. {
         let trace = trace(trial, exporter, index);
         let first_hour = store_hour(offset);
-        let sent = |acked| Sent { acked, first_hour };
+        let sent = |acked| Sent {
+            acked,
+            first_hour,
+            trial,
+        };
         ledger.lock().unwrap().insert(trace.id_hex(), sent(false));
         let acked = client.export(trace.to_export_request()).await.is_ok();
         ledger.lock().unwrap().insert(trace.id_hex(), sent(acked));
@@ -124,7 +130,11 @@ async fn export_http(url: String, offset: i64, trial: usize, exporter: usize, le
     for index in 0.. {
         let trace = trace(trial, exporter, index);
         let first_hour = store_hour(offset);
-        let sent = |acked| Sent { acked, first_hour };
+        let sent = |acked| Sent {
+            acked,
+            first_hour,
+            trial,
+        };
         ledger.lock().unwrap().insert(trace.id_hex(), sent(false));
         let acked = client
             .post(&url)
@@ -198,6 +208,9 @@ async fn acknowledged_spans_survive_kill_9() {
     let mut all_acked: HashMap<String, Sent> = HashMap::new();
     // Hours before this one may have been dropped by retention or the cap.
     let mut droppable_below: u32 = 0;
+    // Traces of this trial and before may have been dropped by the cap, which trims
+    // the current hour's blocks too once the older hours are gone.
+    let mut droppable_through: Option<usize> = None;
     let mut offset: i64 = 0;
     let mut figures = Figures::default();
     for trial in 0..trials {
@@ -294,7 +307,7 @@ async fn acknowledged_spans_survive_kill_9() {
         // What retention or the cap may have dropped: hours before its cutoff.
         match mode {
             Mode::Retention => droppable_below = droppable_below.max(store_hour(offset - 3600)),
-            Mode::DiskCap => droppable_below = droppable_below.max(store_hour(offset)),
+            Mode::DiskCap => droppable_through = Some(trial),
             _ => {}
         }
 
@@ -306,7 +319,11 @@ async fn acknowledged_spans_survive_kill_9() {
                 "trial {trial}: nothing was acknowledged before the kill"
             );
         }
-        let required = |sent: &Sent| sent.acked && sent.first_hour >= droppable_below;
+        let required = |sent: &Sent| {
+            sent.acked
+                && sent.first_hour >= droppable_below
+                && droppable_through.is_none_or(|through| sent.trial > through)
+        };
         let mut to_check: Vec<(String, bool)> = sent
             .iter()
             .map(|(id, sent)| (id.clone(), required(sent)))
@@ -365,7 +382,11 @@ async fn acknowledged_spans_survive_kill_9() {
     let mut last = Tracery::start(data_dir.path(), &[], &envs).await;
     let all: Vec<(String, bool)> = all_acked
         .iter()
-        .map(|(id, sent)| (id.clone(), sent.first_hour >= droppable_below))
+        .map(|(id, sent)| {
+            let droppable = sent.first_hour < droppable_below
+                || droppable_through.is_some_and(|through| sent.trial <= through);
+            (id.clone(), !droppable)
+        })
         .collect();
     let num_required = all.iter().filter(|(_, required)| *required).count();
     let Checked {
