@@ -63,17 +63,30 @@ port_open() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# ZooKeeper's four-letter `ruok`; prints imok when it serves.
-zk_ruok() {
+# ZooKeeper's four-letter `stat`; prints `serving` once it takes sessions (`ruok`
+# answers imok earlier, while handshakes are still cut off).
+zk_serving() {
   python3 - "$1" <<'PY' 2>/dev/null || true
 import socket, sys
 try:
     s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1)
-    s.sendall(b"ruok")
-    print(s.recv(8).decode())
+    s.sendall(b"stat")
+    reply = b""
+    while chunk := s.recv(4096):
+        reply += chunk
+    if b"Mode: " in reply:
+        print("serving")
 except OSError:
     pass
 PY
+}
+
+# Exit status 0 when NODE's distributed-DDL worker failed to reach ZooKeeper when it
+# started. An 18.16 server in that state answers queries that reconnect, but
+# segfaults (NULL pointer in zkutil::ZooKeeper::createImpl) on the first
+# `CREATE … ON CLUSTER`; only a restart mends it.
+ddl_worker_broken() { # NODE
+  grep -q 'DDLWorker::run().*connecting to ZooKeeper' "$dir/$1/log/clickhouse-server.err.log" 2>/dev/null
 }
 
 pid_alive() {
@@ -348,13 +361,8 @@ cmd_start() {
       write_server_config "s${shard}r${replica}" "$shard"
     done
   done
-  # The servers start while ZooKeeper's JVM warms up; they reconnect on their own.
-  for node in $NODES; do
-    start_server "$node"
-  done
-
   local deadline=$(($(date +%s) + START_TIMEOUT_S))
-  until [ "$(zk_ruok "$ZK_PORT")" = imok ]; do
+  until [ "$(zk_serving "$ZK_PORT")" = serving ]; do
     pid_alive "$(cat "$dir/zookeeper/pid")" || {
       tail -20 "$dir/zookeeper/log/stdout.log" >&2 || true
       die "zookeeper exited during start"
@@ -362,14 +370,29 @@ cmd_start() {
     [ "$(date +%s)" -lt "$deadline" ] || die "zookeeper did not answer within ${START_TIMEOUT_S} s"
     sleep 0.2
   done
+  # Only once ZooKeeper serves (see ddl_worker_broken).
+  for node in $NODES; do
+    start_server "$node"
+  done
   for node in $NODES; do
     wait_server "$node" "$deadline"
   done
-  # Every server must see ZooKeeper (replicated DDL needs it) before we call it ready.
+  # Every server must see ZooKeeper (replicated DDL needs it) before we call it ready,
+  # and a server whose DDL worker missed it at start is restarted.
   for node in $NODES; do
     until query "$node" "SELECT count() FROM system.zookeeper WHERE path = '/'" >/dev/null 2>&1; do
       [ "$(date +%s)" -lt "$deadline" ] || die "server $node cannot reach zookeeper"
       sleep 0.2
+    done
+    while ddl_worker_broken "$node"; do
+      [ "$(date +%s)" -lt "$deadline" ] || die "server $node's DDL worker cannot reach zookeeper"
+      echo "server $node: its DDL worker missed zookeeper at start; restarting it" >&2
+      kill -KILL "$(cat "$dir/$node/pid")" 2>/dev/null || true
+      while pid_alive "$(cat "$dir/$node/pid")"; do sleep 0.05; done
+      mv "$dir/$node/log/clickhouse-server.err.log" "$dir/$node/log/clickhouse-server.err.log.1"
+      start_server "$node"
+      wait_server "$node" "$deadline"
+      sleep 1 # the DDL worker connects in the background
     done
   done
   local first=${NODES%% *} listed

@@ -284,7 +284,9 @@ async fn two_nodes_share_a_cluster_and_lose_nothing_acknowledged_when_a_replica_
     // One node after the other: in two of three CI runs where both created the
     // schema at once, a 18.16 server died within 10 s of the concurrent `CREATE …
     // ON CLUSTER` statements (connection refused from then on). The second node's
-    // statements still run ON CLUSTER, as no-ops.
+    // statements still run ON CLUSTER, as no-ops. (The cause, found later: a server
+    // whose DDL worker missed ZooKeeper at start segfaults on `ON CLUSTER`;
+    // scripts/clickhouse-cluster.sh now starts the servers once ZooKeeper serves.)
     let (url_a, url_b) = (cluster.http_url("s1r1"), cluster.http_url("s2r2"));
     let node_a = Node::start(&url_a).await;
     let node_b = Node::start(&url_b).await;
