@@ -69,12 +69,17 @@ pub(crate) fn matching_trace_ids(
             break; // nothing in this or any later block can displace the current top `limit`
         }
         num_read += 1;
+        // A span that starts before the current `limit`-th newest match can't bring
+        // its trace into the top `limit`, so a trace with no later span is left
+        // unread (and a block with none is not decompressed past its summary).
+        let may_match =
+            |span: &SpanSummary| span.start_unix_nanos >= kth && summary_may_match(span);
         if summary_decides {
             let Some(summary) = store.read_summary(&meta)? else {
                 continue;
             };
             summary.for_each(|trace_id, span| {
-                if summary_may_match(span) {
+                if may_match(span) {
                     note_match(&mut newest, *trace_id, span.start_unix_nanos);
                 }
             });
@@ -83,7 +88,7 @@ pub(crate) fn matching_trace_ids(
                 num_filtered += 1;
                 continue;
             }
-            store.scan_block(&meta, summary_may_match, |span| {
+            store.scan_block(&meta, may_match, |span| {
                 if span_matches(span, query) {
                     note_match(&mut newest, span.trace_id, span.start_unix_nanos());
                 }
