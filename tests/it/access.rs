@@ -303,3 +303,168 @@ async fn python_sdk_exports_over_tls_with_a_token() {
     assert_eq!(ready.status(), 200);
     server.stop().await;
 }
+
+/// A gRPC channel to `addr` over TLS, trusting only the test CA.
+async fn tls_channel(addr: std::net::SocketAddr, ca: &Path) -> tonic::transport::Channel {
+    use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(std::fs::read(ca).unwrap()))
+        .domain_name("localhost");
+    Endpoint::from_shared(format!("https://{addr}"))
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap_or_else(|error| panic!("TLS to {addr}: {error:?}"))
+}
+
+fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        MetadataValue::try_from(bearer(token)).unwrap(),
+    );
+    request
+}
+
+/// The Jaeger, Zipkin, gRPC query and sampling listeners are TLS too (the test above
+/// covers OTLP, the query API and admin), and their ingest and query ports want
+/// their tokens over it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jaeger_zipkin_grpc_query_and_sampling_listeners_speak_tls() {
+    use tracery::protocol::jaeger::api_v2::sampling_manager_client::SamplingManagerClient;
+    use tracery::protocol::jaeger::api_v2::SamplingStrategyParameters;
+    use tracery::protocol::jaeger::api_v3::query_service_client::QueryServiceClient;
+    use tracery::protocol::jaeger::api_v3::GetServicesRequest;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = certificates(dir.path());
+    let (ingest, query) = (dir.path().join("ingest"), dir.path().join("query"));
+    std::fs::write(&ingest, INGEST_TOKEN).unwrap();
+    std::fs::write(&query, QUERY_TOKEN).unwrap();
+    let server = TestServer::start_with(|config| {
+        config.access.tls = Some(tracery::config::TlsFiles {
+            cert_file: cert,
+            key_file: key,
+        });
+        config.access.ingest_token_file = Some(ingest);
+        config.access.query_token_file = Some(query);
+    })
+    .await;
+    let https = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(&ca).unwrap()).unwrap())
+        .build()
+        .unwrap();
+
+    // Plain HTTP (and plain HTTP/2) to any of them gets no answer.
+    for (name, addr) in [
+        ("Jaeger gRPC", server.jaeger_grpc),
+        ("Jaeger Thrift/HTTP", server.jaeger_thrift_http),
+        ("Zipkin", server.zipkin),
+        ("gRPC query", server.query_grpc),
+        ("sampling HTTP", server.sampling_http),
+        ("sampling gRPC", server.sampling_grpc),
+    ] {
+        assert!(
+            server
+                .http
+                .get(format!("http://{addr}/"))
+                .send()
+                .await
+                .is_err(),
+            "{name} answered plain HTTP"
+        );
+    }
+
+    // Jaeger Thrift over HTTPS: 401 without the ingest token, 202 with it.
+    let thrift = || crate::jaeger_ingest::thrift_batch("tls-thrift", 0x7151, 0x11);
+    let url = format!("https://{}/api/traces", server.jaeger_thrift_http);
+    let refused = https
+        .post(&url)
+        .header("content-type", "application/x-thrift")
+        .body(thrift())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let accepted = https
+        .post(&url)
+        .header("content-type", "application/x-thrift")
+        .header("authorization", bearer(INGEST_TOKEN))
+        .body(thrift())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 202, "{:?}", accepted.text().await);
+
+    // Zipkin v2 JSON over HTTPS.
+    let micros = now_nanos() / 1000;
+    let zipkin = serde_json::json!([{"traceId": "00000000000071a2", "id": "00000000000000aa",
+        "name": "over tls", "timestamp": micros, "duration": 100,
+        "localEndpoint": {"serviceName": "tls-zipkin"}}]);
+    let url = format!("https://{}/api/v2/spans", server.zipkin);
+    let refused = https.post(&url).json(&zipkin).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let accepted = https
+        .post(&url)
+        .header("authorization", bearer(INGEST_TOKEN))
+        .json(&zipkin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 202, "{:?}", accepted.text().await);
+
+    // OTLP on the Jaeger gRPC port over TLS.
+    let trace = TraceBuilder::new("tls-jaeger-grpc")
+        .at(now_nanos())
+        .span("rpc", 0..5)
+        .build();
+    let mut jaeger_grpc = TraceServiceClient::new(tls_channel(server.jaeger_grpc, &ca).await);
+    let refused = jaeger_grpc
+        .export(trace.to_export_request())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated);
+    jaeger_grpc
+        .export(with_token(trace.to_export_request(), INGEST_TOKEN))
+        .await
+        .expect("accepted over TLS with the token");
+
+    // The gRPC query API over TLS sees all three, with the query token.
+    let mut query = QueryServiceClient::new(tls_channel(server.query_grpc, &ca).await);
+    let refused = query
+        .get_services(GetServicesRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated);
+    let mut services = query
+        .get_services(with_token(GetServicesRequest::default(), QUERY_TOKEN))
+        .await
+        .unwrap()
+        .into_inner()
+        .services;
+    services.sort();
+    assert_eq!(services, ["tls-jaeger-grpc", "tls-thrift", "tls-zipkin"]);
+
+    // Sampling strategies over HTTPS and gRPC over TLS (open, as Jaeger's are).
+    let strategy = https
+        .get(format!(
+            "https://{}/api/sampling?service=tls",
+            server.sampling_http
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(strategy.status(), 200);
+    let mut sampling = SamplingManagerClient::new(tls_channel(server.sampling_grpc, &ca).await);
+    let reply = sampling
+        .get_sampling_strategy(SamplingStrategyParameters {
+            service_name: "tls".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(reply.probabilistic_sampling.is_some(), "{reply:?}");
+    server.stop().await;
+}

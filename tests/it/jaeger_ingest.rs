@@ -235,7 +235,7 @@ impl ThriftBinary {
 }
 
 /// A Thrift binary `Batch` of one span of `service`, with a process tag.
-fn thrift_batch(service: &str, trace_low: i64, span_id: i64) -> Vec<u8> {
+pub(crate) fn thrift_batch(service: &str, trace_low: i64, span_id: i64) -> Vec<u8> {
     let mut w = ThriftBinary::default();
     w.field(12, 1) // process
         .string(1, service)
@@ -264,7 +264,7 @@ fn thrift_batch(service: &str, trace_low: i64, span_id: i64) -> Vec<u8> {
     w.0
 }
 
-async fn post_thrift(server: &TestServer, body: Vec<u8>) -> (u16, String) {
+pub(crate) async fn post_thrift(server: &TestServer, body: Vec<u8>) -> (u16, String) {
     let response = server
         .http
         .post(format!("http://{}/api/traces", server.jaeger_thrift_http))

@@ -1,5 +1,5 @@
-//! Many slow clients (issue #14): idle and slow-drip (slowloris) connections on the
-//! ingest and query ports must not stop a normal client from exporting or querying,
+//! Many slow clients (issue #14): a thousand idle and slow-drip (slowloris)
+//! connections on each TCP listener must not stop a normal client of any of them,
 //! and the server closes them after its timeouts (`config::ConnectionLimits`), on
 //! every TCP listener; `--max-connections` makes further clients wait, not crash
 //! anything.
@@ -110,38 +110,12 @@ async fn drip_until_closed(
     (sent.load(Ordering::SeqCst), received)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_thousand_slow_clients_per_port_dont_stop_exports_or_queries() {
-    // Each connection is two descriptors here (client and server side).
-    let soft = tracery::net::raise_open_files_limit().unwrap_or(u64::MAX);
-    let wanted = 3 * 2 * CROWD_PER_PORT as u64 + 512;
-    let per_port = if soft >= wanted {
-        CROWD_PER_PORT
-    } else {
-        let fits = (soft.saturating_sub(512) / 6) as usize;
-        eprintln!(
-            "WARNING: the open-files limit is {soft} and cannot be raised; {fits} slow clients per port instead of {CROWD_PER_PORT}"
-        );
-        fits
-    };
-    // Long timeouts, so the crowd is still there while the normal client works.
-    let server = TestServer::start_with(with_limits(ConnectionLimits {
-        handshake_timeout: Duration::from_secs(120),
-        header_timeout: Duration::from_secs(120),
-        request_timeout: Duration::from_secs(120),
-        idle_timeout: Duration::from_secs(120),
-        ..ConnectionLimits::default()
-    }))
-    .await;
-    export_and_query(&server, "before").await;
-
-    let ports = [
-        (server.otlp_http, false),
-        (server.otlp_grpc, true),
-        (server.api, false),
-    ];
+/// Connects `per_port` clients to each of `ports` (gRPC ones send the HTTP/2 preface,
+/// HTTP ones a request line and headers or a body) and drips their scripts a byte
+/// every 100 ms until aborted; aborting drops (closes) every connection.
+async fn start_crowd(ports: &[(SocketAddr, bool)], per_port: usize) -> tokio::task::JoinHandle<()> {
     let mut crowd = Vec::new();
-    for &(addr, grpc) in &ports {
+    for &(addr, grpc) in ports {
         for index in 0..per_port {
             let stream = TcpStream::connect(addr).await.unwrap();
             crowd.push((stream, drip_script(index, grpc), 0usize));
@@ -160,6 +134,158 @@ async fn a_thousand_slow_clients_per_port_dont_stop_exports_or_queries() {
     });
     // Let the crowd get accepted and start dripping.
     tokio::time::sleep(Duration::from_secs(1)).await;
+    dripping
+}
+
+async fn stop_crowd(dripping: tokio::task::JoinHandle<()>) {
+    assert!(!dripping.is_finished(), "the crowd's connections broke");
+    dripping.abort();
+    let _ = dripping.await;
+}
+
+/// A normal client of each of the other seven listeners gets its answer: a Jaeger
+/// gRPC, Thrift/HTTP and Zipkin export each read back, the gRPC query API's
+/// services, the sampling strategies over HTTP and gRPC, and the admin port's
+/// readiness.
+async fn use_the_other_ports(server: &TestServer, round: i64) {
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+    use tracery::protocol::jaeger::api_v2::query_service_client::QueryServiceClient;
+    use tracery::protocol::jaeger::api_v2::sampling_manager_client::SamplingManagerClient;
+    use tracery::protocol::jaeger::api_v2::{GetServicesRequest, SamplingStrategyParameters};
+
+    let label = format!("other ports, round {round}");
+    tokio::time::timeout(GUARD, async {
+        // OTLP on the Jaeger gRPC port (14250), as a Jaeger collector takes it.
+        let trace = TraceBuilder::new("slow-clients-jaeger-grpc")
+            .span(&label, 0..5)
+            .build();
+        let mut jaeger_grpc = TraceServiceClient::connect(format!("http://{}", server.jaeger_grpc))
+            .await
+            .unwrap();
+        jaeger_grpc
+            .export(trace.to_export_request())
+            .await
+            .unwrap_or_else(|status| panic!("{label}: Jaeger gRPC port: {status}"));
+        // Jaeger Thrift over HTTP (14268).
+        let thrift_low = 0x5100 + round;
+        let (status, text) = crate::jaeger_ingest::post_thrift(
+            server,
+            crate::jaeger_ingest::thrift_batch("slow-clients-thrift", thrift_low, 0x42),
+        )
+        .await;
+        assert_eq!(status, 202, "{label}: Jaeger Thrift/HTTP: {text}");
+        // Zipkin v2 JSON (9411).
+        let zipkin_trace = format!("{:016x}", 0x5a00 + round);
+        let micros = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_micros() as u64;
+        let body = serde_json::json!([{"traceId": zipkin_trace, "id": "00000000000000aa",
+            "name": "slow-clients zipkin", "timestamp": micros, "duration": 100,
+            "localEndpoint": {"serviceName": "slow-clients-zipkin"}}]);
+        let (status, text) = crate::zipkin_ingest::post(
+            server,
+            "/api/v2/spans",
+            "application/json",
+            serde_json::to_vec(&body).unwrap(),
+        )
+        .await;
+        assert_eq!(status, 202, "{label}: Zipkin: {text}");
+        for trace_id in [
+            trace.id_hex(),
+            format!("{:016x}{:016x}", 0x0102, thrift_low),
+            zipkin_trace,
+        ] {
+            let body = server.get_ok(&format!("/api/traces/{trace_id}")).await;
+            assert_eq!(
+                body["data"][0]["spans"].as_array().map(Vec::len),
+                Some(1),
+                "{label}: trace {trace_id}"
+            );
+        }
+        // The gRPC query API (16685).
+        let mut query = QueryServiceClient::connect(format!("http://{}", server.query_grpc))
+            .await
+            .unwrap();
+        let services = query
+            .get_services(GetServicesRequest {})
+            .await
+            .unwrap_or_else(|status| panic!("{label}: gRPC query: {status}"))
+            .into_inner()
+            .services;
+        assert!(
+            services
+                .iter()
+                .any(|service| service == "slow-clients-zipkin"),
+            "{label}: {services:?}"
+        );
+        // Sampling strategies over HTTP (5778) and gRPC (5779).
+        let response = server
+            .http
+            .get(format!(
+                "http://{}/api/sampling?service=slow-clients",
+                server.sampling_http
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{label}: sampling HTTP");
+        let mut sampling =
+            SamplingManagerClient::connect(format!("http://{}", server.sampling_grpc))
+                .await
+                .unwrap();
+        sampling
+            .get_sampling_strategy(SamplingStrategyParameters {
+                service_name: "slow-clients".into(),
+            })
+            .await
+            .unwrap_or_else(|status| panic!("{label}: sampling gRPC: {status}"));
+        // The admin port.
+        let (status, _) = server.get_admin("/health/ready").await;
+        assert_eq!(status, 200, "{label}: admin");
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{label}: hung"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_slow_clients_per_port_dont_stop_exports_or_queries() {
+    // Two waves, so that each holds at most seven ports' crowds: every connection is
+    // two descriptors here (client and server side).
+    const WAVE_PORTS: u64 = 7;
+    let soft = tracery::net::raise_open_files_limit().unwrap_or(u64::MAX);
+    let wanted = WAVE_PORTS * 2 * CROWD_PER_PORT as u64 + 512;
+    let per_port = if soft >= wanted {
+        CROWD_PER_PORT
+    } else {
+        let fits = (soft.saturating_sub(512) / (2 * WAVE_PORTS)) as usize;
+        eprintln!(
+            "WARNING: the open-files limit is {soft} and cannot be raised; {fits} slow clients per port instead of {CROWD_PER_PORT}"
+        );
+        fits
+    };
+    // Long timeouts, so the crowd is still there while the normal client works.
+    let server = TestServer::start_with(with_limits(ConnectionLimits {
+        handshake_timeout: Duration::from_secs(120),
+        header_timeout: Duration::from_secs(120),
+        request_timeout: Duration::from_secs(120),
+        idle_timeout: Duration::from_secs(120),
+        ..ConnectionLimits::default()
+    }))
+    .await;
+    export_and_query(&server, "before").await;
+    use_the_other_ports(&server, 0).await;
+
+    // The OTLP ports and the query port.
+    let crowd = start_crowd(
+        &[
+            (server.otlp_http, false),
+            (server.otlp_grpc, true),
+            (server.api, false),
+        ],
+        per_port,
+    )
+    .await;
     for round in 0..3 {
         export_and_query(
             &server,
@@ -167,10 +293,29 @@ async fn a_thousand_slow_clients_per_port_dont_stop_exports_or_queries() {
         )
         .await;
     }
-    assert!(!dripping.is_finished(), "the crowd's connections broke");
-    dripping.abort();
-    let _ = dripping.await;
-    println!("{per_port} idle and slow-drip connections on each of OTLP/HTTP, OTLP/gRPC and the query port: exports and queries answered");
+    stop_crowd(crowd).await;
+
+    // The other seven: Jaeger gRPC and Thrift/HTTP, Zipkin, gRPC query, sampling
+    // over HTTP and gRPC, admin.
+    let crowd = start_crowd(
+        &[
+            (server.jaeger_grpc, true),
+            (server.jaeger_thrift_http, false),
+            (server.zipkin, false),
+            (server.query_grpc, true),
+            (server.sampling_http, false),
+            (server.sampling_grpc, true),
+            (server.admin, false),
+        ],
+        per_port,
+    )
+    .await;
+    for round in 1..4 {
+        use_the_other_ports(&server, round).await;
+    }
+    export_and_query(&server, "beside the second crowd").await;
+    stop_crowd(crowd).await;
+    println!("{per_port} idle and slow-drip connections on each of the ten TCP listeners (OTLP/HTTP, OTLP/gRPC and the query port at once, then the other seven at once): exports and queries answered on every one");
     server.stop().await;
 }
 

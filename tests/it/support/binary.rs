@@ -55,14 +55,17 @@ pub(crate) async fn stored_spans(
 impl Tracery {
     /// Starts the binary on `data_dir` with the OTLP, query and admin listeners on
     /// ephemeral ports, every other listener off, durable acks, and `args` / `envs`
-    /// on top.
+    /// on top. `TRACERY_TEST_BINARY` names another build to run instead (same-run
+    /// comparisons of two builds in the soaks).
     pub(crate) async fn start(
         data_dir: &Path,
         args: &[String],
         envs: &[(&str, String)],
     ) -> Tracery {
         let started = Instant::now();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tracery"))
+        let binary = std::env::var_os("TRACERY_TEST_BINARY")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_tracery").into());
+        let mut child = Command::new(binary)
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--otlp-grpc-addr", "127.0.0.1:0"])
