@@ -17,22 +17,126 @@ use foldhash::HashMap;
 
 use crate::model::{Span, SpanId, TraceId};
 
-/// Spans remembered (about 50 bytes each with the map's slack) and children awaiting
-/// a parent: at 200k spans/s the last ~2.5 s, at 8k spans/s and below `MAX_AGE_SECS`.
+/// Spans remembered and children awaiting a parent, at most: at 200k spans/s the
+/// last ~2.5 s, at 8k spans/s and below `MAX_AGE_SECS`.
 const RECENT_SPANS: usize = 1 << 19;
 const WAITING_CHILDREN: usize = 1 << 17;
 /// SDK batch processors export every 5 s by default; a minute covers slow exporters.
 const MAX_AGE_SECS: u64 = 60;
+/// Entries are kept in generations of at most this long and an eighth of the bound,
+/// and forgotten a generation at a time: dropping a whole map gives its memory back,
+/// where removing entries one by one from one map left it at its largest (and
+/// hashbrown's tombstones doubled that: 38 MB at the bound, measured with jemalloc's
+/// heap profile under the overload test, against about 13 MB this way).
+const GENERATION_SECS: u64 = 10;
+const GENERATIONS_PER_BOUND: usize = 8;
 
 #[derive(Debug, Default)]
 pub(super) struct EdgeResolver {
     /// Service id of recently written spans, by span key.
-    recent: HashMap<u64, u32>,
-    /// (key, when written in unix seconds), oldest first.
-    recent_order: VecDeque<(u64, u64)>,
+    recent: Generations<u32>,
     /// Child services whose parent hasn't been seen yet, by the parent's key.
-    waiting: HashMap<u64, Vec<u32>>,
-    waiting_order: VecDeque<(u64, u64)>,
+    waiting: Generations<Vec<u32>>,
+}
+
+/// A map bounded in entries and age, oldest generation first.
+#[derive(Debug)]
+struct Generations<V> {
+    generations: VecDeque<Generation<V>>,
+    len: usize,
+}
+
+#[derive(Debug)]
+struct Generation<V> {
+    started_secs: u64,
+    last_secs: u64,
+    entries: HashMap<u64, V>,
+}
+
+impl<V> Default for Generations<V> {
+    fn default() -> Generations<V> {
+        Generations {
+            generations: VecDeque::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<V> Generations<V> {
+    fn get(&self, key: &u64) -> Option<&V> {
+        self.generations
+            .iter()
+            .rev()
+            .find_map(|generation| generation.entries.get(key))
+    }
+
+    fn get_mut(&mut self, key: &u64) -> Option<&mut V> {
+        self.generations
+            .iter_mut()
+            .rev()
+            .find_map(|generation| generation.entries.get_mut(key))
+    }
+
+    fn remove(&mut self, key: &u64) -> Option<V> {
+        let removed = self
+            .generations
+            .iter_mut()
+            .rev()
+            .find_map(|generation| generation.entries.remove(key))?;
+        self.len -= 1;
+        Some(removed)
+    }
+
+    /// The value of `key` in the newest generation (made there when missing),
+    /// forgetting the oldest generations while more than `bound` entries are kept.
+    fn entry(&mut self, key: u64, now_secs: u64, bound: usize) -> &mut V
+    where
+        V: Default,
+    {
+        let per_generation = bound / GENERATIONS_PER_BOUND;
+        let fresh = self.generations.back().is_some_and(|newest| {
+            now_secs < newest.started_secs + GENERATION_SECS
+                && newest.entries.len() < per_generation
+        });
+        if !fresh {
+            self.generations.push_back(Generation {
+                started_secs: now_secs,
+                last_secs: now_secs,
+                entries: HashMap::default(),
+            });
+        }
+        while self.len >= bound && self.generations.len() > 1 {
+            self.pop_oldest();
+        }
+        let newest = self.generations.back_mut().expect("pushed above");
+        newest.last_secs = now_secs;
+        if !newest.entries.contains_key(&key) {
+            self.len += 1;
+        }
+        newest.entries.entry(key).or_default()
+    }
+
+    fn pop_oldest(&mut self) {
+        if let Some(oldest) = self.generations.pop_front() {
+            self.len -= oldest.entries.len();
+        }
+    }
+
+    /// Forgets the generations whose newest entry is older than `cutoff_secs`.
+    fn forget_older_than(&mut self, cutoff_secs: u64) {
+        while self
+            .generations
+            .front()
+            .is_some_and(|oldest| oldest.last_secs < cutoff_secs)
+        {
+            self.pop_oldest();
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.len
+    }
 }
 
 fn key(trace_id: &TraceId, span_id: &SpanId) -> u64 {
@@ -93,55 +197,24 @@ impl EdgeResolver {
     }
 
     fn remember(&mut self, span_key: u64, service: u32, now_secs: u64) {
-        if self.recent.insert(span_key, service).is_none() {
-            self.recent_order.push_back((span_key, now_secs));
-        }
-        while self.recent_order.len() > RECENT_SPANS {
-            if let Some((oldest, _)) = self.recent_order.pop_front() {
-                self.recent.remove(&oldest);
-            }
-        }
+        *self.recent.entry(span_key, now_secs, RECENT_SPANS) = service;
     }
 
     fn wait(&mut self, parent_key: u64, child_service: u32, now_secs: u64) {
-        let children = self.waiting.entry(parent_key).or_default();
-        if children.is_empty() {
-            self.waiting_order.push_back((parent_key, now_secs));
-        }
-        children.push(child_service);
-        while self.waiting_order.len() > WAITING_CHILDREN {
-            if let Some((oldest, _)) = self.waiting_order.pop_front() {
-                self.waiting.remove(&oldest);
-            }
+        // Siblings that arrive generations apart wait in one list, so the parent
+        // counts them all.
+        if let Some(children) = self.waiting.get_mut(&parent_key) {
+            children.push(child_service);
+        } else {
+            self.waiting
+                .entry(parent_key, now_secs, WAITING_CHILDREN)
+                .push(child_service);
         }
     }
 
     fn forget_older_than(&mut self, cutoff_secs: u64) {
-        while let Some(&(oldest, _)) = self
-            .recent_order
-            .front()
-            .filter(|(_, at)| *at < cutoff_secs)
-        {
-            self.recent_order.pop_front();
-            self.recent.remove(&oldest);
-        }
-        while let Some(&(oldest, _)) = self
-            .waiting_order
-            .front()
-            .filter(|(_, at)| *at < cutoff_secs)
-        {
-            self.waiting_order.pop_front();
-            self.waiting.remove(&oldest);
-        }
-        // After a burst, give the memory back once everything has aged out.
-        if self.recent.is_empty() && self.recent.capacity() > 1024 {
-            self.recent.shrink_to_fit();
-            self.recent_order.shrink_to_fit();
-        }
-        if self.waiting.is_empty() && self.waiting.capacity() > 1024 {
-            self.waiting.shrink_to_fit();
-            self.waiting_order.shrink_to_fit();
-        }
+        self.recent.forget_older_than(cutoff_secs);
+        self.waiting.forget_older_than(cutoff_secs);
     }
 }
 
@@ -195,5 +268,48 @@ mod tests {
         assert_eq!(edges, [(10, 20, 1)]);
         let parent = span(1, 5, Some(3));
         assert!(resolver.block_edges(&[&parent], &[20], 1_001).is_empty());
+    }
+
+    #[test]
+    fn memory_is_bounded_in_entries_and_age_and_given_back_whole() {
+        let mut recent: Generations<u32> = Generations::default();
+        for key in 0..3 * RECENT_SPANS as u64 {
+            *recent.entry(key, 1_000, RECENT_SPANS) = 1;
+        }
+        assert!(recent.len() <= RECENT_SPANS, "{}", recent.len());
+        assert!(recent.len() >= RECENT_SPANS - RECENT_SPANS / GENERATIONS_PER_BOUND);
+        // The newest entries are the ones kept.
+        assert_eq!(recent.get(&(3 * RECENT_SPANS as u64 - 1)), Some(&1));
+        assert_eq!(recent.get(&0), None);
+        // New generations start every GENERATION_SECS; old ones go whole.
+        for second in 0..30 {
+            *recent.entry(u64::MAX - second, 2_000 + second, RECENT_SPANS) = 2;
+        }
+        recent.forget_older_than(2_000);
+        assert_eq!(recent.len(), 30);
+        recent.forget_older_than(2_015);
+        assert_eq!(
+            recent.len(),
+            20,
+            "a generation stays while its newest entry is young"
+        );
+        recent.forget_older_than(2_020);
+        assert_eq!(recent.len(), 10, "the generation of 2_020..2_029");
+        assert_eq!(recent.generations.len(), 1);
+        assert_eq!(recent.remove(&(u64::MAX - 25)), Some(2));
+        assert_eq!(recent.len(), 9);
+    }
+
+    #[test]
+    fn children_waiting_generations_apart_all_count() {
+        let mut resolver = EdgeResolver::default();
+        let (first, second) = (span(1, 2, Some(1)), span(1, 3, Some(1)));
+        assert!(resolver.block_edges(&[&first], &[20], 1_000).is_empty());
+        assert!(resolver.block_edges(&[&second], &[20], 1_030).is_empty());
+        let parent = span(1, 1, None);
+        assert_eq!(
+            resolver.block_edges(&[&parent], &[10], 1_040),
+            [(10, 20, 2)]
+        );
     }
 }
