@@ -42,19 +42,7 @@ impl Browser {
                  chromedriver. Install both with `.ci/setup-browser` (needs root), then rerun."
             );
         }
-        // chromedriver takes its port as a flag: find a free one by binding port 0.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free local port")
-            .port();
-        let mut command = Command::new(CHROMEDRIVER);
-        command
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        // Its own process group, so Drop can end chromedriver and the browser it started.
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        let driver = command.spawn().expect("chromedriver starts");
+        let (mut driver, mut port) = spawn_chromedriver();
         let profile = tempfile::tempdir().expect("temp profile dir");
         let capabilities = json!({
             "browserName": "chrome",
@@ -72,17 +60,28 @@ impl Browser {
         let Value::Object(capabilities) = capabilities else {
             unreachable!("a JSON object literal")
         };
-        let webdriver_url = format!("http://127.0.0.1:{port}");
         let started = Instant::now();
-        // chromedriver needs a moment before it listens; retry until it answers.
+        // chromedriver needs a moment before it listens; retry until it answers. The
+        // port was free when chosen, but another test's server binding port 0 can
+        // take it first: then chromedriver exits (and whatever holds the port answers
+        // something else), so start it again on a new port.
+        let mut spawned = Instant::now();
         let client = loop {
+            // Exited, or up for 15 s without a session: chromedriver may have kept
+            // only its IPv6 socket (IPv4 port taken), so 127.0.0.1 reaches someone else.
+            let exited = matches!(driver.try_wait(), Ok(Some(_)));
+            if exited || spawned.elapsed() > Duration::from_secs(15) {
+                stop_chromedriver(&mut driver);
+                (driver, port) = spawn_chromedriver();
+                spawned = Instant::now();
+            }
             match ClientBuilder::new(HttpConnector::new())
                 .capabilities(capabilities.clone())
-                .connect(&webdriver_url)
+                .connect(&format!("http://127.0.0.1:{port}"))
                 .await
             {
                 Ok(client) => break client,
-                Err(error) if started.elapsed() < Duration::from_secs(30) => {
+                Err(error) if started.elapsed() < Duration::from_secs(90) => {
                     let _ = error;
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
@@ -189,16 +188,37 @@ impl Browser {
     }
 }
 
+/// chromedriver on a port that was free a moment ago (it takes the port as a flag:
+/// one is found by binding port 0), in its own process group, so Drop can end
+/// chromedriver and the browser it started.
+fn spawn_chromedriver() -> (Child, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free local port")
+        .port();
+    let mut command = Command::new(CHROMEDRIVER);
+    command
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    (command.spawn().expect("chromedriver starts"), port)
+}
+
+/// Ends chromedriver's whole process group: chromedriver and any Chromium it left
+/// running (after a failed test the session was never closed).
+fn stop_chromedriver(driver: &mut Child) {
+    let group = format!("-{}", driver.id());
+    let _ = Command::new("kill")
+        .args(["-TERM", "--", &group])
+        .stderr(Stdio::null())
+        .status();
+    let _ = driver.kill();
+    let _ = driver.wait();
+}
+
 impl Drop for Browser {
     fn drop(&mut self) {
-        // The whole process group: chromedriver and any Chromium it left running
-        // (after a failed test the session was never closed).
-        let group = format!("-{}", self.driver.id());
-        let _ = Command::new("kill")
-            .args(["-TERM", "--", &group])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        stop_chromedriver(&mut self.driver);
     }
 }
