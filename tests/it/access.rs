@@ -208,11 +208,11 @@ pub(crate) fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     paths
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn python_sdk_exports_over_tls_with_a_token() {
-    let dir = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = certificates(dir.path());
-    let (ingest, query) = (dir.path().join("ingest"), dir.path().join("query"));
+/// A server with TLS on every listener and both token files, in `dir`; returns it
+/// and the CA certificate that signed its certificate.
+async fn tls_server_with_tokens(dir: &Path) -> (TestServer, PathBuf) {
+    let (ca, cert, key) = certificates(dir);
+    let (ingest, query) = (dir.join("ingest"), dir.join("query"));
     std::fs::write(&ingest, INGEST_TOKEN).unwrap();
     std::fs::write(&query, QUERY_TOKEN).unwrap();
     let server = TestServer::start_with(|config| {
@@ -224,6 +224,21 @@ async fn python_sdk_exports_over_tls_with_a_token() {
         config.access.query_token_file = Some(query);
     })
     .await;
+    (server, ca)
+}
+
+/// An HTTPS client that trusts only the CA certificate at `ca`.
+fn https_client(ca: &Path) -> reqwest::Client {
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sdk_exports_over_tls_with_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, ca) = tls_server_with_tokens(dir.path()).await;
     let python = sdk_dir().join("python/.venv/bin/python");
     let script = sdk_dir().join("python/export.py").display().to_string();
     let env = |token: &str| {
@@ -262,10 +277,7 @@ async fn python_sdk_exports_over_tls_with_a_token() {
     }
 
     // Over HTTPS, trusting only the test CA, with the query token.
-    let client = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(&ca).unwrap()).unwrap())
-        .build()
-        .unwrap();
+    let client = https_client(&ca);
     for (trace_id, service) in &trace_ids {
         let body: serde_json::Value = client
             .get(format!("https://{}/api/traces/{trace_id}", server.api))
@@ -339,23 +351,8 @@ async fn jaeger_zipkin_grpc_query_and_sampling_listeners_speak_tls() {
     use tracery::protocol::jaeger::api_v3::GetServicesRequest;
 
     let dir = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = certificates(dir.path());
-    let (ingest, query) = (dir.path().join("ingest"), dir.path().join("query"));
-    std::fs::write(&ingest, INGEST_TOKEN).unwrap();
-    std::fs::write(&query, QUERY_TOKEN).unwrap();
-    let server = TestServer::start_with(|config| {
-        config.access.tls = Some(tracery::config::TlsFiles {
-            cert_file: cert,
-            key_file: key,
-        });
-        config.access.ingest_token_file = Some(ingest);
-        config.access.query_token_file = Some(query);
-    })
-    .await;
-    let https = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(&ca).unwrap()).unwrap())
-        .build()
-        .unwrap();
+    let (server, ca) = tls_server_with_tokens(dir.path()).await;
+    let https = https_client(&ca);
 
     // Plain HTTP (and plain HTTP/2) to any of them gets no answer.
     for (name, addr) in [

@@ -176,10 +176,7 @@ async fn use_the_other_ports(server: &TestServer, round: i64) {
         assert_eq!(status, 202, "{label}: Jaeger Thrift/HTTP: {text}");
         // Zipkin v2 JSON (9411).
         let zipkin_trace = format!("{:016x}", 0x5a00 + round);
-        let micros = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_micros() as u64;
+        let micros = crate::support::fixtures::now_nanos() / 1000;
         let body = serde_json::json!([{"traceId": zipkin_trace, "id": "00000000000000aa",
             "name": "slow-clients zipkin", "timestamp": micros, "duration": 100,
             "localEndpoint": {"serviceName": "slow-clients-zipkin"}}]);
