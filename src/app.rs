@@ -209,6 +209,9 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let access = net::Access::load(&config.access)?.with_limits(config.limits.clone());
+    if access.is_reloadable() {
+        tokio::spawn(access.clone().reload_on_hangup(shutdown.clone()));
+    }
     let metrics = Metrics::new();
     let health = Health::new();
     let admin_shutdown = CancellationToken::new();

@@ -84,6 +84,24 @@ impl Collector for StateCollector {
             "Bytes on disk of the sled index",
             usage.index_bytes as i64,
         )?;
+        gauge(
+            &mut encoder,
+            "store_blocks",
+            "Blocks indexed",
+            usage.num_blocks as i64,
+        )?;
+        gauge(
+            &mut encoder,
+            "store_spans",
+            "Spans in the indexed blocks",
+            usage.num_spans as i64,
+        )?;
+        gauge(
+            &mut encoder,
+            "store_block_meta_memory_bytes",
+            "Bytes the indexed blocks' metadata takes in memory",
+            usage.meta_memory_bytes as i64,
+        )?;
         let mut family = encoder.encode_descriptor(
             "store_hour_bytes",
             "Bytes of each ingest hour's block file; the hour label is its start (UTC)",

@@ -3,8 +3,8 @@
 //! `UNAUTHENTICATED`). Tokens are compared in constant time, and a refusal says
 //! only that a valid token is needed.
 
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use anyhow::Context as _;
 use axum::http::{header, HeaderMap, HeaderValue, Request, Response, StatusCode};
@@ -14,34 +14,50 @@ use tower_http::validate_request::{ValidateRequest, ValidateRequestHeaderLayer};
 /// gRPC health stays open, so probes need no token.
 const GRPC_HEALTH_PREFIX: &str = "/grpc.health.v1.Health/";
 
-/// The accepted tokens.
+/// The accepted tokens, shared by every clone; `reload` reads the file again.
 #[derive(Clone)]
-pub struct Tokens(Arc<[Vec<u8>]>);
+pub struct Tokens {
+    path: Arc<PathBuf>,
+    current: Arc<RwLock<Arc<[Vec<u8>]>>>,
+}
 
 impl std::fmt::Debug for Tokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Tokens({} hidden)", self.0.len())
+        write!(f, "Tokens({} hidden)", self.read().len())
     }
 }
 
 impl Tokens {
     /// One token per line; blank lines and lines starting with `#` are skipped.
     pub fn from_file(path: &Path) -> anyhow::Result<Tokens> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read tokens from {}", path.display()))?;
-        let tokens: Vec<Vec<u8>> = text
-            .lines()
-            .map(str::trim)
-            .filter(|line| !line.is_empty() && !line.starts_with('#'))
-            .map(|line| line.as_bytes().to_vec())
-            .collect();
-        anyhow::ensure!(!tokens.is_empty(), "{} holds no token", path.display());
-        anyhow::ensure!(
-            tokens.iter().all(|token| token.len() >= 16),
-            "every token in {} must be at least 16 characters long",
-            path.display()
-        );
-        Ok(Tokens(tokens.into()))
+        Ok(Tokens {
+            path: Arc::new(path.to_owned()),
+            current: Arc::new(RwLock::new(read_tokens(path)?)),
+        })
+    }
+
+    /// Reads the file again; from the next request on, exactly its tokens pass. On
+    /// an error the tokens in use stay.
+    pub fn reload(&self) -> anyhow::Result<()> {
+        let tokens = read_tokens(&self.path)?;
+        *self
+            .current
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = tokens;
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn read(&self) -> Arc<[Vec<u8>]> {
+        Arc::clone(
+            &self
+                .current
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
     }
 
     /// Whether `Authorization: Bearer <token>` names one of the tokens. Every
@@ -53,10 +69,28 @@ impl Tokens {
         else {
             return false;
         };
-        self.0.iter().fold(false, |found, token| {
+        self.read().iter().fold(false, |found, token| {
             found | bool::from(token.as_slice().ct_eq(presented))
         })
     }
+}
+
+fn read_tokens(path: &Path) -> anyhow::Result<Arc<[Vec<u8>]>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read tokens from {}", path.display()))?;
+    let tokens: Vec<Vec<u8>> = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(|line| line.as_bytes().to_vec())
+        .collect();
+    anyhow::ensure!(!tokens.is_empty(), "{} holds no token", path.display());
+    anyhow::ensure!(
+        tokens.iter().all(|token| token.len() >= 16),
+        "every token in {} must be at least 16 characters long",
+        path.display()
+    );
+    Ok(tokens.into())
 }
 
 /// Refuses HTTP requests without a valid token: 401 with `WWW-Authenticate`.
@@ -150,5 +184,20 @@ mod tests {
         std::fs::write(file.path(), "short\n").expect("write");
         let error = Tokens::from_file(file.path()).unwrap_err().to_string();
         assert!(error.contains("at least 16"), "{error}");
+    }
+
+    #[test]
+    fn reload_swaps_the_tokens_for_every_clone_and_keeps_them_on_a_bad_file() {
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(file.path(), "old-token-0123456789\n").expect("write");
+        let tokens = Tokens::from_file(file.path()).expect("tokens");
+        let clone = tokens.clone();
+        std::fs::write(file.path(), "new-token-0123456789\n").expect("write");
+        tokens.reload().expect("reload");
+        assert!(clone.allows(&bearer("Bearer new-token-0123456789")));
+        assert!(!clone.allows(&bearer("Bearer old-token-0123456789")));
+        std::fs::write(file.path(), "short\n").expect("write");
+        assert!(tokens.reload().is_err());
+        assert!(clone.allows(&bearer("Bearer new-token-0123456789")));
     }
 }

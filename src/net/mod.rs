@@ -124,10 +124,12 @@ pub fn raise_open_files_limit() -> Option<u64> {
     }
 }
 
-/// TLS and tokens as loaded when the server starts.
+/// TLS and tokens as loaded when the server starts; `reload` reads their files again.
 #[derive(Debug, Clone, Default)]
 pub struct Access {
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// The certificate `tls` presents, which `reload` can replace.
+    pub certificate: Option<Arc<tls::Certificate>>,
     /// Required by every ingest listener over TCP.
     pub ingest: Option<auth::Tokens>,
     /// Required by the query API's data routes and the gRPC query API.
@@ -139,12 +141,15 @@ pub struct Access {
 impl Access {
     /// Reads the certificate, key and token files; any problem stops the start.
     pub fn load(config: &AccessConfig) -> anyhow::Result<Access> {
+        let tls = config
+            .tls
+            .as_ref()
+            .map(|files| tls::server_config(&files.cert_file, &files.key_file))
+            .transpose()?;
+        let (tls, certificate) = tls.unzip();
         Ok(Access {
-            tls: config
-                .tls
-                .as_ref()
-                .map(|files| tls::server_config(&files.cert_file, &files.key_file))
-                .transpose()?,
+            tls,
+            certificate,
             ingest: config
                 .ingest_token_file
                 .as_deref()
@@ -157,6 +162,76 @@ impl Access {
                 .transpose()?,
             limits: ConnectionLimits::default(),
         })
+    }
+
+    /// Reads the certificate, key and token files again. Each that fails to load
+    /// is logged and keeps what it had, so a half-written renewal never locks
+    /// clients out. Returns whether every file loaded.
+    pub fn reload(&self) -> bool {
+        let mut all_loaded = true;
+        if let Some(certificate) = &self.certificate {
+            match certificate.reload() {
+                Ok(()) => {
+                    tracing::info!(cert_file = %certificate.cert_file().display(), "TLS certificate reloaded")
+                }
+                Err(error) => {
+                    all_loaded = false;
+                    tracing::error!(
+                        error = format!("{error:#}"),
+                        "TLS certificate not reloaded; the previous one stays in use"
+                    );
+                }
+            }
+        }
+        for (which, tokens) in [("ingest", &self.ingest), ("query", &self.query)] {
+            let Some(tokens) = tokens else { continue };
+            match tokens.reload() {
+                Ok(()) => tracing::info!(which, file = %tokens.path().display(), "tokens reloaded"),
+                Err(error) => {
+                    all_loaded = false;
+                    tracing::error!(
+                        which,
+                        error = format!("{error:#}"),
+                        "tokens not reloaded; the previous ones stay in use"
+                    );
+                }
+            }
+        }
+        all_loaded
+    }
+
+    /// Whether any file would be read again by `reload`.
+    pub fn is_reloadable(&self) -> bool {
+        self.certificate.is_some() || self.ingest.is_some() || self.query.is_some()
+    }
+
+    /// Reloads on every SIGHUP until `shutdown`.
+    pub async fn reload_on_hangup(self, shutdown: CancellationToken) {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let mut hangups = match signal(SignalKind::hangup()) {
+                Ok(hangups) => hangups,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for SIGHUP; certificates and tokens load only at start");
+                    return;
+                }
+            };
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    received = hangups.recv() => {
+                        if received.is_none() {
+                            return;
+                        }
+                        tracing::info!("SIGHUP: reloading the certificate and token files");
+                        self.reload();
+                    }
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = shutdown;
     }
 
     /// The same, with these connection limits on every listener.

@@ -457,6 +457,15 @@ impl BlockMeta {
         self.offset + u64::from(self.num_bytes)
     }
 
+    /// Bytes this meta holds in memory (its struct and its lists' capacity).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        std::mem::size_of::<BlockMeta>()
+            + self.operations.capacity() * 4
+            + self.services.capacity() * 4
+            + self.edges.capacity() * 12
+            + self.trace_prefixes.capacity() * 8
+    }
+
     /// Whether the block may hold spans of `trace_id` (false positives are possible,
     /// when two trace IDs share their first 8 bytes).
     pub(crate) fn may_hold(&self, trace_id: &TraceId) -> bool {

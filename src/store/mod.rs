@@ -175,6 +175,10 @@ pub struct DiskUsage {
     /// (unix hour, bytes of that hour's block file), oldest first.
     pub blocks_by_hour: Vec<(u32, u64)>,
     pub index_bytes: u64,
+    /// Blocks indexed, the spans they hold, and the bytes their metas take in memory.
+    pub num_blocks: u64,
+    pub num_spans: u64,
+    pub meta_memory_bytes: u64,
 }
 
 /// A `Store` that may have closed; see `Store::downgrade`.
@@ -693,9 +697,13 @@ impl Store {
 
     /// Bytes on disk: each hour's block file, and the sled index.
     pub fn disk_usage(&self) -> DiskUsage {
+        let blocks = self.blocks();
         DiskUsage {
             blocks_by_hour: self.inner.segments.len_by_hour(),
             index_bytes: self.inner.db.size_on_disk().unwrap_or(0),
+            num_blocks: blocks.len() as u64,
+            num_spans: blocks.iter().map(|meta| u64::from(meta.num_spans)).sum(),
+            meta_memory_bytes: blocks.iter().map(|meta| meta.heap_bytes() as u64).sum(),
         }
     }
 

@@ -123,6 +123,15 @@ async fn metrics_count_exactly_what_was_exported() {
     assert!((1.0..=2.0).contains(&blocks_written), "{blocks_written}");
     assert!(sample(&metrics, "tracery_fsync_duration_seconds_count").unwrap() >= 1.0);
     assert!(sample(&metrics, "tracery_store_disk_bytes").unwrap() > 0.0);
+    assert_eq!(
+        sample(&metrics, "tracery_store_spans"),
+        Some(4.0),
+        "{metrics}"
+    );
+    // Compaction may have merged the written blocks by now.
+    let blocks = sample(&metrics, "tracery_store_blocks").unwrap();
+    assert!((1.0..=blocks_written).contains(&blocks), "{blocks}");
+    assert!(sample(&metrics, "tracery_store_block_meta_memory_bytes").unwrap() > 0.0);
     assert!(
         metrics.contains("tracery_store_hour_bytes{hour=\""),
         "{metrics}"

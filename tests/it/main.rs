@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 pub(crate) mod access;
+mod access_reload;
 mod admin;
 mod base_path;
 mod clickhouse;

@@ -177,9 +177,14 @@ impl Tracery {
         self.child.wait().await.unwrap();
     }
 
+    /// SIGHUP: read the certificate and token files again.
+    pub(crate) fn hangup(&self) {
+        send_signal(self.pid, "HUP");
+    }
+
     /// SIGTERM (a clean shutdown), and waits for the exit status.
     pub(crate) async fn terminate(&mut self) -> std::process::ExitStatus {
-        send_sigterm(self.pid);
+        send_signal(self.pid, "TERM");
         tokio::time::timeout(Duration::from_secs(60), self.child.wait())
             .await
             .expect("tracery stops within 60 s of SIGTERM")
@@ -187,10 +192,10 @@ impl Tracery {
     }
 }
 
-fn send_sigterm(pid: u32) {
+fn send_signal(pid: u32, signal: &str) {
     let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
+        .args([&format!("-{signal}"), &pid.to_string()])
         .status()
         .expect("run kill");
-    assert!(status.success(), "kill -TERM {pid} failed");
+    assert!(status.success(), "kill -{signal} {pid} failed");
 }
