@@ -98,6 +98,35 @@ pub(crate) fn decode_meta(hour: u32, key: &[u8], value: &[u8]) -> Result<BlockMe
     Ok(meta)
 }
 
+/// Frees the bytes of each hour's file that no block refers to (see
+/// `Segment::free_gaps`), so space left by the last compaction round before a
+/// shutdown or crash is not held until the hour expires.
+fn free_unreferenced(
+    segments: &segment::Segments,
+    blocks: &[Arc<BlockMeta>],
+) -> Result<(), StoreError> {
+    let mut live: BTreeMap<u32, Vec<(u64, u64)>> = BTreeMap::new();
+    for meta in blocks {
+        live.entry(meta.partition)
+            .or_default()
+            .push((meta.offset, u64::from(meta.num_bytes)));
+    }
+    for (hour, mut ranges) in live {
+        let Some(segment) = segments.get(hour) else {
+            continue;
+        };
+        let freed = segment.free_gaps(&mut ranges)?;
+        if freed > 0 {
+            tracing::info!(
+                hour,
+                freed_bytes = freed,
+                "freed block bytes no metadata refers to"
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Splits `blocks` (in sequence order) into the good ones and those near the end
 /// of the newest segment whose bytes fail their checksum (or can't be read).
 fn check_newest_blocks(
@@ -262,6 +291,11 @@ impl Store {
                 tree.remove(keys::block_key(keys::META, meta.seq))?;
             }
         }
+        if !missing.is_empty() || !damaged.is_empty() {
+            // Their metas must stay gone before their bytes can be freed.
+            db.flush()?;
+        }
+        free_unreferenced(&segments, &blocks)?;
         let red = red::RedStore::open(&db, unix_secs_now())?;
         let num_spans: u64 = blocks.iter().map(|meta| u64::from(meta.num_spans)).sum();
         let sum = |part: fn(&BlockMeta) -> u64| blocks.iter().map(|meta| part(meta)).sum::<u64>();

@@ -57,6 +57,37 @@ impl Segment {
         }
     }
 
+    /// Punches out every byte range before `len()` that none of `live` (offset,
+    /// length) covers but that still holds data: blocks that compaction replaced
+    /// in its last round before a shutdown or crash, or a merge that was written
+    /// but never recorded. Returns the bytes of the ranges freed.
+    pub(super) fn free_gaps(&self, live: &mut [(u64, u64)]) -> io::Result<u64> {
+        use rustix::fs::SeekFrom;
+        live.sort_unstable();
+        let mut freed = 0;
+        let mut gap_start = 0;
+        let ends = live
+            .iter()
+            .map(|&(offset, len)| (offset, offset + len))
+            .chain(std::iter::once((self.len(), self.len())));
+        for (offset, end) in ends {
+            if offset > gap_start {
+                // ENXIO: no data from there to the end of the file.
+                let data = match rustix::fs::seek(&self.file, SeekFrom::Data(gap_start)) {
+                    Ok(data) => data,
+                    Err(rustix::io::Errno::NXIO) => u64::MAX,
+                    Err(errno) => return Err(errno.into()),
+                };
+                if data < offset {
+                    self.punch_hole(gap_start, offset - gap_start)?;
+                    freed += offset - gap_start;
+                }
+            }
+            gap_start = gap_start.max(end);
+        }
+        Ok(freed)
+    }
+
     pub(super) fn sync(&self) -> io::Result<()> {
         self.file.sync_data()
     }

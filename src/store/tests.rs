@@ -625,3 +625,49 @@ fn the_disk_cap_drops_the_red_metrics_of_the_hours_it_drops() {
     let size = store.red_size().unwrap();
     assert_eq!((size.num_cells, size.num_sealed_values), (8, 8));
 }
+
+#[test]
+fn reopening_frees_blocks_replaced_by_the_last_compaction_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    config.max_block_spans = NonZeroUsize::new(8).unwrap();
+    let store = Store::open(&config).unwrap();
+    for id in 1..=4u8 {
+        store
+            .write_spans(&[&span(id % 2, id, "front", None)])
+            .unwrap();
+        store.sync().unwrap();
+    }
+    let small: Vec<(u64, usize)> = store
+        .blocks()
+        .iter()
+        .map(|meta| (meta.offset, meta.num_bytes as usize))
+        .collect();
+    assert_eq!(store.compact_small_blocks().unwrap(), 4);
+    // Shut down before the round that would free the replaced blocks.
+    store.sync().unwrap();
+    drop(store);
+    let segment = only_segment(dir.path());
+    let still_there = |offset: u64, len: usize| {
+        std::fs::read(&segment).unwrap()[offset as usize..][..len]
+            .iter()
+            .any(|byte| *byte != 0)
+    };
+    assert!(small.iter().all(|&(offset, len)| still_there(offset, len)));
+
+    let store = Store::open(&config).unwrap();
+    for &(offset, len) in &small {
+        assert!(!still_there(offset, len), "a hole was punched at {offset}");
+    }
+    let merged = store.blocks();
+    assert_eq!(merged.len(), 1);
+    assert!(still_there(merged[0].offset, merged[0].num_bytes as usize));
+    let spans = store
+        .read_traces(&[TraceId([0; 16]), TraceId([1; 16])])
+        .unwrap();
+    assert_eq!(spans.values().map(Vec::len).sum::<usize>(), 4);
+    // A second open finds nothing more to free and changes nothing.
+    drop(store);
+    let store = Store::open(&config).unwrap();
+    assert_eq!(store.stats().num_spans, 4);
+}
