@@ -538,7 +538,7 @@ async fn run_compaction(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
+            _ = shutdown.cancelled() => break,
             _ = tick.tick() => {}
         }
         let store = store.clone();
@@ -552,6 +552,14 @@ async fn run_compaction(
             ),
         }
     }
+    // The last round's replaced blocks; `Store::open` would free them otherwise.
+    if let Err(error) = tokio::task::spawn_blocking(move || store.free_replaced()).await? {
+        tracing::warn!(
+            error = format!("{:#}", anyhow::Error::from(error)),
+            "could not free the blocks the last compaction replaced"
+        );
+    }
+    Ok(())
 }
 
 /// Moves the RED metrics counted at write time into sled; see `store::red`.

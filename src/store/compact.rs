@@ -56,8 +56,9 @@ impl Store {
         Ok(replaced)
     }
 
-    /// Punches holes where the blocks replaced in the previous round were.
-    fn free_replaced(&self) -> Result<(), StoreError> {
+    /// Punches holes where the blocks replaced in the previous round were (also
+    /// called once at shutdown, so their space is not held until the next open).
+    pub fn free_replaced(&self) -> Result<(), StoreError> {
         let mut ranges = std::mem::take(&mut *lock(&self.inner.replaced));
         if ranges.is_empty() {
             return Ok(());
