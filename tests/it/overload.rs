@@ -15,7 +15,9 @@
 //!   the highest of the first half.
 //!
 //! `TRACERY_OVERLOAD_SECS` sets the load's length (default 20);
-//! `tests/soak/overload.sh` runs 600 s and prints the figures line.
+//! `tests/soak/overload.sh` runs 600 s and prints the figures line. Runs of 120 s
+//! or more also print a timeline, a line a minute: RSS and the store's blocks,
+//! spans, block-meta memory and sled size, from the admin port's /metrics.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -85,6 +87,35 @@ async fn export(
         Err(None) => outcomes.refused_exports += 1,
         Err(Some(wrong)) => outcomes.wrong.push(wrong),
     }
+}
+
+/// One line of the timeline: RSS, and the store's blocks, spans and index memory.
+async fn timeline_row(admin: &str, pid: u32, elapsed: Duration) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let rss_kib: u64 = status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))
+        .and_then(|line| line.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0);
+    let text = match reqwest::get(format!("http://{admin}/metrics")).await {
+        Ok(response) => response.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    let gauge = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    format!(
+        "{:>5.0} s: RSS {:.0} MiB, {} blocks, {:.1}M spans stored, block metas {:.1} MiB, sled {:.1} MiB on disk, {} blocks merged so far",
+        elapsed.as_secs_f64(),
+        rss_kib as f64 / 1024.0,
+        gauge("tracery_store_blocks"),
+        gauge("tracery_store_spans") / 1e6,
+        gauge("tracery_store_block_meta_memory_bytes") / 1048576.0,
+        gauge("tracery_store_index_bytes") / 1048576.0,
+        gauge("tracery_blocks_compacted_total"),
+    )
 }
 
 /// Sum of a Prometheus counter's series whose labels contain `label`.
@@ -166,13 +197,22 @@ async fn twice_the_write_rate_is_refused_retryably_with_flat_rss() {
     let interval = Duration::from_secs_f64(SPANS_PER_TRACE as f64 / offered_rate);
     let load = Duration::from_secs(secs);
     let rss: Arc<Mutex<Vec<(f64, u64)>>> = Arc::default();
+    // Once a minute on long runs: what the store holds, printed as a timeline.
+    let timeline: Arc<Mutex<Vec<String>>> = Arc::default();
     let sampling = {
         let (rss, pid) = (rss.clone(), server.pid);
+        let (timeline, admin) = (timeline.clone(), server.admin.clone());
         tokio::spawn(async move {
             let started = Instant::now();
             let mut tick = tokio::time::interval(sample_every);
+            let mut next_scrape = Duration::ZERO;
             loop {
                 tick.tick().await;
+                if secs >= 120 && started.elapsed() >= next_scrape {
+                    next_scrape += Duration::from_secs(60);
+                    let row = timeline_row(&admin, pid, started.elapsed()).await;
+                    timeline.lock().unwrap().push(row);
+                }
                 let status =
                     std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
                 let kib = status
@@ -285,6 +325,9 @@ async fn twice_the_write_rate_is_refused_retryably_with_flat_rss() {
         &lost[..lost.len().min(5)]
     );
 
+    for row in timeline.lock().unwrap().iter() {
+        println!("overload timeline: {row}");
+    }
     let rss = std::mem::take(&mut *rss.lock().unwrap());
     assert!(rss.len() >= 4, "too few RSS samples: {}", rss.len());
     let half = rss.len() / 2;

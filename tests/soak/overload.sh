@@ -17,4 +17,4 @@ secs="${1:-600}"
 shift || true
 TRACERY_OVERLOAD_SECS="$secs" CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}" \
     cargo test "$@" --test it overload::twice_the_write_rate_is_refused_retryably_with_flat_rss -- --nocapture \
-    2>&1 | grep -E 'overload figures|test result|panicked'
+    2>&1 | grep -E 'overload (figures|timeline)|test result|panicked'
