@@ -28,6 +28,7 @@ use std::sync::Arc;
 use foldhash::HashMap;
 
 use super::varint::{put_bytes, put_i64, put_u64, Reader};
+use super::id_set::IdSet;
 use super::CodecError;
 use crate::model::{
     AttrValue, Attribute, Event, Link, Resource, Scope, Span, SpanId, SpanKind, StatusCode, TraceId,
@@ -433,8 +434,8 @@ pub(crate) struct BlockMeta {
     pub(crate) summary_len: u32,
     /// Length of the term filter at the end of the block's bytes; 0 when it has none.
     pub(crate) filter_len: u32,
-    /// Catalog operation ids present in the block, sorted.
-    pub(crate) operations: Vec<u32>,
+    /// Catalog operation ids present in the block.
+    pub(crate) operations: IdSet,
     /// Catalog service ids present in the block, sorted.
     pub(crate) services: Vec<u32>,
     /// (parent service, child service, calls) for parent links resolved within the block.
@@ -460,7 +461,7 @@ impl BlockMeta {
     /// Bytes this meta holds in memory (its struct and its lists' capacity).
     pub(crate) fn heap_bytes(&self) -> usize {
         std::mem::size_of::<BlockMeta>()
-            + self.operations.capacity() * 4
+            + self.operations.heap_bytes()
             + self.services.capacity() * 4
             + self.edges.capacity() * 12
             + self.trace_prefixes.capacity() * 8
@@ -493,10 +494,14 @@ impl BlockMeta {
         ] {
             put_u64(&mut out, value);
         }
-        for ids in [&self.operations, &self.services] {
-            put_u64(&mut out, ids.len() as u64);
-            ids.iter().for_each(|id| put_u64(&mut out, u64::from(*id)));
-        }
+        put_u64(&mut out, self.operations.len() as u64);
+        self.operations
+            .iter()
+            .for_each(|id| put_u64(&mut out, u64::from(id)));
+        put_u64(&mut out, self.services.len() as u64);
+        self.services
+            .iter()
+            .for_each(|id| put_u64(&mut out, u64::from(*id)));
         put_u64(&mut out, self.edges.len() as u64);
         for (parent, child, calls) in &self.edges {
             put_u64(&mut out, u64::from(*parent));
@@ -564,7 +569,7 @@ impl BlockMeta {
             checksum,
             summary_len,
             filter_len,
-            operations,
+            operations: IdSet::new(operations),
             services,
             edges,
             trace_prefixes,

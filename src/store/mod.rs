@@ -12,6 +12,7 @@ pub(crate) mod codec;
 mod compact;
 mod disk_cap;
 mod edges;
+mod id_set;
 mod keys;
 pub(crate) mod red;
 pub(crate) mod sampling;
@@ -870,7 +871,7 @@ fn block_meta(
         checksum: place.checksum,
         summary_len: encoded.summary_len,
         filter_len: encoded.filter_len,
-        operations: sorted_unique(operation_ids),
+        operations: id_set::IdSet::new(operation_ids.to_vec()),
         services: sorted_unique(service_ids),
         edges,
         trace_prefixes,

@@ -182,7 +182,7 @@ impl Plan {
                 .is_none_or(|id| meta.services.binary_search(&id).is_ok())
             && self.operation_ids.as_ref().is_none_or(|ids| {
                 ids.iter()
-                    .any(|id| meta.operations.binary_search(id).is_ok())
+                    .any(|id| meta.operations.contains(*id))
             })
     }
 }

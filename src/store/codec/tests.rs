@@ -177,7 +177,7 @@ fn meta_round_trips() {
         checksum: u32::MAX,
         summary_len: 4_321,
         filter_len: 1_000,
-        operations: vec![1, 5, 9],
+        operations: crate::store::id_set::IdSet::new(vec![1, 5, 9]),
         services: vec![0, 2],
         edges: vec![(0, 2, 17)],
         trace_prefixes: vec![3, 1 << 40, u64::MAX],
