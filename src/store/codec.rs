@@ -27,8 +27,8 @@ use std::sync::Arc;
 
 use foldhash::HashMap;
 
-use super::varint::{put_bytes, put_i64, put_u64, Reader};
 use super::id_set::IdSet;
+use super::varint::{put_bytes, put_i64, put_u64, Reader};
 use super::CodecError;
 use crate::model::{
     AttrValue, Attribute, Event, Link, Resource, Scope, Span, SpanId, SpanKind, StatusCode, TraceId,

@@ -133,7 +133,11 @@ mod tests {
                 .flat_map(|id| [id.wrapping_sub(1), *id, id.wrapping_add(1)])
                 .chain([0, 64, 1 << 30, u32::MAX]);
             for probe in probes {
-                assert_eq!(set.contains(probe), want.contains(&probe), "{probe} in {set:?}");
+                assert_eq!(
+                    set.contains(probe),
+                    want.contains(&probe),
+                    "{probe} in {set:?}"
+                );
             }
         }
     }

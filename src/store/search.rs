@@ -180,10 +180,10 @@ impl Plan {
             && self
                 .service_id
                 .is_none_or(|id| meta.services.binary_search(&id).is_ok())
-            && self.operation_ids.as_ref().is_none_or(|ids| {
-                ids.iter()
-                    .any(|id| meta.operations.contains(*id))
-            })
+            && self
+                .operation_ids
+                .as_ref()
+                .is_none_or(|ids| ids.iter().any(|id| meta.operations.contains(*id)))
     }
 }
 
