@@ -198,10 +198,9 @@ async fn twice_the_write_rate_is_refused_retryably_with_flat_rss() {
     let load = Duration::from_secs(secs);
     let rss: Arc<Mutex<Vec<(f64, u64)>>> = Arc::default();
     // Once a minute on long runs: what the store holds, printed as a timeline.
-    let timeline: Arc<Mutex<Vec<String>>> = Arc::default();
     let sampling = {
         let (rss, pid) = (rss.clone(), server.pid);
-        let (timeline, admin) = (timeline.clone(), server.admin.clone());
+        let admin = server.admin.clone();
         tokio::spawn(async move {
             let started = Instant::now();
             let mut tick = tokio::time::interval(sample_every);
@@ -210,8 +209,9 @@ async fn twice_the_write_rate_is_refused_retryably_with_flat_rss() {
                 tick.tick().await;
                 if secs >= 120 && started.elapsed() >= next_scrape {
                     next_scrape += Duration::from_secs(60);
+                    // Printed as it comes, so a long run that is stopped early keeps it.
                     let row = timeline_row(&admin, pid, started.elapsed()).await;
-                    timeline.lock().unwrap().push(row);
+                    println!("overload timeline: {row}");
                 }
                 let status =
                     std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -325,9 +325,6 @@ async fn twice_the_write_rate_is_refused_retryably_with_flat_rss() {
         &lost[..lost.len().min(5)]
     );
 
-    for row in timeline.lock().unwrap().iter() {
-        println!("overload timeline: {row}");
-    }
     let rss = std::mem::take(&mut *rss.lock().unwrap());
     assert!(rss.len() >= 4, "too few RSS samples: {}", rss.len());
     let half = rss.len() / 2;
