@@ -166,16 +166,14 @@ impl Access {
 
     /// Reads the certificate, key and token files again. Each that fails to load
     /// is logged and keeps what it had, so a half-written renewal never locks
-    /// clients out. Returns whether every file loaded.
-    pub fn reload(&self) -> bool {
-        let mut all_loaded = true;
+    /// clients out.
+    pub fn reload(&self) {
         if let Some(certificate) = &self.certificate {
             match certificate.reload() {
                 Ok(()) => {
                     tracing::info!(cert_file = %certificate.cert_file().display(), "TLS certificate reloaded")
                 }
                 Err(error) => {
-                    all_loaded = false;
                     tracing::error!(
                         error = format!("{error:#}"),
                         "TLS certificate not reloaded; the previous one stays in use"
@@ -188,7 +186,6 @@ impl Access {
             match tokens.reload() {
                 Ok(()) => tracing::info!(which, file = %tokens.path().display(), "tokens reloaded"),
                 Err(error) => {
-                    all_loaded = false;
                     tracing::error!(
                         which,
                         error = format!("{error:#}"),
@@ -197,7 +194,6 @@ impl Access {
                 }
             }
         }
-        all_loaded
     }
 
     /// Whether any file would be read again by `reload`.
