@@ -9,7 +9,8 @@
 //!   per service and grouped by operation, over 24 h of cells of 50 services × 20
 //!   operations. Without HTTP and the JSON reply.
 //!
-//! Run with `cargo bench --bench red_metrics`; it prints its figures.
+//! Run with `cargo bench --bench red_metrics`; it prints its figures. sled's cache is
+//! the server's default (`--cache-mib`); `RED_BENCH_CACHE_MIB` sets another.
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;
@@ -27,10 +28,18 @@ const OPERATIONS_PER_SERVICE: u64 = 20;
 const SPANS_PER_OPERATION_MINUTE: u64 = 6;
 const BLOCK_SPANS: usize = 8192;
 
+/// sled's cache for the bench's stores, in MiB.
+fn cache_mib() -> u64 {
+    std::env::var("RED_BENCH_CACHE_MIB")
+        .ok()
+        .and_then(|mib| mib.parse().ok())
+        .unwrap_or(tracery::config::DEFAULT_CACHE_MIB)
+}
+
 fn store(dir: &tempfile::TempDir, red_metrics: bool) -> Store {
     Store::open(&StoreConfig {
         data_dir: dir.path().to_path_buf(),
-        cache_capacity_bytes: 64 << 20,
+        cache_capacity_bytes: cache_mib() << 20,
         max_block_spans: NonZeroUsize::new(BLOCK_SPANS).expect("non-zero"),
         zstd_level: 3,
         flush_every_ms: 500,
@@ -224,8 +233,10 @@ fn main() {
     let seal_secs = started.elapsed().as_secs_f64();
     let size = store.red_size().expect("size");
     println!(
-        "filled {hours} h ({num_filled} spans, {} operations) in {fill_secs:.0} s, last checkpoints and sealing {seal_secs:.1} s; \
-         {} cells (10 s, 1 min and 10 min) in {} sled items ({} sealed values), {:.0} bytes per cell with keys, {:.1} MiB ({:.1} MiB sealed)",
+        "sled cache {} MiB; filled {hours} h ({num_filled} spans, {} operations) in {fill_secs:.0} s, last checkpoints and sealing {seal_secs:.1} s; \
+         {} cells (10 s, 1 min and 10 min) in {} sled items ({} sealed values), {:.0} bytes per cell with keys, {:.1} MiB ({:.1} MiB sealed); \
+         process RSS {:.0} MiB",
+        cache_mib(),
         NUM_SERVICES * OPERATIONS_PER_SERVICE,
         size.num_cells,
         size.num_items,
@@ -233,6 +244,7 @@ fn main() {
         size.num_bytes as f64 / size.num_cells as f64,
         size.num_bytes as f64 / (1024.0 * 1024.0),
         size.num_sealed_bytes as f64 / (1024.0 * 1024.0),
+        rss_mib(),
     );
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -289,4 +301,16 @@ fn main() {
             percentile(&cpu_times, 0.99).as_secs_f64() * 1e3,
         );
     }
+    println!("process RSS after the queries {:.0} MiB", rss_mib());
+}
+
+/// The process's resident memory (VmRSS), in MiB.
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))
+        .and_then(|line| line.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
 }

@@ -36,7 +36,7 @@ pub const DEFAULT_FLUSH_INTERVAL_MS: u64 = 200;
 pub const DEFAULT_MAX_QUEUED_SPANS: usize = 65_536;
 pub const DEFAULT_QUEUE_WAIT_MS: u64 = 500;
 pub const DEFAULT_MAX_QUEUED_MIB: usize = 256;
-pub const DEFAULT_CACHE_MIB: u64 = 8;
+pub const DEFAULT_CACHE_MIB: u64 = 4;
 pub const DEFAULT_RETENTION_HOURS: u64 = 72;
 /// No cap on the data dir's size.
 pub const DEFAULT_MAX_DISK_GIB: f64 = 0.0;
@@ -198,7 +198,7 @@ pub struct RawConfig {
     /// How long an export waits for queue space before it is refused, in ms [default: 500]
     #[arg(long, env = "TRACERY_QUEUE_WAIT_MS")]
     pub queue_wait_ms: Option<u64>,
-    /// sled page cache size in MiB [default: 8]
+    /// sled page cache size in MiB [default: 4]
     #[arg(long, env = "TRACERY_CACHE_MIB")]
     pub cache_mib: Option<u64>,
     /// Hours to keep spans; 0 keeps them forever [default: 72]
