@@ -17,8 +17,8 @@
 //! `TRACERY_OVERLOAD_SECS` sets the load's measured length (default 20), and
 //! `TRACERY_OVERLOAD_WARMUP_SECS` (default 0) a warm-up at the same 2× before it,
 //! whose RSS samples are reported but left out of the checks: a fresh server's
-//! memory rises while its caches and allocator arenas fill.
-//! `tests/soak/overload.sh` runs 600 s after a 300 s warm-up and prints the figures line. Runs of 120 s
+//! memory rises while its caches and allocator arenas fill. `tests/soak/overload.sh`
+//! runs 600 s after a 300 s warm-up and prints the figures line. Runs of 120 s
 //! or more also print a timeline, a line a minute: RSS and the store's blocks,
 //! spans, block-meta memory and sled size, from the admin port's /metrics.
 
@@ -92,21 +92,11 @@ async fn export(
     }
 }
 
-/// One line of the timeline: RSS (and its anonymous and file-backed parts), and the store's blocks, spans and index memory.
+/// One line of the timeline: RSS (and its anonymous and file-backed parts), and the
+/// store's blocks, spans and index memory.
 async fn timeline_row(admin: &str, pid: u32, elapsed: Duration) -> String {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib = |field: &str| -> f64 {
-        status
-            .lines()
-            .find_map(|line| {
-                line.strip_prefix(field)?
-                    .split_whitespace()
-                    .next()?
-                    .parse()
-                    .ok()
-            })
-            .unwrap_or(f64::NAN)
-    };
+    let kib = |field: &str| status_kib(&status, field).map_or(f64::NAN, |kib| kib as f64);
     let text = match reqwest::get(format!("http://{admin}/metrics")).await {
         Ok(response) => response.text().await.unwrap_or_default(),
         Err(_) => String::new(),
@@ -142,6 +132,17 @@ async fn counter(admin: &str, name: &str, label: &str) -> u64 {
         .filter(|line| line.starts_with(&format!("{name}{{")) && line.contains(label))
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
         .sum::<f64>() as u64
+}
+
+/// A `/proc/PID/status` field given in kB, such as `VmRSS:`.
+fn status_kib(status: &str, field: &str) -> Option<u64> {
+    status.lines().find_map(|line| {
+        line.strip_prefix(field)?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    })
 }
 
 /// Seconds since the load began, and VmRSS in KiB.
@@ -228,7 +229,7 @@ async fn twice_the_write_rate_is_refused_retryably_with_flat_rss() {
     let offered_rate = 2.0 * write_rate;
     let interval = Duration::from_secs_f64(SPANS_PER_TRACE as f64 / offered_rate);
     let load = Duration::from_secs(warmup_secs + secs);
-    let rss: Arc<Mutex<Vec<(f64, u64)>>> = Arc::default();
+    let rss: Arc<Mutex<Vec<RssSample>>> = Arc::default();
     // Once a minute on long runs: what the store holds, printed as a timeline.
     let sampling = {
         let (rss, pid) = (rss.clone(), server.pid);
@@ -247,11 +248,7 @@ async fn twice_the_write_rate_is_refused_retryably_with_flat_rss() {
                 }
                 let status =
                     std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-                let kib = status
-                    .lines()
-                    .find(|line| line.starts_with("VmRSS:"))
-                    .and_then(|line| line.split_whitespace().nth(1)?.parse().ok());
-                if let Some(kib) = kib {
+                if let Some(kib) = status_kib(&status, "VmRSS:") {
                     rss.lock()
                         .unwrap()
                         .push((started.elapsed().as_secs_f64(), kib));
@@ -363,7 +360,7 @@ async fn twice_the_write_rate_is_refused_retryably_with_flat_rss() {
         .partition(|(t, _)| *t < warmup_secs as f64);
     assert!(rss.len() >= 4, "too few RSS samples: {}", rss.len());
     let half = rss.len() / 2;
-    let max_of = |samples: &[(f64, u64)]| samples.iter().map(|(_, kib)| *kib).max().unwrap();
+    let max_of = |samples: &[RssSample]| samples.iter().map(|(_, kib)| *kib).max().unwrap();
     let (first_max, second_max) = (max_of(&rss[..half]), max_of(&rss[half..]));
     let mut sorted: Vec<u64> = rss.iter().map(|(_, kib)| *kib).collect();
     sorted.sort_unstable();

@@ -10,8 +10,8 @@
 # must be acknowledged (and then read back whole) or refused with UNAVAILABLE +
 # RetryInfo / 429 + Retry-After; tracery_spans_rejected_total{reason="queue_full"}
 # must count every refused span; ingest must accept again within 10 s of the load
-# stopping; RSS must not grow in the second half of the measured SECS. Prints the "overload figures" line
-# that docs/reliability.md quotes.
+# stopping; RSS must not grow in the second half of the measured SECS. Prints the
+# "overload figures" line that docs/reliability.md quotes.
 #
 #   tests/soak/overload.sh [SECS] [extra cargo args, e.g. --release]
 #   WARMUP=0 tests/soak/overload.sh 600      # no warm-up
