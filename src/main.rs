@@ -46,8 +46,24 @@ enum Command {
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// jemalloc's counts for `/metrics` (`tracery_allocator_bytes`).
+fn allocator_stats() -> Option<tracery::metrics::AllocatorStats> {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    // The counts are a snapshot taken when the epoch advances.
+    epoch::advance().ok()?;
+    Some(tracery::metrics::AllocatorStats {
+        allocated: stats::allocated::read().ok()? as u64,
+        active: stats::active::read().ok()? as u64,
+        metadata: stats::metadata::read().ok()? as u64,
+        resident: stats::resident::read().ok()? as u64,
+        mapped: stats::mapped::read().ok()? as u64,
+        retained: stats::retained::read().ok()? as u64,
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    tracery::metrics::set_allocator_stats(allocator_stats);
     tracery::telemetry::init();
     let result = match cli.command {
         Some(Command::Healthcheck { ref url }) => healthcheck(&cli, url.clone()),

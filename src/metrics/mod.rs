@@ -15,6 +15,7 @@
 //! Gauges that mirror state (queue depth, bytes on disk, process figures) are read
 //! at scrape time by the collectors in `scrape.rs` and `process.rs`.
 
+mod allocator;
 mod process;
 mod scrape;
 
@@ -28,6 +29,8 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 use crate::store::WeakStore;
+
+pub use allocator::{set_allocator_stats, AllocatorStats, AllocatorStatsReader};
 
 /// Values of the `protocol` label: the wire format a span arrived in.
 pub mod protocol {
@@ -153,6 +156,7 @@ impl Metrics {
         root.register_collector(Box::new(process::ProcessCollector));
         let registry = root.sub_registry_with_prefix("tracery");
         registry.register_collector(Box::new(scrape::StateCollector(sources.clone())));
+        registry.register_collector(Box::new(allocator::AllocatorCollector));
 
         let spans_received = Family::default();
         registry.register(

@@ -19,8 +19,9 @@
 //! whose RSS samples are reported but left out of the checks: a fresh server's
 //! memory rises while its caches and allocator arenas fill. `tests/soak/overload.sh`
 //! runs 600 s after a 300 s warm-up and prints the figures line. Runs of 120 s
-//! or more also print a timeline, a line a minute: RSS and the store's blocks,
-//! spans, block-meta memory and sled size, from the admin port's /metrics.
+//! or more also print a timeline, a line a minute: RSS, jemalloc's counts, and the
+//! store's blocks, spans, block-meta memory and sled size, from the admin port's
+//! /metrics.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -92,8 +93,9 @@ async fn export(
     }
 }
 
-/// One line of the timeline: RSS (and its anonymous and file-backed parts), and the
-/// store's blocks, spans and index memory.
+/// One line of the timeline: RSS (and its anonymous and file-backed parts), what
+/// jemalloc counts (live allocations, the pages holding them, all it keeps resident),
+/// and the store's blocks, spans and index memory.
 async fn timeline_row(admin: &str, pid: u32, elapsed: Duration) -> String {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let kib = |field: &str| status_kib(&status, field).map_or(f64::NAN, |kib| kib as f64);
@@ -106,12 +108,17 @@ async fn timeline_row(admin: &str, pid: u32, elapsed: Duration) -> String {
             .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
             .unwrap_or(f64::NAN)
     };
+    let allocator =
+        |state: &str| gauge(&format!("tracery_allocator_bytes{{state=\"{state}\"}}")) / 1048576.0;
     format!(
-        "{:>5.0} s: RSS {:.0} MiB (anonymous {:.0}, file {:.0}), {} blocks, {:.1}M spans stored, block metas {:.1} MiB, sled {:.1} MiB on disk, {} blocks merged so far",
+        "{:>5.0} s: RSS {:.0} MiB (anonymous {:.0}, file {:.0}; jemalloc allocated {:.0}, active {:.0}, resident {:.0}), {} blocks, {:.1}M spans stored, block metas {:.1} MiB, sled {:.1} MiB on disk, {} blocks merged so far",
         elapsed.as_secs_f64(),
         kib("VmRSS:") / 1024.0,
         kib("RssAnon:") / 1024.0,
         kib("RssFile:") / 1024.0,
+        allocator("allocated"),
+        allocator("active"),
+        allocator("resident"),
         gauge("tracery_store_blocks"),
         gauge("tracery_store_spans") / 1e6,
         gauge("tracery_store_block_meta_memory_bytes") / 1048576.0,
