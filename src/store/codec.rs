@@ -27,6 +27,7 @@ use std::sync::Arc;
 
 use foldhash::HashMap;
 
+use self::frames::{compress, decompress};
 use super::id_set::IdSet;
 use super::varint::{put_bytes, put_i64, put_u64, Reader};
 use super::CodecError;
@@ -281,39 +282,6 @@ fn span_columns(
         .ok_or(CodecError::Corrupt(
             "trace directory counts more spans than the summary",
         ))
-}
-
-fn compress(mut out: Vec<u8>, raw: &[u8], zstd_level: i32) -> Result<Vec<u8>, CodecError> {
-    let mut encoder = zstd::stream::Encoder::new(std::mem::take(&mut out), zstd_level)
-        .map_err(CodecError::Compression)?;
-    encoder
-        .include_checksum(true)
-        .map_err(CodecError::Compression)?;
-    // The frame header then holds the raw size, so `decompress` allocates it once.
-    encoder
-        .set_pledged_src_size(Some(raw.len() as u64))
-        .map_err(CodecError::Compression)?;
-    std::io::Write::write_all(&mut encoder, raw).map_err(CodecError::Compression)?;
-    encoder.finish().map_err(CodecError::Compression)
-}
-
-/// The most a block's frame may say it holds: far above any block the writer makes
-/// (its batches are bounded by the queue's bytes), low enough that damaged bytes on
-/// disk cannot ask for an allocation that takes the server down.
-const MAX_FRAME_CONTENT: u64 = 1 << 30;
-
-/// One frame's content. Frames written since the raw size went into their header are
-/// decompressed into one allocation of that size; older ones are streamed.
-fn decompress(frame: &[u8]) -> Result<Vec<u8>, CodecError> {
-    match zstd::zstd_safe::get_frame_content_size(frame) {
-        Ok(Some(size)) if size > MAX_FRAME_CONTENT => {
-            Err(CodecError::Corrupt("block frame says it holds over 1 GiB"))
-        }
-        Ok(Some(size)) => {
-            zstd::bulk::decompress(frame, size as usize).map_err(CodecError::Compression)
-        }
-        _ => zstd::stream::decode_all(frame).map_err(CodecError::Compression),
-    }
 }
 
 /// Everything in the body before the span sections: shared by full decoding and
@@ -847,6 +815,7 @@ fn decode_value(
 
 mod columns;
 pub(crate) mod filter;
+mod frames;
 mod scan;
 mod summary;
 
