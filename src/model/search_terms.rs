@@ -87,7 +87,7 @@ fn attribute_terms(attributes: &[Attribute], emit: &mut impl FnMut(u64)) {
         match &attribute.value {
             AttrValue::Str(text) => emit(term(key, text)),
             AttrValue::Bool(value) => emit(term(key, if *value { "true" } else { "false" })),
-            AttrValue::Int(value) => emit(term(key, &value.to_string())),
+            AttrValue::Int(value) => emit(term(key, itoa::Buffer::new().format(*value))),
             other => emit(term(key, &other.to_search_string())),
         }
     }

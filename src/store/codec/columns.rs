@@ -288,7 +288,12 @@ fn ipv4(text: &[u8]) -> Option<std::net::Ipv4Addr> {
         return None;
     }
     let address: std::net::Ipv4Addr = std::str::from_utf8(text).ok()?.parse().ok()?;
-    (address.to_string().as_bytes() == text).then_some(address)
+    // Written back into a stack buffer: this runs for every IP-shaped value written.
+    let mut written = [0u8; 15];
+    let mut cursor = std::io::Cursor::new(&mut written[..]);
+    std::io::Write::write_fmt(&mut cursor, format_args!("{address}")).ok()?;
+    let len = cursor.position() as usize;
+    (&written[..len] == text).then_some(address)
 }
 
 /// Lowercase `8-4-4-4-12` hex (uppercase ones stay text, so every string round-trips).
