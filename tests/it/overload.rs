@@ -18,7 +18,7 @@
 //! `TRACERY_OVERLOAD_WARMUP_SECS` (default 0) a warm-up at the same 2× before it,
 //! whose RSS samples are reported but left out of the checks: a fresh server's
 //! memory rises while its caches and allocator arenas fill. `tests/soak/overload.sh`
-//! runs 600 s after a 300 s warm-up and prints the figures line. Runs of 120 s
+//! runs 600 s after a 1200 s warm-up and prints the figures line. Runs of 120 s
 //! or more also print a timeline, a line a minute: RSS, jemalloc's counts, and the
 //! store's blocks, spans, block-meta memory and sled size, from the admin port's
 //! /metrics.

@@ -3,10 +3,10 @@
 //!
 //! A compression context at level 6 is several MiB of match tables, and a fresh one
 //! per frame (two per block, every flush and merge) cost both the setup and large,
-//! short-lived allocations that the allocator keeps between uses: under sustained
-//! overload that retention was what made RSS creep while the live heap stayed flat
-//! (docs/reliability.md, "Overload soak figures"). Queries that read many blocks
-//! paid a decompression context per frame the same way.
+//! short-lived allocations that the allocator keeps between uses (a suspect for the
+//! RSS creep under overload, though a same-run soak pair showed no measurable
+//! difference: docs/reliability.md, "Overload soak figures"). Queries that read
+//! many blocks paid a decompression context per frame the same way.
 //!
 //! Contexts wait in small pools. A thread takes one, uses it and puts it back, so
 //! there are never more than the frames being worked on at once, and at most
